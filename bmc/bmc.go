@@ -1,0 +1,193 @@
+// Package bmc speaks to BMCs through bmclib: one client per operation, the
+// registry narrowed to the server's provider, a deadline on every call, and
+// every failure translated to a coded jobs.Error.
+package bmc
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	bmclib "github.com/bmc-toolbox/bmclib/v2"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/zerologr"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Config configures a Dialer.
+type Config struct {
+	// CallTimeout bounds each BMC call, Open included (default 30 s).
+	CallTimeout time.Duration
+	// Logger receives bmclib's own logs at debug level.
+	Logger zerolog.Logger
+	// IpmitoolPath is the ipmitool binary (default: found on PATH).
+	IpmitoolPath string
+}
+
+// Dialer opens sessions to BMCs.
+type Dialer struct {
+	cfg Config
+}
+
+// NewDialer returns a Dialer.
+func NewDialer(cfg Config) *Dialer {
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	return &Dialer{cfg: cfg}
+}
+
+// Session is an open connection to one BMC. Close it.
+type Session struct {
+	client   *bmclib.Client
+	provider string
+	timeout  time.Duration
+}
+
+// driverName is bmclib's registry name for each provider.
+func driverName(p jobs.Provider) (string, error) {
+	switch p {
+	case jobs.ProviderRedfish:
+		return "gofish", nil
+	case jobs.ProviderIPMI:
+		return "ipmitool", nil
+	}
+	return "", jobs.Errorf(jobs.CodeUnsupportedOperation, false, "unknown BMC provider %q", p)
+}
+
+// Open logs in to srv's BMC with creds.
+func (d *Dialer) Open(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (*Session, error) {
+	driver, err := driverName(srv.BMC.Provider)
+	if err != nil {
+		return nil, err
+	}
+	host, port := splitAddress(srv.BMC.Address)
+	opts := []bmclib.Option{bmclib.WithLogger(d.logr())}
+	switch srv.BMC.Provider {
+	case jobs.ProviderRedfish:
+		opts = append(opts, bmclib.WithRedfishPort(port))
+		if srv.BMC.VerifyTLS {
+			roots, err := x509.SystemCertPool()
+			if err != nil {
+				return nil, fmt.Errorf("load system roots: %w", err)
+			}
+			opts = append(opts, bmclib.WithSecureTLS(roots))
+		}
+	case jobs.ProviderIPMI:
+		opts = append(opts, bmclib.WithIpmitoolPort(port))
+		if srv.BMC.CipherSuite > 0 {
+			opts = append(opts, bmclib.WithIpmitoolCipherSuite(strconv.Itoa(srv.BMC.CipherSuite)))
+		}
+		if d.cfg.IpmitoolPath != "" {
+			opts = append(opts, bmclib.WithIpmitoolPath(d.cfg.IpmitoolPath))
+		}
+	}
+	client := bmclib.NewClient(host, creds.Username, creds.Password, opts...)
+	client.Registry.Drivers = client.Registry.For(driver)
+	s := &Session{client: client, provider: driver, timeout: d.cfg.CallTimeout}
+	err = s.call(ctx, "open", func(ctx context.Context) error { return client.Open(ctx) })
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d *Dialer) logr() logr.Logger {
+	l := d.cfg.Logger.With().Str("component", "bmclib").Logger().Level(zerolog.WarnLevel)
+	return zerologr.New(&l)
+}
+
+func splitAddress(addr string) (host, port string) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, ""
+	}
+	return h, p
+}
+
+// Provider names the bmclib provider that answers for this session.
+func (s *Session) Provider() string { return s.provider }
+
+// Close logs out. It runs even when ctx is done.
+func (s *Session) Close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	if err := s.client.Close(ctx); err != nil {
+		return fmt.Errorf("close BMC session: %w", err)
+	}
+	return nil
+}
+
+// PowerState reads the server's power state.
+func (s *Session) PowerState(ctx context.Context) (jobs.PowerState, error) {
+	var raw string
+	err := s.call(ctx, "get power state", func(ctx context.Context) (err error) {
+		raw, err = s.client.GetPowerState(ctx)
+		return err
+	})
+	if err != nil {
+		return jobs.PowerStateUnknown, err
+	}
+	return parsePowerState(raw), nil
+}
+
+func parsePowerState(raw string) jobs.PowerState {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "on", "poweringon", "chassis power is on":
+		return jobs.PowerStateOn
+	case "off", "poweringoff", "chassis power is off":
+		return jobs.PowerStateOff
+	}
+	return jobs.PowerStateUnknown
+}
+
+// SetPower sends a power action (on, off, soft, cycle, reset).
+func (s *Session) SetPower(ctx context.Context, action jobs.PowerAction) error {
+	return s.call(ctx, "set power "+string(action), func(ctx context.Context) error {
+		ok, err := s.client.SetPowerState(ctx, string(action))
+		if err == nil && !ok {
+			return errors.New("BMC did not confirm the power change")
+		}
+		return err
+	})
+}
+
+// SetBootDevice sets the next boot device.
+func (s *Session) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error {
+	return s.call(ctx, "set boot device "+string(p.Device), func(ctx context.Context) error {
+		ok, err := s.client.SetBootDevice(ctx, string(p.Device), p.Persistent, p.EFI)
+		if err == nil && !ok {
+			return errors.New("BMC did not confirm the boot device")
+		}
+		return err
+	})
+}
+
+// ResetBMC resets the BMC itself.
+func (s *Session) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
+	return s.call(ctx, "reset BMC "+string(kind), func(ctx context.Context) error {
+		ok, err := s.client.ResetBMC(ctx, string(kind)+"Reset")
+		if err == nil && !ok {
+			return errors.New("BMC did not confirm the reset")
+		}
+		return err
+	})
+}
+
+// call runs fn under the call timeout and translates its failure.
+func (s *Session) call(ctx context.Context, op string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err := fn(ctx)
+	if err == nil {
+		return nil
+	}
+	return classify(ctx, op, err)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/dispatch"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/schemas"
+	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+// backend is a process's connections to NATS and Redis and what sits on them.
+type backend struct {
+	log    zerolog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	rdb    *redis.Client
+	outbox *events.Outbox
+	store  *store.Store
+}
+
+// backendConfig says where the services are.
+type backendConfig struct {
+	NATSURL  string
+	RedisURL string
+	Streams  events.StreamConfig
+	Name     string // the role, for the NATS connection name and event source
+	Logger   zerolog.Logger
+}
+
+// openBackend connects to NATS and Redis and makes sure the streams exist.
+// A service that cannot be reached is an unreachable error (exit 3).
+func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
+	log := cfg.Logger
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("tinman-"+cfg.Name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.Timeout(5*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn().Err(err).Msg("NATS disconnected") }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
+	if err != nil {
+		return nil, unreachable(fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err))
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := events.EnsureStreams(sctx, js, cfg.Streams); err != nil {
+		nc.Close()
+		if errors.Is(err, events.ErrInvalidStreamConfig) {
+			return nil, usageErr("%w", err)
+		}
+		return nil, unreachable(err)
+	}
+	rdb, err := openRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
+	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log})
+	return &backend{log: log, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
+}
+
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, usageErr("--redis-url %q: %v", url, err)
+	}
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, unreachable(fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err))
+	}
+	return rdb, nil
+}
+
+func eventSource(role string) string {
+	return "/tinman/" + role + "/" + hostname()
+}
+
+// Close drains NATS (publishes in flight are sent) and closes Redis.
+func (b *backend) Close() {
+	if err := b.nc.Drain(); err != nil {
+		b.nc.Close()
+	}
+	_ = b.rdb.Close()
+}
+
+// checks are the readiness probes of this backend.
+func (b *backend) checks() []api.Check {
+	return []api.Check{
+		{Name: "nats", Probe: func(context.Context) error {
+			if s := b.nc.Status(); s != nats.CONNECTED {
+				return fmt.Errorf("NATS is %s", s)
+			}
+			return nil
+		}},
+		{Name: "redis", Probe: func(ctx context.Context) error { return b.rdb.Ping(ctx).Err() }},
+	}
+}
+
+// dispatcher builds the dispatcher role on this backend.
+func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.Client, error) {
+	v, err := schemas.New()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load schemas: %w", err)
+	}
+	q := asynq.NewClientFromRedisClient(b.rdb)
+	cfg.Logger = b.log.With().Str("component", "dispatcher").Logger()
+	return dispatch.New(b.js, b.store, q, v, cfg), q, nil
+}
+
+// worker builds the worker role on this backend.
+func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config) *workers.Worker {
+	cfg.Logger = b.log.With().Str("component", "worker").Logger()
+	bmcCfg.Logger = cfg.Logger
+	dialer := bmc.NewDialer(bmcCfg)
+	connect := func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+		return dialer.Open(ctx, srv, creds)
+	}
+	return workers.New(b.rdb, b.store, connect, cfg)
+}
+
+// serviceFlags adds the flags every role and client shares.
+func serviceFlags(cmd *cobra.Command) {
+	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running `tinman dev`, else nats://127.0.0.1:4222)")
+	cmd.Flags().String("redis-url", "", "Redis URL (default: redis://127.0.0.1:6379/0)")
+}
+
+func streamFlags(cmd *cobra.Command) {
+	d := events.DefaultStreamConfig()
+	cmd.Flags().Duration("events-max-age", d.EventsMaxAge, "how long events are kept for replay")
+	cmd.Flags().Int64("events-max-bytes", d.EventsMaxBytes, "size cap of the events stream (oldest dropped first)")
+	cmd.Flags().Duration("duplicate-window", d.DuplicateWindow, "how long a request or event id is remembered for deduplication")
+}
+
+func streamConfig(cmd *cobra.Command) events.StreamConfig {
+	c := events.DefaultStreamConfig()
+	c.EventsMaxAge, _ = cmd.Flags().GetDuration("events-max-age")
+	c.EventsMaxBytes, _ = cmd.Flags().GetInt64("events-max-bytes")
+	c.DuplicateWindow, _ = cmd.Flags().GetDuration("duplicate-window")
+	return c
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+)
+
+// clientFlags adds the connection flags every client command shares.
+func clientFlags(cmd *cobra.Command) {
+	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running `tinman dev`, else nats://127.0.0.1:4222)")
+	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running `tinman dev`, else http://127.0.0.1:8080)")
+	cmd.Flags().String("token", "", "API bearer token")
+}
+
+// natsURL resolves the NATS URL: flag or TINMAN_NATS_URL, then a running
+// `tinman dev`, then the local default.
+func natsURL(cmd *cobra.Command) string {
+	if u := mustString(cmd, "nats-url"); u != "" {
+		return u
+	}
+	if c, ok := readDevContext(devContextPath()); ok && c.NATSURL != "" {
+		return c.NATSURL
+	}
+	return nats.DefaultURL
+}
+
+// connectJetStream connects a client command to NATS; failure is exit 3.
+func connectJetStream(cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, error) {
+	url := natsURL(cmd)
+	nc, err := nats.Connect(url, nats.Name("tinman-cli"), nats.Timeout(5*time.Second),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		return nil, nil, unreachable(fmt.Errorf("connect to NATS at %s: %w (is `tinman dev` running?)", url, err))
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, unreachable(fmt.Errorf("jetstream at %s: %w", url, err))
+	}
+	return nc, js, nil
+}

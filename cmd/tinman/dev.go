@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/dispatch"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/natsembed"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+func newDevCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole system in one process, with a simulated fleet",
+		Long: "Runs an embedded NATS server with JetStream, Redis (--redis-url, or an in-memory one that keeps\n" +
+			"nothing), a simulated fleet of Redfish BMCs on loopback, the dispatcher, the workers and the API.",
+		Args: requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			cfg := devConfig{Logger: log, Out: cmd.OutOrStdout(), ContextFile: devContextPath()}
+			cfg.HTTPAddr, _ = f.GetString("http-addr")
+			cfg.NATSPort, _ = f.GetInt("nats-port")
+			cfg.RedisURL, _ = f.GetString("redis-url")
+			cfg.Sims, _ = f.GetInt("sims")
+			cfg.DataDir, _ = f.GetString("data-dir")
+			if cfg.Sims < 0 || cfg.Sims > 5000 {
+				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
+			}
+			return newDev(cfg).Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.String("http-addr", "127.0.0.1:8080", "address of the HTTP API")
+	f.Int("nats-port", 4222, "port of the embedded NATS server (a free one when taken)")
+	f.String("redis-url", "", "Redis URL (default: an in-memory Redis that keeps nothing)")
+	f.Int("sims", 8, "number of simulated BMCs, enrolled as sim-01, sim-02, ...")
+	f.String("data-dir", "", "folder for JetStream's files (default: a temporary folder, removed at exit)")
+	return cmd
+}
+
+// devConfig configures a dev system.
+type devConfig struct {
+	HTTPAddr    string
+	NATSPort    int
+	RedisURL    string
+	Sims        int
+	DataDir     string
+	ContextFile string
+	Logger      zerolog.Logger
+	Out         io.Writer
+	// Worker and BMC settings; zero values take the defaults.
+	Worker workers.Config
+	BMC    bmc.Config
+}
+
+// dev is the whole system in one process. Run it; Ready closes once it serves.
+type dev struct {
+	cfg     devConfig
+	ready   chan struct{}
+	natsURL string
+	apiURL  string
+	fleet   *bmcsim.Fleet
+	backend *backend
+}
+
+func newDev(cfg devConfig) *dev { return &dev{cfg: cfg, ready: make(chan struct{})} }
+
+// Ready is closed when every part is up.
+func (d *dev) Ready() <-chan struct{} { return d.ready }
+
+// Run starts every part, serves until ctx ends, then stops them in order.
+func (d *dev) Run(ctx context.Context) error {
+	log := d.cfg.Logger
+	dataDir, cleanup, err := d.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ns, err := d.startNATS(dataDir)
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	redisURL, stopRedis, err := d.startRedis()
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	b, err := openBackend(ctx, backendConfig{NATSURL: d.natsURL, RedisURL: redisURL,
+		Streams: events.DefaultStreamConfig(), Name: "dev", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	d.backend = b
+	if err := d.startFleet(ctx); err != nil {
+		return err
+	}
+	defer d.fleet.Close()
+	disp, q, err := b.dispatcher(dispatch.Config{})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	w := b.worker(d.cfg.Worker, d.cfg.BMC)
+	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return usageErr("--http-addr %s: %v", d.cfg.HTTPAddr, err)
+	}
+	d.apiURL = "http://" + ln.Addr().String()
+	if err := writeDevContext(d.cfg.ContextFile, devContext{NATSURL: d.natsURL, APIURL: d.apiURL, RedisURL: redisURL, PID: os.Getpid()}); err != nil {
+		log.Warn().Err(err).Msg("clients will need --nats-url")
+	}
+	defer removeDevContext(d.cfg.ContextFile)
+	d.banner(redisURL)
+	close(d.ready)
+	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.serveAPI(ln))
+}
+
+func (d *dev) dataDir() (string, func(), error) {
+	if d.cfg.DataDir != "" {
+		return d.cfg.DataDir, func() {}, os.MkdirAll(d.cfg.DataDir, 0o700)
+	}
+	dir, err := os.MkdirTemp("", "tinman-dev-")
+	if err != nil {
+		return "", nil, fmt.Errorf("make data dir: %w", err)
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
+}
+
+func (d *dev) startNATS(dataDir string) (*natsembed.Server, error) {
+	port := d.cfg.NATSPort
+	if port > 0 && !natsembed.PortFree("127.0.0.1", port) {
+		d.cfg.Logger.Warn().Int("port", port).Msg("NATS port is taken: using a free one")
+		port = -1
+	}
+	ns, err := natsembed.Start(natsembed.Config{Port: port, StoreDir: filepath.Join(dataDir, "jetstream")})
+	if err != nil {
+		return nil, err
+	}
+	d.natsURL = ns.URL()
+	return ns, nil
+}
+
+func (d *dev) startRedis() (string, func(), error) {
+	if d.cfg.RedisURL != "" {
+		return d.cfg.RedisURL, func() {}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return "", nil, fmt.Errorf("start in-memory Redis: %w", err)
+	}
+	d.cfg.Logger.Warn().Str("addr", m.Addr()).
+		Msg("IN-MEMORY REDIS: jobs, queues and the server registry are lost when tinman dev stops; pass --redis-url to keep them")
+	return "redis://" + m.Addr(), m.Close, nil
+}
+
+// startFleet starts the simulated BMCs and enrols them as sim-01...
+func (d *dev) startFleet(ctx context.Context) error {
+	fleet, err := bmcsim.StartFleet(d.cfg.Sims, bmcsim.Config{Logger: d.cfg.Logger.With().Str("component", "bmcsim").Logger()})
+	if err != nil {
+		return fmt.Errorf("start simulated fleet: %w", err)
+	}
+	d.fleet = fleet
+	for i, b := range fleet.BMCs() {
+		user, pass := b.Credentials()
+		srv := jobs.Server{
+			ID:         simID(i),
+			BMC:        jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish},
+			Labels:     map[string]string{"fleet": "sim", "rack": fmt.Sprintf("r%d", i/4+1)},
+			State:      jobs.ServerAvailable,
+			PowerState: jobs.PowerStateOff,
+		}
+		if b.PowerState() == "On" {
+			srv.PowerState = jobs.PowerStateOn
+		}
+		if err := d.backend.store.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
+			fleet.Close()
+			return fmt.Errorf("enrol %s: %w", srv.ID, err)
+		}
+	}
+	return nil
+}
+
+func simID(i int) string { return fmt.Sprintf("sim-%02d", i+1) }
+
+func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
+	return func(ctx context.Context) error {
+		h := api.NewHealth(time.Second, d.backend.checks()...)
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", h.Healthz)
+		mux.HandleFunc("GET /readyz", h.Readyz)
+		return serveListener(ctx, ln, mux, h)
+	}
+}
+
+func (d *dev) banner(redisURL string) {
+	out := d.cfg.Out
+	fmt.Fprintf(out, "\nTinman dev is running.\n")
+	fmt.Fprintf(out, "  NATS (JetStream)  %s\n", d.natsURL)
+	fmt.Fprintf(out, "  Redis             %s\n", redisURL)
+	fmt.Fprintf(out, "  HTTP API          %s  (/healthz, /readyz)\n", d.apiURL)
+	if n := len(d.fleet.BMCs()); n > 0 {
+		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
+	}
+	fmt.Fprintf(out, "\nTry, in another terminal:\n")
+	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", simID(min(2, max(len(d.fleet.BMCs())-1, 0))))
+	fmt.Fprintf(out, "  go run ./cmd/tinman watch --since 10m\n\nCtrl-C stops everything.\n\n")
+}

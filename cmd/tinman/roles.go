@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/dispatch"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+func newDispatcherCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dispatcher",
+		Short: "Turn requests from NATS into asynq tasks (run any number)",
+		Args:  requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := roleBackend(cmd, "dispatcher")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			d, q, err := b.dispatcher(dispatcherConfig(cmd))
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			return runAll(cmd.Context(), b.outbox.Run, d.Run, b.healthServer(cmd))
+		},
+	}
+	roleFlags(cmd)
+	dispatcherFlags(cmd)
+	return cmd
+}
+
+func newWorkerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Perform jobs on BMCs (run any number)",
+		Args:  requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := roleBackend(cmd, "worker")
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			w := b.worker(workerConfig(cmd))
+			return runAll(cmd.Context(), b.outbox.Run, w.Run, b.healthServer(cmd))
+		},
+	}
+	roleFlags(cmd)
+	workerFlags(cmd)
+	return cmd
+}
+
+func roleFlags(cmd *cobra.Command) {
+	serviceFlags(cmd)
+	streamFlags(cmd)
+	cmd.Flags().String("health-addr", "", "serve /healthz and /readyz on this address (empty: none)")
+}
+
+func dispatcherFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("dispatch-concurrency", 32, "requests handled at once by this dispatcher")
+	cmd.Flags().Duration("ack-wait", 30*time.Second, "how long a request may stay unacknowledged before redelivery")
+}
+
+func dispatcherConfig(cmd *cobra.Command) dispatch.Config {
+	n, _ := cmd.Flags().GetInt("dispatch-concurrency")
+	ackWait, _ := cmd.Flags().GetDuration("ack-wait")
+	dup, _ := cmd.Flags().GetDuration("duplicate-window")
+	return dispatch.Config{Concurrency: n, AckWait: ackWait, Retention: dup}
+}
+
+func workerFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("concurrency", 64, "jobs run at once by this worker")
+	cmd.Flags().Duration("task-check-interval", 10*time.Millisecond, "how often an idle worker looks for work")
+	cmd.Flags().Duration("shutdown-timeout", 30*time.Second, "how long running jobs get to finish on shutdown")
+	cmd.Flags().Duration("bmc-timeout", 30*time.Second, "deadline of each BMC call")
+	cmd.Flags().Duration("power-verify-timeout", 60*time.Second, "how long a power change may take to read back")
+	cmd.Flags().String("ipmitool-path", "", "ipmitool binary (default: found on PATH)")
+}
+
+func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
+	f := cmd.Flags()
+	n, _ := f.GetInt("concurrency")
+	tick, _ := f.GetDuration("task-check-interval")
+	shutdown, _ := f.GetDuration("shutdown-timeout")
+	verify, _ := f.GetDuration("power-verify-timeout")
+	callTimeout, _ := f.GetDuration("bmc-timeout")
+	ipmitool, _ := f.GetString("ipmitool-path")
+	return workers.Config{Concurrency: n, TaskCheckInterval: tick, ShutdownTimeout: shutdown, PowerVerifyTimeout: verify},
+		bmc.Config{CallTimeout: callTimeout, IpmitoolPath: ipmitool}
+}
+
+// roleBackend opens the backend of a production role.
+func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
+	log, err := newLogger(cmd)
+	if err != nil {
+		return nil, err
+	}
+	natsURL, redisURL := mustString(cmd, "nats-url"), mustString(cmd, "redis-url")
+	if natsURL == "" {
+		natsURL = "nats://127.0.0.1:4222"
+	}
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	log = log.With().Str("role", role).Logger()
+	return openBackend(cmd.Context(), backendConfig{NATSURL: natsURL, RedisURL: redisURL,
+		Streams: streamConfig(cmd), Name: role, Logger: log})
+}
+
+// healthServer serves /healthz and /readyz on --health-addr, if set.
+func (b *backend) healthServer(cmd *cobra.Command) func(context.Context) error {
+	addr := mustString(cmd, "health-addr")
+	return func(ctx context.Context) error {
+		if addr == "" {
+			<-ctx.Done()
+			return nil
+		}
+		h := api.NewHealth(time.Second, b.checks()...)
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", h.Healthz)
+		mux.HandleFunc("GET /readyz", h.Readyz)
+		return serveHTTP(ctx, addr, mux, h)
+	}
+}
+
+// serveHTTP serves handler on addr until ctx ends.
+func serveHTTP(ctx context.Context, addr string, handler http.Handler, h *api.Health) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageErr("listen on %s: %v", addr, err)
+	}
+	return serveListener(ctx, ln, handler, h)
+}
+
+// serveListener serves handler on ln until ctx ends, then drains readiness
+// and lets in-flight requests finish.
+func serveListener(ctx context.Context, ln net.Listener, handler http.Handler, h *api.Health) error {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 0, IdleTimeout: 120 * time.Second}
+	hctx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHealth()
+	go h.Run(hctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	h.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// runAll runs every fn until ctx ends or one fails; then cancels the rest
+// and waits for all. It returns the first failure.
+func runAll(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for _, fn := range fns {
+		wg.Go(func() {
+			if err := fn(ctx); err != nil {
+				once.Do(func() { first = err })
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tinman",
+		Short:         "Tinman: an event-driven job system for bare-metal fleets",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return bindEnv(cmd)
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
+	root.AddCommand(newDevCmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newVersionCmd())
+	return root
+}
+
+// bindEnv gives every flag not set on the command line the value of its
+// TINMAN_* variable: --nats-url from TINMAN_NATS_URL.
+func bindEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		key := envKey(f.Name)
+		v, ok := os.LookupEnv(key)
+		if !ok {
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = usageErr("%s=%q: %v", key, v, e)
+		}
+	})
+	return err
+}
+
+func envKey(flag string) string {
+	return "TINMAN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// newLogger builds the process logger from --log-level and --log-format.
+func newLogger(cmd *cobra.Command) (zerolog.Logger, error) {
+	levelName, _ := cmd.Flags().GetString("log-level")
+	format, _ := cmd.Flags().GetString("log-format")
+	level, err := zerolog.ParseLevel(levelName)
+	if err != nil || levelName == "" {
+		return zerolog.Nop(), usageErr("--log-level %q: must be one of debug, info, warn, error", levelName)
+	}
+	out := cmd.ErrOrStderr()
+	pretty := format == "pretty"
+	switch format {
+	case "auto":
+		f, ok := out.(*os.File)
+		pretty = ok && isatty.IsTerminal(f.Fd())
+	case "json", "pretty":
+	default:
+		return zerolog.Nop(), usageErr("--log-format %q: must be one of auto, json, pretty", format)
+	}
+	if pretty {
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05.000"}
+	}
+	host, _ := os.Hostname()
+	return zerolog.New(out).Level(level).With().Timestamp().Str("host", host).Logger(), nil
+}
+
+// requireNoArgs is cobra.NoArgs with the usage exit code.
+func requireNoArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+func mustString(cmd *cobra.Command, name string) string {
+	v, err := cmd.Flags().GetString(name)
+	if err != nil {
+		panic(fmt.Sprintf("flag %s: %v", name, err)) // a programming error: the flag is not defined
+	}
+	return v
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+func newWatchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Follow the event stream",
+		Example: "  tinman watch --server sim-03 --since 10m\n" +
+			"  tinman watch --type job.failed --json",
+		Args: requireNoArgs,
+		RunE: runWatch,
+	}
+	clientFlags(cmd)
+	f := cmd.Flags()
+	f.String("server", "", "only this server's events")
+	f.String("job", "", "only this job's events")
+	f.String("type", "", "only these types: job.failed, job.*, job, tinman.server.state_changed")
+	f.Duration("since", 0, "replay history from this long ago (10m, 2h)")
+	f.Bool("json", false, "one CloudEvent JSON per line")
+	return cmd
+}
+
+func runWatch(cmd *cobra.Command, _ []string) error {
+	f := events.Filter{Server: mustString(cmd, "server"), Job: mustString(cmd, "job"), Type: mustString(cmd, "type")}
+	f.Since, _ = cmd.Flags().GetDuration("since")
+	asJSON, _ := cmd.Flags().GetBool("json")
+	if f.Server != "" && !jobs.ValidServerID(f.Server) {
+		return usageErr("--server %q: must match ^[a-z0-9][a-z0-9-]{0,62}$", f.Server)
+	}
+	if f.Since < 0 {
+		return usageErr("--since %s: must be positive", f.Since)
+	}
+	nc, js, err := connectJetStream(cmd)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	out := cmd.OutOrStdout()
+	color := isTerminal(out)
+	err = events.NewWatcher(js).Watch(cmd.Context(), f, func(d events.Delivered) error {
+		printEvent(out, d.Event, asJSON, color)
+		return nil
+	})
+	if err != nil && !errors.Is(err, cmd.Context().Err()) {
+		return unreachable(fmt.Errorf("watch: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+// Package dispatch turns requests into work: a durable pull consumer on
+// TINMAN_REQUESTS, shared by any number of dispatcher processes, validates
+// each request, records the job and its queued event, enqueues the asynq task
+// whose TaskID is the job id, and only then acks. A request that cannot be
+// handled now (Redis or NATS down) is nak'ed with a delay and comes back; an
+// invalid one is rejected with an event that names the field, then terminated.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+// Config configures a Dispatcher. Zero values take the documented defaults.
+type Config struct {
+	// Durable is the consumer shared by every dispatcher (default "tinman-dispatcher").
+	Durable string
+	// Concurrency is how many requests one process handles at once (default 32).
+	Concurrency int
+	// AckWait is how long a request may stay unacked before redelivery (default 30 s).
+	AckWait time.Duration
+	// NakDelay is the first redelivery delay after a transient failure; it
+	// doubles with each delivery up to MaxNakDelay (defaults 1 s and 30 s).
+	NakDelay, MaxNakDelay time.Duration
+	// Retention keeps a finished task in asynq so a late duplicate conflicts
+	// with it; at least the streams' duplicate window (default 2 h).
+	Retention time.Duration
+	// Retry gives each job type its attempts and timeout (default workers.DefaultRetryPolicy).
+	Retry workers.RetryPolicy
+	// Source is the CloudEvents source of rejections (default "/tinman/dispatcher").
+	Source string
+	// Logger receives the dispatcher's logs.
+	Logger zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Durable == "" {
+		c.Durable = "tinman-dispatcher"
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.NakDelay <= 0 {
+		c.NakDelay = time.Second
+	}
+	if c.MaxNakDelay <= 0 {
+		c.MaxNakDelay = 30 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 2 * time.Hour
+	}
+	if c.Retry.Attempts == nil {
+		c.Retry = workers.DefaultRetryPolicy()
+	}
+	if c.Source == "" {
+		c.Source = "/tinman/dispatcher"
+	}
+}
+
+// Validator checks a raw request against its schema.
+type Validator interface {
+	Request(data []byte) error
+}
+
+// Store records accepted jobs.
+type Store interface {
+	Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error)
+	Flush(ctx context.Context, jobID string) error
+}
+
+// Enqueuer puts tasks on the asynq queues.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Dispatcher moves requests from NATS to the asynq queues.
+type Dispatcher struct {
+	cfg       Config
+	js        jetstream.JetStream
+	store     Store
+	queue     Enqueuer
+	validator Validator
+	pub       *events.Publisher
+}
+
+// New returns a Dispatcher.
+func New(js jetstream.JetStream, store Store, queue Enqueuer, v Validator, cfg Config) *Dispatcher {
+	cfg.setDefaults()
+	return &Dispatcher{cfg: cfg, js: js, store: store, queue: queue, validator: v, pub: events.NewPublisher(js)}
+}
+
+// ConsumerConfig is the durable consumer every dispatcher shares.
+func (d *Dispatcher) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       d.cfg.Durable,
+		Description:   "Tinman dispatchers: requests to asynq tasks",
+		FilterSubject: events.RequestPrefix + ">",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       d.cfg.AckWait,
+		MaxDeliver:    -1, // a request is never dropped for being retried too often
+		MaxAckPending: 4 * d.cfg.Concurrency,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// Run consumes requests until ctx ends. On the way out it stops fetching and
+// lets every request in hand finish: each is acked, nak'ed or terminated.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	cons, err := d.js.CreateOrUpdateConsumer(ctx, events.RequestsStream, d.ConsumerConfig())
+	if err != nil {
+		return fmt.Errorf("create dispatcher consumer: %w", err)
+	}
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range d.cfg.Concurrency {
+		wg.Go(func() {
+			for msg := range work {
+				d.handle(context.WithoutCancel(ctx), msg)
+			}
+		})
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { work <- msg },
+		jetstream.PullMaxMessages(2*d.cfg.Concurrency),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			d.cfg.Logger.Warn().Err(err).Msg("request consumer")
+		}))
+	if err != nil {
+		close(work)
+		wg.Wait()
+		return fmt.Errorf("consume requests: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	close(work)
+	wg.Wait()
+	return nil
+}
+
+// handle takes one request to its end: ack, nak with delay, or terminate.
+func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
+	log := d.cfg.Logger.With().Str("subject", msg.Subject()).Logger()
+	meta, err := msg.Metadata()
+	if err != nil {
+		log.Error().Err(err).Msg("request without metadata")
+		_ = msg.Term()
+		return
+	}
+	req, err := d.decode(msg, meta)
+	if err != nil {
+		d.reject(ctx, msg, meta, req, err)
+		return
+	}
+	log = log.With().Str("job_id", req.ID).Str("server", req.Server).Str("type", string(req.Type)).Logger()
+	if err := d.dispatch(log.WithContext(ctx), req, meta); err != nil {
+		delay := d.nakDelay(meta.NumDelivered)
+		log.Warn().Err(err).Dur("retry_in", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		log.Warn().Err(err).Msg("ack request (a redelivery will be recognised as a duplicate)")
+	}
+}
+
+// decode validates the request and gives it its job id.
+func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, error) {
+	raw := fillType(msg.Data(), msg.Subject())
+	if err := d.validator.Request(raw); err != nil {
+		return jobs.Request{}, err
+	}
+	req, err := jobs.DecodeRequest(raw)
+	if err != nil {
+		return req, err
+	}
+	if subjType := strings.TrimPrefix(msg.Subject(), events.RequestPrefix); string(req.Type) != subjType {
+		return req, jobs.Invalid("type", fmt.Sprintf("is %q but the request was published on %s", req.Type, msg.Subject()))
+	}
+	msgID := msg.Headers().Get(jetstream.MsgIDHeader)
+	switch {
+	case req.ID == "" && msgID != "" && jobs.ValidJobID(msgID):
+		req.ID = msgID
+	case req.ID == "":
+		req.ID = jobs.DerivedID(meta.Timestamp, meta.Sequence.Stream)
+	case msgID != "" && msgID != req.ID:
+		return req, jobs.Invalid("id", fmt.Sprintf("is %q but the Nats-Msg-Id header is %q: they must be equal", req.ID, msgID))
+	}
+	return req, nil
+}
+
+// dispatch records the job and enqueues its task.
+func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetstream.MsgMetadata) error {
+	job := jobs.NewJob(req, d.cfg.Retry.MaxAttempts(req.Type), meta.Timestamp)
+	stored, enqueue, err := d.store.Accept(ctx, job)
+	if err != nil {
+		return fmt.Errorf("accept job: %w", err)
+	}
+	log := zerolog.Ctx(ctx)
+	if err := d.store.Flush(ctx, job.ID); err != nil {
+		log.Warn().Err(err).Msg("queued event staged, publish deferred to the outbox sweep")
+	}
+	if !enqueue {
+		log.Info().Str("state", string(stored.State)).Msg("duplicate request: the job exists")
+		return nil
+	}
+	task, err := workers.NewTask(stored, d.cfg.Retry, asynq.Retention(d.cfg.Retention))
+	if err != nil {
+		return err
+	}
+	_, err = d.queue.EnqueueContext(ctx, task)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		log.Info().Msg("duplicate request: the task is already queued")
+	case err != nil:
+		return fmt.Errorf("enqueue job: %w", err)
+	default:
+		log.Info().Str("queue", stored.Priority.Queue()).Msg("job queued")
+	}
+	return nil
+}
+
+// reject publishes tinman.request.rejected and terminates the request. When
+// the event cannot be published the request is nak'ed instead: it is never
+// dropped unannounced.
+func (d *Dispatcher) reject(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, req jobs.Request, cause error) {
+	id := req.ID
+	if id == "" {
+		id = msg.Headers().Get(jetstream.MsgIDHeader)
+	}
+	ev, err := events.NewRejected(d.cfg.Source, id, req.Server, msg.Data(), cause)
+	if err == nil {
+		ev.ID = fmt.Sprintf("rejected.%s.%d", events.RequestsStream, meta.Sequence.Stream)
+		err = d.pub.Publish(ctx, ev)
+	}
+	log := d.cfg.Logger.With().Str("subject", msg.Subject()).Str("job_id", id).Logger()
+	if err != nil {
+		log.Warn().Err(err).Msg("could not announce a rejection: will retry")
+		_ = msg.NakWithDelay(d.nakDelay(meta.NumDelivered))
+		return
+	}
+	log.Info().Str("reason", cause.Error()).Msg("request rejected")
+	_ = msg.TermWithReason(cause.Error())
+}
+
+func (d *Dispatcher) nakDelay(delivered uint64) time.Duration {
+	delay := d.cfg.NakDelay
+	for i := uint64(1); i < delivered && delay < d.cfg.MaxNakDelay; i++ {
+		delay *= 2
+	}
+	return min(delay, d.cfg.MaxNakDelay)
+}

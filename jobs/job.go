@@ -1,0 +1,56 @@
+package jobs
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// State is where a job is in its life.
+type State string
+
+// The job states. Succeeded, Failed and Canceled are terminal.
+const (
+	StateQueued    State = "queued"
+	StateRunning   State = "running"
+	StateRetrying  State = "retrying"
+	StateSucceeded State = "succeeded"
+	StateFailed    State = "failed"
+	StateCanceled  State = "canceled"
+)
+
+// Terminal reports whether no further work happens in state s.
+func (s State) Terminal() bool {
+	return s == StateSucceeded || s == StateFailed || s == StateCanceled
+}
+
+// Job is one unit of work: a request accepted into the system, and what became of it.
+type Job struct {
+	ID          string          `json:"id"`
+	Type        Type            `json:"type"`
+	Server      string          `json:"server,omitempty"`
+	Params      json.RawMessage `json:"params,omitempty"`
+	Priority    Priority        `json:"priority,omitempty"`
+	RequestedBy string          `json:"requested_by,omitempty"`
+	State       State           `json:"state"`
+	Attempt     int             `json:"attempt"`
+	MaxAttempts int             `json:"max_attempts"`
+	Error       *Error          `json:"error,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// NewJob makes the queued job for an accepted request with an id.
+func NewJob(r Request, maxAttempts int, now time.Time) Job {
+	return Job{
+		ID: r.ID, Type: r.Type, Server: r.Server, Params: r.Params,
+		Priority: r.Priority, RequestedBy: r.RequestedBy,
+		State: StateQueued, MaxAttempts: maxAttempts,
+		CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
+	}
+}
+
+// Request returns the request the job was made from.
+func (j Job) Request() Request {
+	return Request{ID: j.ID, Type: j.Type, Server: j.Server, Params: j.Params, Priority: j.Priority, RequestedBy: j.RequestedBy}
+}

@@ -1,0 +1,91 @@
+package jobs
+
+import "time"
+
+// ServerState is where a server is in its lifecycle.
+type ServerState string
+
+// The server lifecycle of the contract.
+const (
+	ServerEnrolled       ServerState = "enrolled"
+	ServerInspecting     ServerState = "inspecting"
+	ServerAvailable      ServerState = "available"
+	ServerProvisioning   ServerState = "provisioning"
+	ServerActive         ServerState = "active"
+	ServerDeprovisioning ServerState = "deprovisioning"
+	ServerError          ServerState = "error"
+)
+
+// PowerState is a server's power as last read from its BMC. Unknown is
+// never taken for off.
+type PowerState string
+
+// The power states.
+const (
+	PowerStateOn      PowerState = "on"
+	PowerStateOff     PowerState = "off"
+	PowerStateUnknown PowerState = "unknown"
+)
+
+// Provider names the protocol used to reach a BMC.
+type Provider string
+
+// The BMC providers.
+const (
+	ProviderRedfish Provider = "redfish"
+	ProviderIPMI    Provider = "ipmi"
+)
+
+// Server is a bare-metal machine as Tinman knows it. It holds no secret:
+// credentials travel apart, as Credentials.
+type Server struct {
+	ID          string            `json:"id"`
+	BMC         BMC               `json:"bmc"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	State       ServerState       `json:"state"`
+	PowerState  PowerState        `json:"power_state"`
+	Maintenance *Maintenance      `json:"maintenance,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// BMC says where and how a server's BMC is reached.
+type BMC struct {
+	// Address is HOST or HOST:PORT.
+	Address  string   `json:"address"`
+	Provider Provider `json:"provider"`
+	// CipherSuite is the IPMI cipher suite (0: the provider's default).
+	CipherSuite int `json:"cipher_suite,omitempty"`
+	// VerifyTLS checks the Redfish certificate against the system roots.
+	// Off by default: most BMCs present a self-signed certificate.
+	VerifyTLS bool `json:"verify_tls,omitempty"`
+}
+
+// Maintenance says why jobs are held off a server.
+type Maintenance struct {
+	Reason string    `json:"reason"`
+	SetBy  string    `json:"set_by"`
+	Since  time.Time `json:"since"`
+}
+
+// Credentials log in to a BMC. Their String and JSON forms never show the password.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"-"`
+}
+
+// String implements fmt.Stringer without the password.
+func (c Credentials) String() string { return c.Username + ":<redacted>" }
+
+// Validate checks a server's identity and BMC settings.
+func (s Server) Validate() error {
+	switch {
+	case !ValidServerID(s.ID):
+		return Invalid("id", "must match ^[a-z0-9][a-z0-9-]{0,62}$")
+	case s.BMC.Address == "":
+		return Invalid("bmc.address", "is required")
+	case s.BMC.Provider != ProviderRedfish && s.BMC.Provider != ProviderIPMI:
+		return Invalid("bmc.provider", "must be one of redfish, ipmi")
+	}
+	return nil
+}

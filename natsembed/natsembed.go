@@ -1,0 +1,88 @@
+// Package natsembed runs the real nats-server, with JetStream, inside the
+// process: `tinman dev` uses it, and so do tests that need a private broker.
+package natsembed
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config configures an embedded server.
+type Config struct {
+	// Host to listen on (default 127.0.0.1).
+	Host string
+	// Port to listen on; -1 picks a free one. 0 means the NATS default, 4222.
+	Port int
+	// StoreDir keeps JetStream's files; required, so a restart on the same
+	// folder finds its streams.
+	StoreDir string
+	// Name of the server (default "tinman-dev").
+	Name string
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns *server.Server
+}
+
+// ErrNotReady says the server did not accept connections in time.
+var ErrNotReady = errors.New("embedded NATS did not become ready")
+
+// Start starts a server and waits until it accepts connections.
+func Start(cfg Config) (*Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("start embedded NATS: store dir is required")
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Name == "" {
+		cfg.Name = "tinman-dev"
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: cfg.Name, Host: cfg.Host, Port: cfg.Port,
+		JetStream: true, StoreDir: cfg.StoreDir,
+		NoSigs: true, NoLog: true,
+		MaxPayload: 8 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("start embedded NATS on %s:%d: %w", cfg.Host, cfg.Port, ErrNotReady)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// URL is the client URL, nats://HOST:PORT.
+func (s *Server) URL() string { return s.ns.ClientURL() }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.ns.Addr().String())
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Shutdown stops the server and waits until it has.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// PortFree reports whether host:port can be listened on now.
+func PortFree(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}

@@ -1,0 +1,139 @@
+// Package servicetest gives tests the real services they talk to: a NATS
+// server with JetStream (embedded 2.15 per test, or TINMAN_TEST_NATS_URL) and
+// a Redis database of their own (from TINMAN_TEST_REDIS_URL, else an
+// in-process Redis). A test that needs a system tool skips locally and fails
+// under CI=true. Never imported by production code.
+package servicetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/natsembed"
+)
+
+// InCI reports whether the tests run in CI, where a missing service or tool is a failure.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Unavailable skips the test locally and fails it in CI.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if InCI() {
+		t.Fatalf("CI=true and %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// NeedTool returns the path of a system tool, or skips (fails in CI) when it is missing.
+func NeedTool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(t, "%s is not installed (%s)", name, install)
+	}
+	return p
+}
+
+// NATS returns a NATS URL with JetStream for the test: an embedded server of
+// its own, or TINMAN_TEST_NATS_URL with the Tinman streams deleted first
+// (such runs must not share the server between packages: use -p 1).
+func NATS(t testing.TB) string {
+	t.Helper()
+	if url := os.Getenv("TINMAN_TEST_NATS_URL"); url != "" {
+		resetStreams(t, url)
+		return url
+	}
+	return EmbeddedNATS(t, t.TempDir()).URL()
+}
+
+// EmbeddedNATS starts a private NATS server storing in dir, stopped at cleanup.
+func EmbeddedNATS(t testing.TB, dir string) *natsembed.Server {
+	t.Helper()
+	s, err := natsembed.Start(natsembed.Config{Port: -1, StoreDir: dir, Name: "test"})
+	if err != nil {
+		t.Fatalf("embedded NATS: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func resetStreams(t testing.TB, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		Unavailable(t, "NATS at %s: %v", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{events.RequestsStream, events.EventsStream} {
+		if err := js.DeleteStream(ctx, name); err != nil && !strings.Contains(err.Error(), "not found") {
+			t.Fatalf("delete stream %s: %v", name, err)
+		}
+	}
+}
+
+// JetStream connects to url and returns a JetStream context, closed at cleanup.
+func JetStream(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Name(t.Name()))
+	if err != nil {
+		t.Fatalf("connect NATS %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// Redis returns the URL of a Redis database that belongs to the test alone,
+// flushed before use, and a client on it closed at cleanup. With
+// TINMAN_TEST_REDIS_URL the database is leased from that server (1..15);
+// without it, an in-process Redis is started.
+func Redis(t testing.TB) (string, *redis.Client) {
+	t.Helper()
+	base := os.Getenv("TINMAN_TEST_REDIS_URL")
+	if base == "" {
+		if InCI() {
+			t.Fatal("CI=true and TINMAN_TEST_REDIS_URL is not set: CI tests run against the real Redis")
+		}
+		m := miniredis.RunT(t)
+		return clientFor(t, "redis://"+m.Addr())
+	}
+	url := leaseDB(t, base)
+	return clientFor(t, url)
+}
+
+func clientFor(t testing.TB, url string) (string, *redis.Client) {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("parse redis url %q: %v", url, err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		Unavailable(t, "Redis at %s: %v", url, err)
+	}
+	return url, c
+}

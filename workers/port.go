@@ -1,0 +1,30 @@
+package workers
+
+import (
+	"context"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// BMC is what handlers need of a server's management controller.
+type BMC interface {
+	PowerState(ctx context.Context) (jobs.PowerState, error)
+	SetPower(ctx context.Context, action jobs.PowerAction) error
+	SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error
+	// Provider names the driver that answered, for events.
+	Provider() string
+	Close(ctx context.Context) error
+}
+
+// Connector opens a BMC session for a server.
+type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (BMC, error)
+
+// Store is what workers need of the records.
+type Store interface {
+	Job(ctx context.Context, id string) (jobs.Job, error)
+	Record(ctx context.Context, job jobs.Job, t events.Type, d events.Detail) (events.Event, error)
+	Flush(ctx context.Context, jobID string) error
+	ServerWithCredentials(ctx context.Context, id string) (jobs.Server, jobs.Credentials, error)
+	SetPowerState(ctx context.Context, id string, p jobs.PowerState) error
+}

@@ -1,0 +1,110 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// PowerResult is the result of a power job.
+type PowerResult struct {
+	PowerState jobs.PowerState `json:"power_state"`
+}
+
+func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
+	run := RunFrom(ctx)
+	var p jobs.PowerParams
+	if err := run.Params(&p); err != nil {
+		return err
+	}
+	return w.withBMC(ctx, run, func(b BMC) error {
+		state, err := w.powerAction(ctx, b, p.Action)
+		if err != nil {
+			return err
+		}
+		if err := w.store.SetPowerState(ctx, run.Job.Server, state); err != nil {
+			return fmt.Errorf("record power state of %s: %w", run.Job.Server, err)
+		}
+		return run.SetResult(PowerResult{PowerState: state})
+	})
+}
+
+// powerAction performs action and returns the power state read back after it.
+func (w *Worker) powerAction(ctx context.Context, b BMC, action jobs.PowerAction) (jobs.PowerState, error) {
+	if action == jobs.PowerStatus {
+		return b.PowerState(ctx)
+	}
+	if action == jobs.PowerCycle || action == jobs.PowerReset {
+		before, err := b.PowerState(ctx)
+		if err != nil {
+			return jobs.PowerStateUnknown, err
+		}
+		switch before {
+		case jobs.PowerStateUnknown:
+			return before, jobs.Errorf(jobs.CodePowerStateUnverified, false,
+				"refusing to %s a server whose power state is unknown", action)
+		case jobs.PowerStateOff:
+			zerolog.Ctx(ctx).Info().Msgf("server is off: %s becomes power on", action)
+			action = jobs.PowerOn
+		}
+	}
+	if err := b.SetPower(ctx, action); err != nil {
+		return jobs.PowerStateUnknown, err
+	}
+	return w.verifyPower(ctx, b, targetState(action))
+}
+
+func targetState(a jobs.PowerAction) jobs.PowerState {
+	if a == jobs.PowerOff || a == jobs.PowerSoft {
+		return jobs.PowerStateOff
+	}
+	return jobs.PowerStateOn
+}
+
+// verifyPower polls the BMC, with backoff, until it reports want or the
+// verify deadline passes. Unknown is never taken for off.
+func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (jobs.PowerState, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.PowerVerifyTimeout)
+	defer cancel()
+	last, delay := jobs.PowerStateUnknown, 100*time.Millisecond
+	for {
+		state, err := b.PowerState(ctx)
+		if err == nil && state == want {
+			return state, nil
+		}
+		if err == nil {
+			last = state
+		}
+		select {
+		case <-ctx.Done():
+			return last, jobs.Errorf(jobs.CodePowerStateUnverified, false,
+				"power did not read back %s within %s (last read: %s)", want, w.cfg.PowerVerifyTimeout, last)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// withBMC opens a session to the job's server, runs fn, and closes it.
+func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(BMC) error) error {
+	srv, creds, err := w.store.ServerWithCredentials(ctx, run.Job.Server)
+	if err != nil {
+		return err
+	}
+	b, err := w.connect(ctx, srv, creds)
+	if err != nil {
+		return err
+	}
+	run.SetProvider(b.Provider())
+	defer func() {
+		if err := b.Close(ctx); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("close BMC session")
+		}
+	}()
+	return fn(b)
+}

@@ -1,0 +1,40 @@
+package workers
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Payload is the body of every task: the job id. The job record in the store
+// is the truth; the task only says which job to run.
+type Payload struct {
+	JobID string `json:"job_id"`
+}
+
+// NewTask returns the asynq task that runs job. Its TaskID is the job id, so
+// enqueuing the same job twice fails with asynq.ErrTaskIDConflict.
+func NewTask(job jobs.Job, p RetryPolicy, opts ...asynq.Option) (*asynq.Task, error) {
+	payload, err := json.Marshal(Payload{JobID: job.ID})
+	if err != nil {
+		return nil, fmt.Errorf("marshal task payload: %w", err)
+	}
+	base := []asynq.Option{
+		asynq.TaskID(job.ID),
+		asynq.Queue(job.Priority.Queue()),
+		asynq.MaxRetry(p.MaxAttempts(job.Type) - 1),
+		asynq.Timeout(p.Timeout(job.Type)),
+	}
+	return asynq.NewTask(string(job.Type), payload, append(base, opts...)...), nil
+}
+
+func decodePayload(t *asynq.Task) (Payload, error) {
+	var p Payload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" {
+		return p, jobs.Errorf(jobs.CodeInvalidRequest, false, "task %s has no job id in its payload", t.Type())
+	}
+	return p, nil
+}

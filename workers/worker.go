@@ -1,0 +1,110 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Config configures a Worker. Zero values take the documented defaults.
+type Config struct {
+	// Concurrency is how many jobs run at once in this process (default 64).
+	// BMC calls mostly wait on the network, so this is well above the core count.
+	Concurrency int
+	// Queues weighs the priority queues (default critical 6, default 3, low 1).
+	Queues map[string]int
+	// TaskCheckInterval is how long an idle worker waits before looking for
+	// work again (default 10 ms; asynq's own default of 1 s adds a second to every pick-up).
+	TaskCheckInterval time.Duration
+	// ShutdownTimeout is how long running jobs get to finish on shutdown before
+	// they are handed back to the queue (default 30 s).
+	ShutdownTimeout time.Duration
+	// Retry is the retry policy (default DefaultRetryPolicy).
+	Retry RetryPolicy
+	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).
+	PowerVerifyTimeout time.Duration
+	// Logger receives the worker's logs; every job line carries job_id, server, type, attempt.
+	Logger zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 64
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = DefaultQueues()
+	}
+	if c.TaskCheckInterval <= 0 {
+		c.TaskCheckInterval = 10 * time.Millisecond
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Retry.Attempts == nil {
+		c.Retry = DefaultRetryPolicy()
+	}
+	if c.PowerVerifyTimeout <= 0 {
+		c.PowerVerifyTimeout = 60 * time.Second
+	}
+}
+
+// DefaultQueues returns the queue weights: critical 6, default 3, low 1.
+func DefaultQueues() map[string]int {
+	return map[string]int{
+		string(jobs.PriorityCritical): 6,
+		string(jobs.PriorityDefault):  3,
+		string(jobs.PriorityLow):      1,
+	}
+}
+
+// Worker runs jobs from the asynq queues.
+type Worker struct {
+	cfg     Config
+	store   Store
+	connect Connector
+	srv     *asynq.Server
+}
+
+// New returns a Worker that takes tasks from rdb.
+func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) *Worker {
+	cfg.setDefaults()
+	w := &Worker{cfg: cfg, store: store, connect: connect}
+	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       cfg.Concurrency,
+		Queues:            cfg.Queues,
+		TaskCheckInterval: cfg.TaskCheckInterval,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		RetryDelayFunc:    cfg.Retry.Delay,
+		Logger:            asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:          asynq.WarnLevel,
+		// The status middleware has logged every failure with its job's fields.
+		ErrorHandler: asynq.ErrorHandlerFunc(func(context.Context, *asynq.Task, error) {}),
+	})
+	return w
+}
+
+// Mux returns the handler of every job type, wrapped in the middleware.
+func (w *Worker) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Use(w.track, recoverPanic)
+	mux.HandleFunc(string(jobs.Power), w.power)
+	mux.HandleFunc(string(jobs.BootDevice), w.bootDevice)
+	return mux
+}
+
+// Run processes tasks until ctx ends, then shuts down: no new task is taken,
+// running ones get ShutdownTimeout to finish, the rest go back to the queue.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.srv.Start(w.Mux()); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.srv.Shutdown()
+	return nil
+}
