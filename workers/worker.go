@@ -22,6 +22,9 @@ type Config struct {
 	// TaskCheckInterval is how long an idle worker waits before looking for
 	// work again (default 10 ms; asynq's own default of 1 s adds a second to every pick-up).
 	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often retries that are due are moved back
+	// to their queue (default 500 ms; asynq's default of 5 s delays every retry).
+	DelayedTaskCheckInterval time.Duration
 	// ShutdownTimeout is how long running jobs get to finish on shutdown before
 	// they are handed back to the queue (default 30 s).
 	ShutdownTimeout time.Duration
@@ -42,6 +45,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TaskCheckInterval <= 0 {
 		c.TaskCheckInterval = 10 * time.Millisecond
+	}
+	if c.DelayedTaskCheckInterval <= 0 {
+		c.DelayedTaskCheckInterval = 500 * time.Millisecond
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -76,13 +82,14 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 	cfg.setDefaults()
 	w := &Worker{cfg: cfg, store: store, connect: connect}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:       cfg.Concurrency,
-		Queues:            cfg.Queues,
-		TaskCheckInterval: cfg.TaskCheckInterval,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		RetryDelayFunc:    cfg.Retry.Delay,
-		Logger:            asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
-		LogLevel:          asynq.WarnLevel,
+		Concurrency:              cfg.Concurrency,
+		Queues:                   cfg.Queues,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		RetryDelayFunc:           cfg.Retry.Delay,
+		Logger:                   asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynq.WarnLevel,
 		// The status middleware has logged every failure with its job's fields.
 		ErrorHandler: asynq.ErrorHandlerFunc(func(context.Context, *asynq.Task, error) {}),
 	})

@@ -48,7 +48,11 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	log := cfg.Logger
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("tinman-"+cfg.Name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond), nats.Timeout(5*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn().Err(err).Msg("NATS disconnected") }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn().Err(err).Msg("NATS disconnected")
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
 	if err != nil {
 		return nil, unreachable(fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err))

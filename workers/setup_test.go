@@ -1,0 +1,198 @@
+package workers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+const secret = "s3cr3t-Pa55word"
+
+// fakeBMC is a hand-written BMC whose behaviour each test sets.
+type fakeBMC struct {
+	mu      sync.Mutex
+	state   jobs.PowerState
+	calls   []string
+	setErrs []error // returned by SetPower, one per call, then nil
+	lie     bool    // SetPower succeeds and changes nothing
+	panics  bool
+}
+
+func (f *fakeBMC) PowerState(context.Context) (jobs.PowerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "get")
+	return f.state, nil
+}
+
+func (f *fakeBMC) SetPower(_ context.Context, a jobs.PowerAction) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.panics {
+		panic("BMC driver bug")
+	}
+	f.calls = append(f.calls, "set "+string(a))
+	if len(f.setErrs) > 0 {
+		err := f.setErrs[0]
+		f.setErrs = f.setErrs[1:]
+		if err != nil {
+			return err
+		}
+	}
+	if !f.lie {
+		f.state = jobs.PowerStateOn
+		if a == jobs.PowerOff || a == jobs.PowerSoft {
+			f.state = jobs.PowerStateOff
+		}
+	}
+	return nil
+}
+
+func (f *fakeBMC) SetBootDevice(_ context.Context, p jobs.BootDeviceParams) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("boot %s persistent=%v efi=%v", p.Device, p.Persistent, p.EFI))
+	return nil
+}
+
+func (f *fakeBMC) Provider() string            { return "fake" }
+func (f *fakeBMC) Close(context.Context) error { return nil }
+func (f *fakeBMC) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+func (f *fakeBMC) set(fn func(*fakeBMC)) { f.mu.Lock(); defer f.mu.Unlock(); fn(f) }
+
+// env is a running worker over real Redis and NATS, with one fake BMC.
+type env struct {
+	rdb   *redis.Client
+	js    jetstream.JetStream
+	store *store.Store
+	queue *asynq.Client
+	bmc   *fakeBMC
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func setup(t *testing.T, bmc *fakeBMC) *env {
+	t.Helper()
+	_, rdb := servicetest.Redis(t)
+	_, js := servicetest.JetStream(t, servicetest.NATS(t))
+	ctx := context.Background()
+	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := zerolog.New(logs)
+	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
+	st := store.New(rdb, outbox, store.Config{Source: "/test/worker", Logger: log})
+	if err := st.PutServer(ctx, jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}},
+		jobs.Credentials{Username: "admin", Password: secret}); err != nil {
+		t.Fatal(err)
+	}
+	policy := workers.DefaultRetryPolicy()
+	policy.Base, policy.Max = 20*time.Millisecond, 50*time.Millisecond
+	connect := func(_ context.Context, _ jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+		if creds.Password != secret {
+			return nil, fmt.Errorf("credentials did not reach the connector")
+		}
+		return bmc, nil
+	}
+	w := workers.New(rdb, st, connect, workers.Config{
+		Concurrency: 4, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second, Logger: log, DelayedTaskCheckInterval: 50 * time.Millisecond,
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	q := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = q.Close() })
+	return &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmc, logs: logs}
+}
+
+// submit accepts and enqueues a job as the dispatcher does.
+func (e *env) submit(t *testing.T, id string, typ jobs.Type, params string) {
+	t.Helper()
+	ctx := context.Background()
+	req := jobs.Request{ID: id, Type: typ, Server: "srv-1", Params: json.RawMessage(params)}
+	if err := req.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	policy := workers.DefaultRetryPolicy()
+	job, _, err := e.store.Accept(ctx, jobs.NewJob(req, policy.MaxAttempts(typ), time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Flush(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	task, err := workers.NewTask(job, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.queue.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// events returns the job's events up to and including its terminal one.
+func (e *env) events(t *testing.T, id string) []events.JobData {
+	t.Helper()
+	return e.watch(t, id, func(d events.JobData) bool { return d.State.Terminal() })
+}
+
+// watch returns the job's events until stop says enough.
+func (e *env) watch(t *testing.T, id string, stop func(events.JobData) bool) []events.JobData {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []events.JobData
+	err := events.NewWatcher(e.js).Watch(ctx, events.Filter{Job: id, Since: time.Hour}, func(d events.Delivered) error {
+		jd, err := d.JobData()
+		if err != nil {
+			return err
+		}
+		got = append(got, jd)
+		if stop(jd) {
+			return events.ErrStopWatching
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("events of %s: %v (got %+v)", id, err, got)
+	}
+	return got
+}
