@@ -177,7 +177,7 @@ func (d *dev) startRedis() (string, func(), error) {
 
 // startFleet starts the simulated BMCs and enrols them as sim-01...
 func (d *dev) startFleet(ctx context.Context) error {
-	fleet, err := bmcsim.StartFleet(d.cfg.Sims, bmcsim.Config{Logger: d.cfg.Logger.With().Str("component", "bmcsim").Logger()})
+	fleet, err := bmcsim.StartFleet(d.cfg.Sims, bmcsim.Config{Logger: d.cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("start simulated fleet: %w", err)
 	}
