@@ -173,7 +173,9 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(delay)
 		return
 	}
-	if err := msg.DoubleAck(ctx); err != nil {
+	// A plain ack: waiting for its confirmation would cost a round trip per
+	// request, and a lost ack only brings a redelivery that Accept recognises.
+	if err := msg.Ack(); err != nil {
 		log.Warn().Err(err).Msg("ack request (a redelivery will be recognised as a duplicate)")
 	}
 }

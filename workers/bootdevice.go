@@ -21,7 +21,7 @@ func (w *Worker) bootDevice(ctx context.Context, _ *asynq.Task) error {
 	if err := run.Params(&p); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(b BMC) error {
+	return w.withBMC(ctx, run, func(_ jobs.Server, b BMC) error {
 		if err := b.SetBootDevice(ctx, p); err != nil {
 			return err
 		}

@@ -22,13 +22,15 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 	if err := run.Params(&p); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(b BMC) error {
+	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
 		state, err := w.powerAction(ctx, b, p.Action)
 		if err != nil {
 			return err
 		}
-		if err := w.store.SetPowerState(ctx, run.Job.Server, state); err != nil {
-			return fmt.Errorf("record power state of %s: %w", run.Job.Server, err)
+		if state != srv.PowerState {
+			if err := w.store.SetPowerState(ctx, srv.ID, state); err != nil {
+				return fmt.Errorf("record power state of %s: %w", srv.ID, err)
+			}
 		}
 		return run.SetResult(PowerResult{PowerState: state})
 	})
@@ -91,7 +93,7 @@ func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (
 }
 
 // withBMC opens a session to the job's server, runs fn, and closes it.
-func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(BMC) error) error {
+func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC) error) error {
 	srv, creds, err := w.store.ServerWithCredentials(ctx, run.Job.Server)
 	if err != nil {
 		return err
@@ -106,5 +108,5 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(BMC) error) erro
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("close BMC session")
 		}
 	}()
-	return fn(b)
+	return fn(srv, b)
 }

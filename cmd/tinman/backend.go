@@ -132,13 +132,16 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 	return dispatch.New(b.js, b.store, q, v, cfg), q, nil
 }
 
-// worker builds the worker role on this backend.
-func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config) *workers.Worker {
+// worker builds the worker role on this backend; it reaches BMCs through
+// connect, or through bmclib with bmcCfg when connect is nil.
+func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.Connector) *workers.Worker {
 	cfg.Logger = b.log.With().Str("component", "worker").Logger()
-	bmcCfg.Logger = cfg.Logger
-	dialer := bmc.NewDialer(bmcCfg)
-	connect := func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
-		return dialer.Open(ctx, srv, creds)
+	if connect == nil {
+		bmcCfg.Logger = cfg.Logger
+		dialer := bmc.NewDialer(bmcCfg)
+		connect = func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+			return dialer.Open(ctx, srv, creds)
+		}
 	}
 	return workers.New(b.rdb, b.store, connect, cfg)
 }

@@ -122,7 +122,7 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer q.Close()
-	w := b.worker(d.cfg.Worker, d.cfg.BMC)
+	w := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return usageErr("--http-addr %s: %v", d.cfg.HTTPAddr, err)

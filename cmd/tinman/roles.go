@@ -51,7 +51,8 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer b.Close()
-			w := b.worker(workerConfig(cmd))
+			wcfg, bcfg := workerConfig(cmd)
+			w := b.worker(wcfg, bcfg, nil)
 			return runAll(cmd.Context(), b.outbox.Run, w.Run, b.healthServer(cmd))
 		},
 	}

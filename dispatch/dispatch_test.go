@@ -1,0 +1,223 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/dispatch"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/schemas"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+)
+
+type env struct {
+	js    jetstream.JetStream
+	rdb   *redis.Client
+	store *store.Store
+	insp  *asynq.Inspector
+}
+
+// setup runs a real dispatcher on real NATS and Redis until the test ends.
+func setup(t *testing.T) *env {
+	t.Helper()
+	_, rdb := servicetest.Redis(t)
+	_, js := servicetest.JetStream(t, servicetest.NATS(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	st := store.New(rdb, events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{}), store.Config{Logger: log})
+	v, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := asynq.NewClientFromRedisClient(rdb)
+	d := dispatch.New(js, st, q, v, dispatch.Config{Logger: log, NakDelay: 50 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dispatcher: %v", err)
+		}
+		_ = q.Close()
+	})
+	return &env{js: js, rdb: rdb, store: st, insp: asynq.NewInspectorFromRedisClient(rdb)}
+}
+
+// task waits for the job's task: the queued event is published before the
+// enqueue, so that no watcher sees started before queued.
+func (e *env) task(t *testing.T, id string) *asynq.TaskInfo {
+	t.Helper()
+	var err error
+	for range 200 {
+		var info *asynq.TaskInfo
+		if info, err = e.insp.GetTaskInfo("default", id); err == nil {
+			return info
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("task %s: %v", id, err)
+	return nil
+}
+
+func (e *env) publish(t *testing.T, subject, msgID, body string) {
+	t.Helper()
+	msg := &nats.Msg{Subject: subject, Data: []byte(body), Header: nats.Header{}}
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := e.js.PublishMsg(context.Background(), msg, opts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next returns the next event matching f.
+func (e *env) next(t *testing.T, f events.Filter) events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got events.Event
+	f.Since = time.Hour
+	err := events.NewWatcher(e.js).Watch(ctx, f, func(d events.Delivered) error {
+		got = d.Event
+		return events.ErrStopWatching
+	})
+	if err != nil {
+		t.Fatalf("no event matching %+v: %v", f, err)
+	}
+	return got
+}
+
+func TestDispatchAssignsJobIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, msgID, body, wantID string
+	}{
+		{"id in body", "", `{"id":"body-id","type":"power","server":"s1","params":{"action":"on"}}`, "body-id"},
+		{"id from Nats-Msg-Id", "header-id", `{"type":"power","server":"s1","params":{"action":"on"}}`, "header-id"},
+		{"type from subject", "typeless", `{"server":"s1","params":{"action":"off"}}`, "typeless"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			e.publish(t, "tinman.requests.power", tt.msgID, tt.body)
+			ev := e.next(t, events.Filter{Type: "job.queued"})
+			d, _ := ev.JobData()
+			if d.JobID != tt.wantID || d.Seq != 1 || d.JobType != jobs.Power {
+				t.Errorf("queued %s, want job %s power seq 1", ev.Data, tt.wantID)
+			}
+			if info := e.task(t, tt.wantID); info.Type != "power" || info.MaxRetry != 4 {
+				t.Errorf("task %+v, want type power with 4 retries (5 attempts)", info)
+			}
+		})
+	}
+}
+
+func TestDispatchDerivesAnIDForAnonymousRequests(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.publish(t, "tinman.requests.power", "", `{"server":"s1","params":{"action":"on"}}`)
+	d, _ := e.next(t, events.Filter{Type: "job.queued"}).JobData()
+	if !jobs.ValidJobID(d.JobID) || len(d.JobID) != 26 {
+		t.Errorf("derived id %q, want a ULID", d.JobID)
+	}
+	if _, err := e.store.Job(context.Background(), d.JobID); err != nil {
+		t.Errorf("job record of %s: %v", d.JobID, err)
+	}
+}
+
+func TestDispatchRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, subject, msgID, body, field string
+	}{
+		{"bad action", "tinman.requests.power", "", `{"type":"power","server":"s1","params":{"action":"explode"}}`, "params.action"},
+		{"type differs from subject", "tinman.requests.inspect", "", `{"type":"power","server":"s1","params":{"action":"on"}}`, "type"},
+		{"id differs from Nats-Msg-Id", "tinman.requests.power", "other", `{"id":"mine","type":"power","server":"s1","params":{"action":"on"}}`, "id"},
+		{"not JSON", "tinman.requests.power", "", `power on s1 please`, ""},
+		{"unknown type", "tinman.requests.reboot", "", `{"server":"s1"}`, "type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			e.publish(t, tt.subject, tt.msgID, tt.body)
+			ev := e.next(t, events.Filter{Type: "request.rejected"})
+			var d events.RejectedData
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Error == nil || d.Error.Field != tt.field || d.Error.Code != jobs.CodeInvalidRequest {
+				t.Errorf("rejection %s, want field %q", ev.Data, tt.field)
+			}
+			if d.Request == nil && !strings.Contains(d.RequestText, "please") {
+				t.Errorf("rejection lost the original request: %s", ev.Data)
+			}
+			queues, _ := e.insp.Queues()
+			for _, q := range queues {
+				if info, _ := e.insp.GetQueueInfo(q); info != nil && info.Size > 0 {
+					t.Errorf("queue %s holds %d tasks after a rejection", q, info.Size)
+				}
+			}
+			waitTerminated(t, e.js)
+		})
+	}
+}
+
+// waitTerminated waits until the dispatcher consumer has nothing pending:
+// the rejected request was terminated, not left for redelivery.
+func waitTerminated(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	for range 100 {
+		c, err := js.Consumer(context.Background(), events.RequestsStream, "tinman-dispatcher")
+		if err == nil {
+			if info, err := c.Info(context.Background()); err == nil && info.NumAckPending == 0 && info.NumPending == 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Error("the rejected request is still pending on the consumer")
+}
+
+func TestDispatchDuplicateAfterTheJobRan(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	body := `{"id":"ran","type":"power","server":"s1","params":{"action":"on"}}`
+	e.publish(t, "tinman.requests.power", "", body)
+	e.next(t, events.Filter{Job: "ran", Type: "job.queued"})
+	// The job ran to its end; its task is gone from the queue.
+	ctx := context.Background()
+	job, err := e.store.Job(ctx, "ran")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.State = jobs.StateSucceeded
+	if _, err := e.store.Record(ctx, job, events.JobSucceeded, events.Detail{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.insp.DeleteTask("default", "ran"); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, "tinman.requests.power", "", body)
+	waitTerminated(t, e.js)
+	if _, err := e.insp.GetTaskInfo("default", "ran"); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("a duplicate of a finished job was enqueued again: %v", err)
+	}
+}
