@@ -178,10 +178,16 @@ func (s *Session) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) er
 	})
 }
 
-// ResetBMC resets the BMC itself.
+// ResetBMC resets the BMC itself: warm is a graceful restart of its
+// firmware, cold a forced one. IPMI names them warm and cold, Redfish
+// GracefulRestart and ForceRestart.
 func (s *Session) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
+	resetType := string(kind)
+	if s.provider == "gofish" {
+		resetType = map[jobs.BMCResetKind]string{jobs.BMCResetWarm: "GracefulRestart", jobs.BMCResetCold: "ForceRestart"}[kind]
+	}
 	return s.call(ctx, "reset BMC "+string(kind), func(ctx context.Context) error {
-		ok, err := s.client.ResetBMC(ctx, string(kind)+"Reset")
+		ok, err := s.client.ResetBMC(ctx, resetType)
 		if err == nil && !ok {
 			return errors.New("BMC did not confirm the reset")
 		}

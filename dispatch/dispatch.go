@@ -8,6 +8,7 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -77,10 +78,10 @@ type Validator interface {
 	Request(data []byte) error
 }
 
-// Store records accepted jobs.
+// Store records accepted jobs and knows the servers.
 type Store interface {
 	Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error)
-	Flush(ctx context.Context, jobID string) error
+	Server(ctx context.Context, id string) (jobs.Server, error)
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -167,7 +168,12 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	log = log.With().Str("job_id", req.ID).Str("server", req.Server).Str("type", string(req.Type)).Logger()
-	if err := d.dispatch(log.WithContext(ctx), req, meta); err != nil {
+	err = d.dispatch(log.WithContext(ctx), req, meta)
+	if refused := new(jobs.Error); errors.As(err, &refused) && !refused.Retryable {
+		d.reject(ctx, msg, meta, req, refused)
+		return
+	}
+	if err != nil {
 		delay := d.nakDelay(meta.NumDelivered)
 		log.Warn().Err(err).Dur("retry_in", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
 		_ = msg.NakWithDelay(delay)
@@ -205,17 +211,19 @@ func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (job
 	return req, nil
 }
 
-// dispatch records the job and enqueues its task.
+// dispatch records the job and enqueues its task. A request the system
+// cannot take (unknown server, server in maintenance) is refused with a
+// jobs.Error that is not retryable.
 func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetstream.MsgMetadata) error {
+	if err := d.admit(ctx, req); err != nil {
+		return err
+	}
 	job := jobs.NewJob(req, d.cfg.Retry.MaxAttempts(req.Type), meta.Timestamp)
 	stored, enqueue, err := d.store.Accept(ctx, job)
 	if err != nil {
 		return fmt.Errorf("accept job: %w", err)
 	}
 	log := zerolog.Ctx(ctx)
-	if err := d.store.Flush(ctx, job.ID); err != nil {
-		log.Warn().Err(err).Msg("queued event staged, publish deferred to the outbox sweep")
-	}
 	if !enqueue {
 		log.Info().Str("state", string(stored.State)).Msg("duplicate request: the job exists")
 		return nil
@@ -234,6 +242,33 @@ func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetst
 		log.Info().Str("queue", stored.Priority.Queue()).Msg("job queued")
 	}
 	return nil
+}
+
+// admit checks that the request's server can take it.
+func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
+	if !req.Type.TargetsServer() {
+		return nil
+	}
+	srv, err := d.store.Server(ctx, req.Server)
+	if err != nil {
+		if e := jobs.AsError(err); e.Code == jobs.CodeNotFound {
+			return &jobs.Error{Code: jobs.CodeNotFound, Field: "server", Message: fmt.Sprintf("server %s is not enrolled", req.Server)}
+		}
+		return fmt.Errorf("read server %s: %w", req.Server, err)
+	}
+	if srv.Maintenance != nil && !allowedInMaintenance(req) {
+		return &jobs.Error{Code: jobs.CodeConflict, Field: "server",
+			Message: fmt.Sprintf("server %s is in maintenance (%s): only power status and inspect jobs run", srv.ID, srv.Maintenance.Reason)}
+	}
+	return nil
+}
+
+func allowedInMaintenance(req jobs.Request) bool {
+	if req.Type == jobs.Inspect {
+		return true
+	}
+	var p jobs.PowerParams
+	return req.Type == jobs.Power && json.Unmarshal(req.Params, &p) == nil && p.Action == jobs.PowerStatus
 }
 
 // reject publishes tinman.request.rejected and terminates the request. When

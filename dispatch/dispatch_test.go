@@ -40,6 +40,10 @@ func setup(t *testing.T) *env {
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	st := store.New(rdb, events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{}), store.Config{Logger: log})
+	srv := jobs.Server{ID: "s1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderIPMI}}
+	if err := st.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
 	v, err := schemas.New()
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +126,11 @@ func TestDispatchAssignsJobIDs(t *testing.T) {
 			if d.JobID != tt.wantID || d.Seq != 1 || d.JobType != jobs.Power {
 				t.Errorf("queued %s, want job %s power seq 1", ev.Data, tt.wantID)
 			}
-			if info := e.task(t, tt.wantID); info.Type != "power" || info.MaxRetry != 4 {
-				t.Errorf("task %+v, want type power with 4 retries (5 attempts)", info)
+			if info := e.task(t, tt.wantID); info.Type != "power" || info.Timeout != 5*time.Minute {
+				t.Errorf("task %+v, want type power with a 5 min timeout", info)
+			}
+			if job, err := e.store.Job(context.Background(), tt.wantID); err != nil || job.MaxAttempts != 5 {
+				t.Errorf("job %+v (%v), want 5 attempts", job, err)
 			}
 		})
 	}
@@ -152,6 +159,7 @@ func TestDispatchRejects(t *testing.T) {
 		{"id differs from Nats-Msg-Id", "tinman.requests.power", "other", `{"id":"mine","type":"power","server":"s1","params":{"action":"on"}}`, "id"},
 		{"not JSON", "tinman.requests.power", "", `power on s1 please`, ""},
 		{"unknown type", "tinman.requests.reboot", "", `{"server":"s1"}`, "type"},
+		{"server not enrolled", "tinman.requests.power", "", `{"type":"power","server":"s9","params":{"action":"on"}}`, "server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +171,7 @@ func TestDispatchRejects(t *testing.T) {
 			if err := json.Unmarshal(ev.Data, &d); err != nil {
 				t.Fatal(err)
 			}
-			if d.Error == nil || d.Error.Field != tt.field || d.Error.Code != jobs.CodeInvalidRequest {
+			if d.Error == nil || d.Error.Field != tt.field || d.Error.Retryable {
 				t.Errorf("rejection %s, want field %q", ev.Data, tt.field)
 			}
 			if d.Request == nil && !strings.Contains(d.RequestText, "please") {
@@ -202,6 +210,7 @@ func TestDispatchDuplicateAfterTheJobRan(t *testing.T) {
 	body := `{"id":"ran","type":"power","server":"s1","params":{"action":"on"}}`
 	e.publish(t, "tinman.requests.power", "", body)
 	e.next(t, events.Filter{Job: "ran", Type: "job.queued"})
+	e.task(t, "ran")
 	// The job ran to its end; its task is gone from the queue.
 	ctx := context.Background()
 	job, err := e.store.Job(ctx, "ran")
@@ -209,7 +218,7 @@ func TestDispatchDuplicateAfterTheJobRan(t *testing.T) {
 		t.Fatal(err)
 	}
 	job.State = jobs.StateSucceeded
-	if _, err := e.store.Record(ctx, job, events.JobSucceeded, events.Detail{}); err != nil {
+	if _, err := e.store.Record(ctx, &job, events.JobSucceeded, events.Detail{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.insp.DeleteTask("default", "ran"); err != nil {

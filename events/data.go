@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/tinmanhq/tinman/jobs"
@@ -63,20 +64,30 @@ type RejectedData struct {
 	Error       *jobs.Error     `json:"error"`
 	Request     json.RawMessage `json:"request,omitempty"`
 	RequestText string          `json:"request_text,omitempty"`
+	// RequestTruncated says the request was too large to carry whole:
+	// RequestText holds its first jobs.MaxRequestSize bytes.
+	RequestTruncated bool `json:"request_truncated,omitempty"`
 }
 
 // NewRejected returns the event that says request raw was refused for err.
-// The original request travels with it: as JSON when it parsed, else as text.
+// The original request travels with it: as JSON when it parsed, else as
+// text, cut to jobs.MaxRequestSize so that the event stays readable.
 func NewRejected(source, jobID, server string, raw []byte, err error) (Event, error) {
 	e := jobs.AsError(err)
+	if e == nil {
+		e = jobs.Errorf(jobs.CodeInternal, false, "rejected without a reason")
+	}
 	d := RejectedData{JobID: jobID, Reason: e.Error(), Error: e}
 	if server != "" && jobs.ValidServerID(server) {
 		d.Server = server
 	}
-	if json.Valid(raw) {
+	switch {
+	case len(raw) > jobs.MaxRequestSize:
+		d.RequestText, d.RequestTruncated = strings.ToValidUTF8(string(raw[:jobs.MaxRequestSize]), ""), true
+	case json.Valid(raw):
 		d.Request = raw
-	} else {
-		d.RequestText = string(raw)
+	default:
+		d.RequestText = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
 	return New(source, RequestRejected, d.Server, d)
 }

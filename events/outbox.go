@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,15 +14,19 @@ import (
 )
 
 // Outbox makes events durable before they reach NATS. An event is staged in
-// Redis in the same transaction as the state change it reports, then flushed
-// to JetStream in order; what a crash or a NATS outage leaves behind is
+// Redis in the same transaction as the state change it reports (Append),
+// then sent to JetStream in order (Send, Flush); what a crash or a NATS outage leaves behind is
 // flushed by the sweep of any process. Each ordering stream (a job id) keeps
 // its events in a Redis list, so a job's events reach NATS in seq order.
 type Outbox struct {
-	rdb redis.UniversalClient
-	pub *Publisher
-	cfg OutboxConfig
+	rdb  redis.UniversalClient
+	pub  *Publisher
+	cfg  OutboxConfig
+	pops atomic.Pointer[chan sent] // set while Run runs: sent entries are removed in batches
 }
+
+// sent is an entry published to NATS, to be removed from its stream's list.
+type sent struct{ stream, entry string }
 
 // OutboxConfig configures an Outbox.
 type OutboxConfig struct {
@@ -50,57 +55,108 @@ func NewOutbox(rdb redis.UniversalClient, pub *Publisher, cfg OutboxConfig) *Out
 	return &Outbox{rdb: rdb, pub: pub, cfg: cfg}
 }
 
-// NextSeq returns the next sequence number of stream, starting at 1.
-func (o *Outbox) NextSeq(ctx context.Context, stream string) (int64, error) {
-	pipe := o.rdb.TxPipeline()
-	n := pipe.Incr(ctx, seqPrefix+stream)
-	pipe.Expire(ctx, seqPrefix+stream, o.cfg.KeyTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("next seq of %s: %w", stream, err)
-	}
-	return n.Val(), nil
+// ErrSeqConflict says the stream moved on since its caller read it: another
+// writer appended an event first.
+var ErrSeqConflict = errors.New("stream changed since it was read")
+
+// ErrExists says a record that Append was to create exists already.
+var ErrExists = errors.New("record exists")
+
+// Write is a key written in the same transaction as an event: the record
+// whose change the event reports.
+type Write struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+	// Create makes the append fail with ErrExists when Key exists.
+	Create bool
 }
 
-// Seq returns the last sequence number given out on stream (0: none yet).
-func (o *Outbox) Seq(ctx context.Context, stream string) (int64, error) {
-	n, err := o.rdb.Get(ctx, seqPrefix+stream).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read seq of %s: %w", stream, err)
-	}
-	return n, nil
+// Staged is an event durably staged by Append, to be sent by Send.
+type Staged struct {
+	stream string
+	entry  string
+	depth  int64 // the stream's list length right after the append
 }
 
-// StageFirst queues ev, the stream's first event (seq 1), inside pipe.
-func (o *Outbox) StageFirst(ctx context.Context, pipe redis.Pipeliner, stream string, ev Event) error {
-	pipe.SetArgs(ctx, seqPrefix+stream, 1, redis.SetArgs{Mode: "NX", TTL: o.cfg.KeyTTL})
-	return o.Stage(ctx, pipe, stream, ev)
-}
+// appendScript appends the event ARGV[2] as the stream's next, if the stream's
+// seq is still ARGV[1], and writes the records of KEYS[4..] with it.
+// KEYS: seq, list, pending, records...; ARGV: prev seq, entry, stream, seq
+// ttl (s), then value, ttl (s), create (0|1) per record. Returns the list length.
+var appendScript = redis.NewScript(`
+for i = 4, #KEYS do
+  if ARGV[4 + (i-4)*3 + 3] == '1' and redis.call('EXISTS', KEYS[i]) == 1 then
+    return redis.error_reply('EXISTS')
+  end
+end
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if #KEYS == 4 and ARGV[7] == '1' then cur = tonumber(ARGV[1])
+elseif cur ~= tonumber(ARGV[1]) then return redis.error_reply('SEQ ' .. cur) end
+redis.call('SET', KEYS[1], cur + 1, 'EX', ARGV[4])
+for i = 4, #KEYS do
+  local j = 4 + (i-4)*3
+  redis.call('SET', KEYS[i], ARGV[j+1], 'EX', ARGV[j+2])
+end
+local n = redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+return n`)
 
-// Stage queues ev on stream inside pipe; it is durable once pipe executes.
-func (o *Outbox) Stage(ctx context.Context, pipe redis.Pipeliner, stream string, ev Event) error {
+// Append stages ev as stream's event number prev+1, in one Redis transaction
+// with writes, provided stream's last event is still number prev. ev must
+// carry seq prev+1. It fails with ErrSeqConflict when another event came
+// first, and with ErrExists when a Create write's key exists. A single Create
+// write starts the stream anew: its record is new, so is its numbering.
+func (o *Outbox) Append(ctx context.Context, stream string, prev int64, ev Event, writes ...Write) (Staged, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("marshal event %s: %w", ev.ID, err)
+		return Staged{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
 	}
 	entry := ev.NATSSubject() + " " + ev.ID + "\n" + string(data)
-	pipe.RPush(ctx, outboxListPrefix+stream, entry)
-	pipe.SAdd(ctx, outboxPendingKey, stream)
-	return nil
+	keys := []string{seqPrefix + stream, outboxListPrefix + stream, outboxPendingKey}
+	args := []any{prev, entry, stream, ttlSeconds(o.cfg.KeyTTL)}
+	for _, w := range writes {
+		create := 0
+		if w.Create {
+			create = 1
+		}
+		keys = append(keys, w.Key)
+		args = append(args, w.Value, ttlSeconds(w.TTL), create)
+	}
+	depth, err := appendScript.Run(ctx, o.rdb, keys, args...).Int64()
+	if err == nil {
+		return Staged{stream: stream, entry: entry, depth: depth}, nil
+	}
+	// Redis puts "ERR " before an error reply that has no code of its own.
+	reply := strings.TrimPrefix(err.Error(), "ERR ")
+	switch {
+	case reply == "EXISTS":
+		return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, ErrExists)
+	case strings.HasPrefix(reply, "SEQ "):
+		return Staged{}, fmt.Errorf("stage %s after seq %d: %w (now %s)", ev.ID, prev, ErrSeqConflict, strings.TrimPrefix(reply, "SEQ "))
+	}
+	return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, err)
 }
 
-// Emit stages ev on stream and flushes the stream.
-func (o *Outbox) Emit(ctx context.Context, stream string, ev Event) error {
-	pipe := o.rdb.TxPipeline()
-	if err := o.Stage(ctx, pipe, stream, ev); err != nil {
+func ttlSeconds(d time.Duration) int64 { return max(int64(d/time.Second), 1) }
+
+// Send publishes a staged event: at once when it is alone in its stream's
+// list (the common case: one round trip saved), else by flushing the list in
+// order.
+func (o *Outbox) Send(ctx context.Context, s Staged) error {
+	if s.depth != 1 {
+		return o.Flush(ctx, s.stream)
+	}
+	if err := o.publishEntry(ctx, s.entry); err != nil {
 		return err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("stage event %s: %w", ev.ID, err)
+	if pops := o.pops.Load(); pops != nil {
+		select {
+		case *pops <- sent{s.stream, s.entry}:
+			return nil
+		default: // the batcher is behind: remove it here
+		}
 	}
-	return o.Flush(ctx, stream)
+	return o.pop(ctx, s.stream, s.entry)
 }
 
 // popHead removes the list's head if it is still ARGV[1], and forgets the
@@ -121,20 +177,42 @@ func (o *Outbox) Flush(ctx context.Context, stream string) error {
 			return fmt.Errorf("read outbox %s: %w", stream, err)
 		}
 		if len(entries) == 0 {
-			return o.rdb.SRem(ctx, outboxPendingKey, stream).Err()
+			return o.forget(ctx, stream)
 		}
 		for _, entry := range entries {
 			if err := o.publishEntry(ctx, entry); err != nil {
 				return err
 			}
-			if err := popHead.Run(ctx, o.rdb, []string{key, outboxPendingKey}, entry, stream).Err(); err != nil {
-				return fmt.Errorf("pop outbox %s: %w", stream, err)
+			if err := o.pop(ctx, stream, entry); err != nil {
+				return err
 			}
 		}
 		if len(entries) < 64 {
 			return nil
 		}
 	}
+}
+
+func (o *Outbox) pop(ctx context.Context, stream, entry string) error {
+	keys := []string{outboxListPrefix + stream, outboxPendingKey}
+	if err := popHead.Run(ctx, o.rdb, keys, entry, stream).Err(); err != nil {
+		return fmt.Errorf("pop outbox %s: %w", stream, err)
+	}
+	return nil
+}
+
+// forgetEmpty drops a stream from the pending set only if its list is still
+// empty: an event staged meanwhile keeps it pending.
+var forgetEmpty = redis.NewScript(`
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return 1`)
+
+func (o *Outbox) forget(ctx context.Context, stream string) error {
+	keys := []string{outboxListPrefix + stream, outboxPendingKey}
+	if err := forgetEmpty.Run(ctx, o.rdb, keys, stream).Err(); err != nil {
+		return fmt.Errorf("forget outbox %s: %w", stream, err)
+	}
+	return nil
 }
 
 func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
@@ -146,19 +224,54 @@ func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
 	return o.pub.PublishRaw(ctx, subject, id, []byte(data))
 }
 
-// Run sweeps the pending streams every SweepInterval until ctx ends.
+// Run sweeps the pending streams every SweepInterval, and removes sent
+// entries in batches, until ctx ends. An entry left behind by a stop is sent
+// again by a later sweep, and JetStream drops the duplicate by its id.
 func (o *Outbox) Run(ctx context.Context) error {
+	pops := make(chan sent, 1024)
+	o.pops.Store(&pops)
+	defer o.pops.Store(nil)
 	t := time.NewTicker(o.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			o.popBatch(context.WithoutCancel(ctx), nil, pops)
 			return nil
+		case first := <-pops:
+			o.popBatch(ctx, &first, pops)
 		case <-t.C:
 			if err := o.Sweep(ctx); err != nil && ctx.Err() == nil {
 				o.cfg.Logger.Warn().Err(err).Msg("outbox sweep")
 			}
 		}
+	}
+}
+
+// popBatch removes first and up to 255 more sent entries in one pipelined
+// round trip. (Eval, not EvalSha: a pipeline cannot load a missing script.)
+func (o *Outbox) popBatch(ctx context.Context, first *sent, pops chan sent) {
+	pipe := o.rdb.Pipeline()
+	add := func(p sent) {
+		popHead.Eval(ctx, pipe, []string{outboxListPrefix + p.stream, outboxPendingKey}, p.entry, p.stream)
+	}
+	if first != nil {
+		add(*first)
+	}
+	for range 255 {
+		select {
+		case p := <-pops:
+			add(p)
+			continue
+		default:
+		}
+		break
+	}
+	if pipe.Len() == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		o.cfg.Logger.Warn().Err(err).Msg("remove sent events from the outbox (a sweep sends them again, deduplicated)")
 	}
 }
 

@@ -60,6 +60,8 @@ func (c StreamConfig) Validate() error {
 		return fmt.Errorf("%w: duplicate window must be positive and at most each max age", ErrInvalidStreamConfig)
 	case c.Replicas < 1 || c.Replicas > 5:
 		return fmt.Errorf("%w: replicas must be 1 to 5", ErrInvalidStreamConfig)
+	case c.Storage != jetstream.FileStorage && c.Storage != jetstream.MemoryStorage:
+		return fmt.Errorf("%w: storage must be file or memory", ErrInvalidStreamConfig)
 	}
 	return nil
 }

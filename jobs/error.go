@@ -47,10 +47,21 @@ func (e *Error) Error() string {
 // Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.err }
 
-// Errorf returns an Error with a formatted message. A %w verb keeps the cause.
+// Errorf returns an Error with a formatted message. A %w verb keeps the cause;
+// with several, errors.Is and errors.As find each of them.
 func Errorf(code Code, retryable bool, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Retryable: retryable, err: errors.Unwrap(err)}
+	return &Error{Code: code, Message: err.Error(), Retryable: retryable, err: cause(err)}
+}
+
+// cause is what the result of fmt.Errorf wraps: the error of its one %w, or
+// with several the result itself (errors.Unwrap, which has one error to give,
+// returns nil for it), or nil for none.
+func cause(err error) error {
+	if _, multi := err.(interface{ Unwrap() []error }); multi {
+		return err
+	}
+	return errors.Unwrap(err)
 }
 
 // Invalid returns an invalid_request error about field.

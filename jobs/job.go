@@ -36,8 +36,10 @@ type Job struct {
 	MaxAttempts int             `json:"max_attempts"`
 	Error       *Error          `json:"error,omitempty"`
 	Result      json.RawMessage `json:"result,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// Seq is the number of the job's last event: its events are numbered 1, 2, 3...
+	Seq       int64     `json:"seq"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // NewJob makes the queued job for an accepted request with an id.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // PowerAction is what a power job does.
@@ -34,7 +35,14 @@ func (p *PowerParams) Validate() error {
 	return oneOf("params.action", p.Action, PowerActions())
 }
 
-// BootDevice names a boot device.
+// UnmarshalJSON decodes p as Request.DecodeParams does.
+func (p *PowerParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *PowerParams) members() []member {
+	return []member{{"action", text(&p.Action)}}
+}
+
+// BootDeviceName names a boot device.
 type BootDeviceName string
 
 // The boot devices of the contract.
@@ -62,11 +70,23 @@ func (p *BootDeviceParams) Validate() error {
 	return oneOf("params.device", p.Device, BootDevices())
 }
 
+// UnmarshalJSON decodes p as Request.DecodeParams does.
+func (p *BootDeviceParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *BootDeviceParams) members() []member {
+	return []member{{"device", text(&p.Device)}, {"persistent", boolean(&p.Persistent)}, {"efi", boolean(&p.EFI)}}
+}
+
 // NoParams are the params of a job that takes none.
 type NoParams struct{}
 
 // Validate implements Params.
 func (*NoParams) Validate() error { return nil }
+
+// UnmarshalJSON decodes p as Request.DecodeParams does: only {} is allowed.
+func (p *NoParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (*NoParams) members() []member { return nil }
 
 // ProvisionParams are the params of a provision job.
 type ProvisionParams struct {
@@ -76,6 +96,13 @@ type ProvisionParams struct {
 // Validate implements Params.
 func (p *ProvisionParams) Validate() error {
 	return validImage("params.image", p.Image)
+}
+
+// UnmarshalJSON decodes p as Request.DecodeParams does.
+func (p *ProvisionParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *ProvisionParams) members() []member {
+	return []member{{"image", text(&p.Image)}}
 }
 
 // BMCResetKind is a kind of BMC reset.
@@ -97,13 +124,25 @@ func (p *BMCResetParams) Validate() error {
 	return oneOf("params.kind", p.Kind, []BMCResetKind{BMCResetWarm, BMCResetCold})
 }
 
-// DeployParams are the params of a rolling deploy.
+// UnmarshalJSON decodes p as Request.DecodeParams does.
+func (p *BMCResetParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *BMCResetParams) members() []member {
+	return []member{{"kind", text(&p.Kind)}}
+}
+
+// DeployParams are the params of a rolling deploy. Exactly one of Selector
+// and Servers is given (not nil), and it is not empty.
 type DeployParams struct {
-	Image       string            `json:"image"`
-	Selector    map[string]string `json:"selector,omitempty"`
-	Servers     []string          `json:"servers,omitempty"`
-	BatchSize   int               `json:"batch_size,omitempty"`
-	MaxFailures int               `json:"max_failures,omitempty"`
+	Image    string            `json:"image"`
+	Selector map[string]string `json:"selector,omitempty"`
+	Servers  []string          `json:"servers,omitempty"`
+	// BatchSize is the number of servers per batch, 1 to 1000; nil when not
+	// given, to leave it to the deploy.
+	BatchSize *int `json:"batch_size,omitempty"`
+	// MaxFailures is the number of failed servers tolerated before the
+	// deploy halts, 0 or more.
+	MaxFailures int `json:"max_failures,omitempty"`
 }
 
 // Validate implements Params.
@@ -111,28 +150,62 @@ func (p *DeployParams) Validate() error {
 	if err := validImage("params.image", p.Image); err != nil {
 		return err
 	}
-	if (len(p.Selector) == 0) == (len(p.Servers) == 0) {
-		return Invalid("params.selector", "exactly one of selector and servers is required")
+	if err := p.validateTargets(); err != nil {
+		return err
 	}
-	for i, s := range p.Servers {
-		if !ValidServerID(s) {
-			return Invalid(fmt.Sprintf("params.servers[%d]", i), "must match ^[a-z0-9][a-z0-9-]{0,62}$")
-		}
-	}
-	if p.BatchSize < 0 || p.BatchSize > 1000 {
-		return Invalid("params.batch_size", "must be between 1 and 1000")
-	}
-	if p.MaxFailures < 0 {
+	switch {
+	case p.BatchSize != nil && *p.BatchSize < 1:
+		return Invalid("params.batch_size", "must be at least 1")
+	case p.BatchSize != nil && *p.BatchSize > 1000:
+		return Invalid("params.batch_size", "must be at most 1000")
+	case p.MaxFailures < 0:
 		return Invalid("params.max_failures", "must be at least 0")
 	}
 	return nil
 }
 
-func validImage(field, image string) error {
-	if strings.TrimSpace(image) == "" {
-		return Invalid(field, "is required")
+func (p *DeployParams) validateTargets() error {
+	switch {
+	case p.Selector != nil && p.Servers != nil:
+		return Invalid("params.selector", "only one of selector and servers may be given")
+	case p.Selector == nil && p.Servers == nil:
+		return Invalid("params.selector", "exactly one of selector and servers is required")
+	case p.Selector != nil && len(p.Selector) == 0:
+		return Invalid("params.selector", "must not be empty")
+	case p.Servers != nil && len(p.Servers) == 0:
+		return Invalid("params.servers", "must not be empty")
 	}
-	if len(image) > 256 {
+	for i, s := range p.Servers {
+		if !ValidServerID(s) {
+			return Invalid(fmt.Sprintf("params.servers[%d]", i), "must match "+serverIDPattern.String())
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes p as Request.DecodeParams does. Like the schema, it
+// takes an integer however it is spelt (2, 2.0, 0.2e1), which encoding/json
+// would refuse for an int.
+func (p *DeployParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *DeployParams) members() []member {
+	return []member{
+		{"image", text(&p.Image)},
+		{"selector", stringMap(&p.Selector)},
+		{"servers", stringList(&p.Servers)},
+		{"batch_size", optionalInteger(&p.BatchSize)},
+		{"max_failures", integer(&p.MaxFailures)},
+	}
+}
+
+// validImage checks an image name: given, not blank, at most 256 characters.
+func validImage(field, image string) error {
+	switch {
+	case image == "":
+		return Invalid(field, "is required")
+	case strings.TrimSpace(image) == "":
+		return Invalid(field, "must not be blank")
+	case utf8.RuneCountInString(image) > 256:
 		return Invalid(field, "must be at most 256 characters")
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // MaxRequestSize is the largest request Tinman accepts, in bytes.
@@ -21,28 +22,64 @@ type Request struct {
 	RequestedBy string          `json:"requested_by,omitempty"`
 }
 
-// DecodeRequest parses and validates a request. It rejects unknown fields,
-// trailing data and oversized input, and names the field at fault.
+// Messages that DecodeRequest and Validate share.
+const (
+	priorityRule   = "must be one of critical, default, low"
+	serverOnDeploy = "is not allowed on a deploy job: use params.servers or params.selector"
+)
+
+// DecodeRequest parses and validates a request as the schema
+// (schemas/request.json) does: it rejects oversized input, trailing data,
+// keys that are unknown or not spelt exactly, null and values of the wrong
+// JSON type, and names the field at fault.
 func DecodeRequest(data []byte) (Request, error) {
 	var r Request
 	if len(data) > MaxRequestSize {
 		return r, Invalid("", fmt.Sprintf("request is %d bytes, more than the %d allowed", len(data), MaxRequestSize))
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return r, Invalid("", fmt.Sprintf("not a JSON request object: %v", err))
+	given, err := decodeObject(data, "", r.members())
+	if err != nil {
+		return r, err
 	}
-	if dec.More() {
-		return r, Invalid("", "trailing data after the request object")
+	if err := r.rejectEmpty(given); err != nil {
+		return r, err
 	}
 	return r, r.Validate()
 }
 
-// Validate checks the request and its params for its type.
+func (r *Request) members() []member {
+	return []member{
+		{"id", text(&r.ID)},
+		{"type", text(&r.Type)},
+		{"server", text(&r.Server)},
+		{"params", rawJSONObject(&r.Params)},
+		{"priority", text(&r.Priority)},
+		{"requested_by", text(&r.RequestedBy)},
+	}
+}
+
+// rejectEmpty rejects an id, server or priority given as "", which Validate
+// cannot tell from one left out.
+func (r Request) rejectEmpty(given map[string]json.RawMessage) error {
+	empty := func(key string) bool { return string(given[key]) == `""` }
+	switch {
+	case empty("id"):
+		return Invalid("id", "must match "+jobIDPattern.String())
+	case empty("server") && !r.Type.TargetsServer():
+		return Invalid("server", serverOnDeploy)
+	case empty("server"):
+		return Invalid("server", "must match "+serverIDPattern.String())
+	case empty("priority"):
+		return Invalid("priority", priorityRule)
+	}
+	return nil
+}
+
+// Validate checks the request and its params for its type. An empty ID,
+// Server or Priority is taken as absent.
 func (r Request) Validate() error {
 	if r.ID != "" && !ValidJobID(r.ID) {
-		return Invalid("id", "must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+		return Invalid("id", "must match "+jobIDPattern.String())
 	}
 	if _, err := ParseType(string(r.Type)); err != nil {
 		return err
@@ -51,9 +88,9 @@ func (r Request) Validate() error {
 		return err
 	}
 	if !r.Priority.valid() {
-		return Invalid("priority", "must be one of critical, default, low")
+		return Invalid("priority", priorityRule)
 	}
-	if len(r.RequestedBy) > 256 {
+	if utf8.RuneCountInString(r.RequestedBy) > 256 {
 		return Invalid("requested_by", "must be at most 256 characters")
 	}
 	_, err := r.DecodeParams()
@@ -65,9 +102,9 @@ func (r Request) validateServer() error {
 	case r.Type.TargetsServer() && r.Server == "":
 		return Invalid("server", "is required for a "+string(r.Type)+" job")
 	case r.Server != "" && !ValidServerID(r.Server):
-		return Invalid("server", "must match ^[a-z0-9][a-z0-9-]{0,62}$")
+		return Invalid("server", "must match "+serverIDPattern.String())
 	case !r.Type.TargetsServer() && r.Server != "":
-		return Invalid("server", "is not allowed on a deploy job: use params.servers or params.selector")
+		return Invalid("server", serverOnDeploy)
 	}
 	return nil
 }
@@ -77,20 +114,28 @@ type Params interface {
 	Validate() error
 }
 
+// paramsObject is a Params that decodeObject can decode.
+type paramsObject interface {
+	Params
+	members() []member
+}
+
 // DecodeParams decodes and validates r.Params into the struct of r.Type.
+// Params that are empty (nil or blank) are absent, which only the types
+// that take no params allow; JSON null is not an object, and is refused.
 func (r Request) DecodeParams() (Params, error) {
 	p, err := newParams(r.Type)
 	if err != nil {
 		return nil, err
 	}
-	raw := r.Params
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		raw = []byte("{}")
+	if len(bytes.TrimSpace(r.Params)) == 0 {
+		if _, none := p.(*NoParams); !none {
+			return nil, Invalid("params", "is required")
+		}
+		return p, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(p); err != nil {
-		return nil, Invalid("params", fmt.Sprintf("invalid for a %s job: %v", r.Type, err))
+	if err := decodeParams(r.Params, p); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -98,7 +143,12 @@ func (r Request) DecodeParams() (Params, error) {
 	return p, nil
 }
 
-func newParams(t Type) (Params, error) {
+func decodeParams(data []byte, p paramsObject) error {
+	_, err := decodeObject(data, "params", p.members())
+	return err
+}
+
+func newParams(t Type) (paramsObject, error) {
 	switch t {
 	case Power:
 		return &PowerParams{}, nil

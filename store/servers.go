@@ -18,8 +18,9 @@ func serverKey(id string) string { return "tinman:server:" + id }
 
 type serverRecord struct {
 	jobs.Server
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Inventory *jobs.Inventory `json:"inventory,omitempty"`
+	Username  string          `json:"username"`
+	Password  string          `json:"password"`
 }
 
 // PutServer enrols or replaces a server and its BMC credentials.
@@ -80,12 +81,42 @@ func (s *Store) ServerWithCredentials(ctx context.Context, id string) (jobs.Serv
 
 // SetPowerState records the power state last read from a server's BMC.
 func (s *Store) SetPowerState(ctx context.Context, id string, p jobs.PowerState) error {
+	return s.updateServer(ctx, id, func(rec *serverRecord) { rec.PowerState = p })
+}
+
+// SetInventory stores the hardware inventory read from a server's BMC.
+func (s *Store) SetInventory(ctx context.Context, id string, inv jobs.Inventory) error {
+	return s.updateServer(ctx, id, func(rec *serverRecord) { rec.Inventory = &inv })
+}
+
+// Inventory returns the server's last inventory, or a not_found error.
+func (s *Store) Inventory(ctx context.Context, id string) (jobs.Inventory, error) {
+	rec, err := s.serverRecord(ctx, id)
+	if err != nil {
+		return jobs.Inventory{}, err
+	}
+	if rec.Inventory == nil {
+		return jobs.Inventory{}, jobs.Errorf(jobs.CodeNotFound, false, "server %s has not been inspected", id)
+	}
+	return *rec.Inventory, nil
+}
+
+// updateServer changes a server record in place.
+func (s *Store) updateServer(ctx context.Context, id string, change func(*serverRecord)) error {
 	rec, err := s.serverRecord(ctx, id)
 	if err != nil {
 		return err
 	}
-	rec.PowerState = p
-	return s.PutServer(ctx, rec.Server, jobs.Credentials{Username: rec.Username, Password: rec.Password})
+	change(&rec)
+	rec.UpdatedAt = time.Now().UTC()
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("marshal server %s: %w", id, err)
+	}
+	if err := s.rdb.Set(ctx, serverKey(id), data, 0).Err(); err != nil {
+		return fmt.Errorf("update server %s: %w", id, err)
+	}
+	return nil
 }
 
 // ServerIDs returns the ids of every enrolled server.

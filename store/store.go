@@ -47,53 +47,47 @@ func New(rdb redis.UniversalClient, outbox *events.Outbox, cfg Config) *Store {
 
 func jobKey(id string) string { return "tinman:job:" + id }
 
-// CreateJob stores job unless a job with its id exists. It returns the stored
-// job and whether this call created it.
-func (s *Store) CreateJob(ctx context.Context, job jobs.Job) (jobs.Job, bool, error) {
-	data, err := json.Marshal(job)
+// Accept stores a newly requested job together with its queued event (seq 1),
+// in one transaction, and sends the event. It returns the stored job and
+// whether it still needs to be enqueued: false when the id belongs to a job
+// that already got past the queue. Accepting the same job again is safe.
+func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error) {
+	job.Seq = 1
+	ev, err := events.NewJobEvent(s.cfg.Source, events.JobQueued, job, job.Seq, events.Detail{})
 	if err != nil {
-		return job, false, fmt.Errorf("marshal job %s: %w", job.ID, err)
+		return job, false, err
 	}
-	ok, err := s.rdb.SetNX(ctx, jobKey(job.ID), data, s.cfg.JobTTL).Result()
+	write, err := s.jobWrite(job)
 	if err != nil {
-		return job, false, fmt.Errorf("create job %s: %w", job.ID, err)
+		return job, false, err
 	}
-	if ok {
-		return job, true, nil
+	write.Create = true
+	staged, err := s.outbox.Append(ctx, job.ID, 0, ev, write)
+	if errors.Is(err, events.ErrExists) {
+		stored, err := s.Job(ctx, job.ID)
+		return stored, err == nil && stored.State == jobs.StateQueued, err
 	}
-	existing, err := s.Job(ctx, job.ID)
-	return existing, false, err
+	if err != nil {
+		return job, false, fmt.Errorf("accept job %s: %w", job.ID, err)
+	}
+	s.send(ctx, job.ID, staged)
+	return job, true, nil
 }
 
-// Accept stores a newly requested job and stages its queued event (seq 1).
-// It returns the stored job and whether it still needs to be enqueued: false
-// when the id belongs to a job that already got past the queue. Accepting the
-// same job again after a crash is safe: the queued event is staged once more
-// only if none was, and a re-published event is deduplicated by its id.
-func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error) {
-	stored, created, err := s.CreateJob(ctx, job)
+func (s *Store) jobWrite(job jobs.Job) (events.Write, error) {
+	data, err := json.Marshal(job)
 	if err != nil {
-		return stored, false, err
+		return events.Write{}, fmt.Errorf("marshal job %s: %w", job.ID, err)
 	}
-	if !created && stored.State != jobs.StateQueued {
-		return stored, false, nil
+	return events.Write{Key: jobKey(job.ID), Value: data, TTL: s.cfg.JobTTL}, nil
+}
+
+// send publishes a staged event. A failure is logged, not returned: the event
+// is durable, and the outbox sweep sends it when NATS is back.
+func (s *Store) send(ctx context.Context, jobID string, staged events.Staged) {
+	if err := s.outbox.Send(ctx, staged); err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("job_id", jobID).Msg("event staged, publish deferred to the outbox sweep")
 	}
-	seq, err := s.outbox.Seq(ctx, job.ID)
-	if err != nil || seq > 0 {
-		return stored, err == nil, err
-	}
-	ev, err := events.NewJobEvent(s.cfg.Source, events.JobQueued, stored, 1, events.Detail{})
-	if err != nil {
-		return stored, false, err
-	}
-	pipe := s.rdb.TxPipeline()
-	if err := s.outbox.StageFirst(ctx, pipe, job.ID, ev); err != nil {
-		return stored, false, err
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return stored, false, fmt.Errorf("stage queued event of job %s: %w", job.ID, err)
-	}
-	return stored, true, nil
 }
 
 // Job returns the job with id, or a not_found error.
@@ -112,35 +106,29 @@ func (s *Store) Job(ctx context.Context, id string) (jobs.Job, error) {
 	return job, nil
 }
 
-// Record saves job and stages the event of type t that reports it, in one
-// transaction, then publishes the job's staged events in order. A publish
-// failure is logged, not returned: the event is durable and the outbox sweep
-// sends it when NATS is back.
-func (s *Store) Record(ctx context.Context, job jobs.Job, t events.Type, d events.Detail) (events.Event, error) {
-	seq, err := s.outbox.NextSeq(ctx, job.ID)
-	if err != nil {
-		return events.Event{}, err
-	}
-	job.UpdatedAt = time.Now().UTC()
-	ev, err := events.NewJobEvent(s.cfg.Source, t, job, seq, d)
+// Record saves *job and stages the event of type t that reports it, in one
+// transaction, then sends the event; on success *job carries the event's
+// seq. The write happens only if no other event was recorded for the job
+// since *job was read (events.ErrSeqConflict otherwise), so a job's events
+// are numbered without gaps and in the order of its changes.
+func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error) {
+	next := *job
+	next.Seq++
+	next.UpdatedAt = time.Now().UTC()
+	ev, err := events.NewJobEvent(s.cfg.Source, t, next, next.Seq, d)
 	if err != nil {
 		return ev, err
 	}
-	data, err := json.Marshal(job)
+	write, err := s.jobWrite(next)
 	if err != nil {
-		return ev, fmt.Errorf("marshal job %s: %w", job.ID, err)
-	}
-	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, jobKey(job.ID), data, s.cfg.JobTTL)
-	if err := s.outbox.Stage(ctx, pipe, job.ID, ev); err != nil {
 		return ev, err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	staged, err := s.outbox.Append(ctx, job.ID, job.Seq, ev, write)
+	if err != nil {
 		return ev, fmt.Errorf("record %s of job %s: %w", t, job.ID, err)
 	}
-	if err := s.outbox.Flush(ctx, job.ID); err != nil {
-		s.cfg.Logger.Warn().Err(err).Str("job_id", job.ID).Msg("event staged, publish deferred to the outbox sweep")
-	}
+	*job = next
+	s.send(ctx, job.ID, staged)
 	return ev, nil
 }
 

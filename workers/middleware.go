@@ -12,46 +12,80 @@ import (
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // recordTimeout bounds the recording of an outcome after the attempt's own
 // context has ended (a timed-out attempt must still say so).
 const recordTimeout = 10 * time.Second
 
+// CodeAttemptsExhausted says every attempt of a job ended without an outcome
+// (the worker died during each).
+const CodeAttemptsExhausted jobs.Code = "attempts_exhausted"
+
 // track is the status middleware: it loads the job, adds its log fields,
-// records started, runs the handler, then records succeeded, retrying or failed.
+// takes the server lease, records started, runs the handler, then records
+// succeeded, retrying or failed. Attempts are counted on the job record.
 func (w *Worker) track(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		p, err := decodePayload(t)
+		job, err := w.load(ctx, t)
 		if err != nil {
-			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		}
-		job, err := w.store.Job(ctx, p.JobID)
-		if err != nil {
-			if jobs.AsError(err).Code == jobs.CodeNotFound {
-				return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-			}
 			return err
 		}
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
 		log := w.cfg.Logger.With().Str("job_id", job.ID).Str("server", job.Server).
-			Str("type", string(job.Type)).Int("attempt", retried+1).Logger()
+			Str("type", string(job.Type)).Int("attempt", job.Attempt+1).Logger()
 		ctx = log.WithContext(ctx)
 		if job.State.Terminal() {
 			log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
 			return w.store.Flush(ctx, job.ID)
 		}
-		job.State, job.Attempt, job.MaxAttempts, job.Error = jobs.StateRunning, retried+1, maxRetry+1, nil
-		if _, err := w.store.Record(ctx, job, events.JobStarted, events.Detail{}); err != nil {
+		run := &Run{Job: job, store: w.store}
+		if job.Attempt >= job.MaxAttempts {
+			return w.exhausted(ctx, run)
+		}
+		if job.Type.TargetsServer() {
+			lctx, held, release, err := w.acquire(ctx, run)
+			if err != nil {
+				return err
+			}
+			defer release()
+			ctx, run.lease = lctx, held
+		}
+		run.Job.State, run.Job.Error = jobs.StateRunning, nil
+		run.Job.Attempt++
+		if _, err := w.store.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
 			return fmt.Errorf("record start of job %s: %w", job.ID, err)
 		}
 		log.Info().Msg("job started")
-		run := &Run{Job: job, store: w.store}
 		start := time.Now()
 		herr := next.ProcessTask(withRun(ctx, run), t)
 		return w.finish(ctx, run, t, herr, time.Since(start))
 	})
+}
+
+// load returns the job a task runs. A task whose job is gone is not retried.
+func (w *Worker) load(ctx context.Context, t *asynq.Task) (jobs.Job, error) {
+	p, err := decodePayload(t)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	job, err := w.store.Job(ctx, p.JobID)
+	if err != nil && jobs.AsError(err).Code == jobs.CodeNotFound {
+		return job, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return job, err
+}
+
+// exhausted fails a job whose every attempt started and never ended.
+func (w *Worker) exhausted(ctx context.Context, run *Run) error {
+	job := run.Job
+	job.State = jobs.StateFailed
+	job.Error = jobs.Errorf(CodeAttemptsExhausted, false, "all %d attempts started and none ended: the worker stopped during each", job.MaxAttempts)
+	zerolog.Ctx(ctx).Error().Str("code", string(job.Error.Code)).Msg("job failed")
+	if err := w.record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", job.Error, asynq.SkipRetry)
 }
 
 // finish records the outcome of an attempt and tells asynq what to do next.
@@ -64,36 +98,46 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	if herr == nil {
 		job.State, job.Result = jobs.StateSucceeded, run.result
 		log.Info().Dur("took", took).Msg("job succeeded")
-		return w.record(rctx, job, events.JobSucceeded, d)
+		return w.record(rctx, &job, events.JobSucceeded, d)
 	}
-	if ctx.Err() != nil && !errors.As(herr, new(*jobs.Error)) {
-		herr = jobs.Errorf(jobs.CodeBMCTimeout, true, "attempt ran out of time: %w", herr)
-	}
-	job.Error = jobs.AsError(herr)
+	job.Error = attemptFailure(ctx, herr)
 	if job.Error.Retryable && job.Attempt < job.MaxAttempts && !errors.Is(herr, asynq.SkipRetry) {
 		job.State = jobs.StateRetrying
-		d.NextAttemptAt = time.Now().Add(w.cfg.Retry.Delay(job.Attempt-1, herr, t))
+		d.NextAttemptAt = time.Now().Add(w.cfg.Retry.Delay(job.Attempt-1, t))
 		log.Warn().Err(herr).Time("next_attempt_at", d.NextAttemptAt).Msg("job attempt failed: retrying")
-		if err := w.record(rctx, job, events.JobRetrying, d); err != nil {
+		if err := w.record(rctx, &job, events.JobRetrying, d); err != nil {
 			return err
 		}
-		return herr
+		return &attemptError{err: herr, attempt: job.Attempt}
 	}
 	job.State = jobs.StateFailed
 	log.Error().Err(herr).Str("code", string(job.Error.Code)).Msg("job failed")
-	if err := w.record(rctx, job, events.JobFailed, d); err != nil {
+	if err := w.record(rctx, &job, events.JobFailed, d); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %w", herr, asynq.SkipRetry)
 }
 
+// attemptFailure codes the error an attempt ended with; an attempt cut short
+// by its deadline or by the loss of its lease says so.
+func attemptFailure(ctx context.Context, herr error) *jobs.Error {
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
+		return jobs.Errorf(CodeLeaseLost, true, "stopped: %v", cause)
+	}
+	if ctx.Err() != nil && !errors.As(herr, new(*jobs.Error)) {
+		return jobs.Errorf(jobs.CodeBMCTimeout, true, "attempt ran out of time: %w", herr)
+	}
+	return jobs.AsError(herr)
+}
+
 // record records an outcome, trying again briefly while Redis hiccups: an
-// outcome that is not recorded makes asynq run the attempt again.
-func (w *Worker) record(ctx context.Context, job jobs.Job, t events.Type, d events.Detail) error {
+// outcome that is not recorded makes asynq run the attempt again. A seq
+// conflict is final: someone else changed the job meanwhile.
+func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) error {
 	var err error
 	for delay := 50 * time.Millisecond; ; delay *= 2 {
-		if _, err = w.store.Record(ctx, job, t, d); err == nil {
-			return nil
+		if _, err = w.store.Record(ctx, job, t, d); err == nil || errors.Is(err, events.ErrSeqConflict) {
+			return err
 		}
 		select {
 		case <-ctx.Done():

@@ -2,9 +2,11 @@ package workers
 
 import (
 	"context"
+	"time"
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // BMC is what handlers need of a server's management controller.
@@ -12,6 +14,8 @@ type BMC interface {
 	PowerState(ctx context.Context) (jobs.PowerState, error)
 	SetPower(ctx context.Context, action jobs.PowerAction) error
 	SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error
+	Inventory(ctx context.Context) (jobs.Inventory, error)
+	ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error
 	// Provider names the driver that answered, for events.
 	Provider() string
 	Close(ctx context.Context) error
@@ -23,8 +27,13 @@ type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials
 // Store is what workers need of the records.
 type Store interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
-	Record(ctx context.Context, job jobs.Job, t events.Type, d events.Detail) (events.Event, error)
+	Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error)
 	Flush(ctx context.Context, jobID string) error
 	ServerWithCredentials(ctx context.Context, id string) (jobs.Server, jobs.Credentials, error)
 	SetPowerState(ctx context.Context, id string, p jobs.PowerState) error
+	SetInventory(ctx context.Context, id string, inv jobs.Inventory) error
+	AcquireLease(ctx context.Context, server, owner string, ttl time.Duration) (store.Lease, error)
+	RenewLease(ctx context.Context, l store.Lease) error
+	ReleaseLease(ctx context.Context, l store.Lease) error
+	MarkWaiting(ctx context.Context, jobID string) (bool, error)
 }

@@ -98,10 +98,14 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 	if err != nil {
 		return err
 	}
-	b, err := w.connect(ctx, srv, creds)
+	if run.lease == nil {
+		return jobs.Errorf(jobs.CodeInternal, false, "job %s reached its BMC without the server lease", run.Job.ID)
+	}
+	conn, err := w.connect(ctx, srv, creds)
 	if err != nil {
 		return err
 	}
+	b := guardedBMC{BMC: conn, lease: run.lease}
 	run.SetProvider(b.Provider())
 	defer func() {
 		if err := b.Close(ctx); err != nil {

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"errors"
 	"hash/fnv"
 	"math"
 	"time"
@@ -58,9 +59,8 @@ func (p RetryPolicy) Timeout(t jobs.Type) time.Duration {
 	return 5 * time.Minute
 }
 
-// Delay returns the wait before retry n+1 (n failed attempts so far, minus one).
-// It has asynq.RetryDelayFunc's shape.
-func (p RetryPolicy) Delay(n int, _ error, t *asynq.Task) time.Duration {
+// Delay returns the wait after failed attempt n+1 (n counts from 0).
+func (p RetryPolicy) Delay(n int, t *asynq.Task) time.Duration {
 	base, ceiling := p.Base, p.Max
 	if base <= 0 {
 		base = time.Second
@@ -76,4 +76,27 @@ func (p RetryPolicy) Delay(n int, _ error, t *asynq.Task) time.Duration {
 	_, _ = h.Write([]byte{byte(n), byte(n >> 8)})
 	frac := float64(h.Sum64()%1000) / 1000
 	return time.Duration(d/2 + frac*d/2)
+}
+
+// attemptError carries the number of the attempt that failed to asynq's
+// retry delay function, which otherwise only knows asynq's own count.
+type attemptError struct {
+	err     error
+	attempt int
+}
+
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+// retryDelay is the asynq.RetryDelayFunc of the worker: a short, spread wait
+// for a job whose server was busy, the policy's backoff for a failed attempt.
+func (p RetryPolicy) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, errServerBusy) {
+		return busyDelay(t)
+	}
+	var ae *attemptError
+	if errors.As(err, &ae) {
+		n = ae.attempt - 1
+	}
+	return p.Delay(n, t)
 }

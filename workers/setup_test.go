@@ -31,6 +31,9 @@ type fakeBMC struct {
 	setErrs []error // returned by SetPower, one per call, then nil
 	lie     bool    // SetPower succeeds and changes nothing
 	panics  bool
+	hold    chan struct{} // SetPower waits for it to close, or for its context
+	active  int           // calls in progress
+	overlap bool          // two calls were ever in progress at once
 }
 
 func (f *fakeBMC) PowerState(context.Context) (jobs.PowerState, error) {
@@ -40,7 +43,10 @@ func (f *fakeBMC) PowerState(context.Context) (jobs.PowerState, error) {
 	return f.state, nil
 }
 
-func (f *fakeBMC) SetPower(_ context.Context, a jobs.PowerAction) error {
+func (f *fakeBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
+	if err := f.wait(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.panics {
@@ -63,10 +69,45 @@ func (f *fakeBMC) SetPower(_ context.Context, a jobs.PowerAction) error {
 	return nil
 }
 
+// wait blocks while the test holds the BMC, counting overlapping calls.
+func (f *fakeBMC) wait(ctx context.Context) error {
+	f.mu.Lock()
+	hold := f.hold
+	f.active++
+	if f.active > 1 {
+		f.overlap = true
+	}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.active--; f.mu.Unlock() }()
+	if hold == nil {
+		return nil
+	}
+	select {
+	case <-hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (f *fakeBMC) SetBootDevice(_ context.Context, p jobs.BootDeviceParams) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf("boot %s persistent=%v efi=%v", p.Device, p.Persistent, p.EFI))
+	return nil
+}
+
+func (f *fakeBMC) Inventory(context.Context) (jobs.Inventory, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "inventory")
+	return jobs.Inventory{Vendor: "Acme", CPUs: []jobs.CPU{{Cores: 8}, {Cores: 8}}, Memory: []jobs.DIMM{{SizeBytes: 1 << 30}}}, nil
+}
+
+func (f *fakeBMC) ResetBMC(_ context.Context, kind jobs.BMCResetKind) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "reset-bmc "+string(kind))
 	return nil
 }
 
@@ -127,7 +168,7 @@ func setup(t *testing.T, bmc *fakeBMC) *env {
 	}
 	w := workers.New(rdb, st, connect, workers.Config{
 		Concurrency: 4, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
-		ShutdownTimeout: 5 * time.Second, Logger: log, DelayedTaskCheckInterval: 50 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second, Logger: log, LeaseTTL: 2 * time.Second, DelayedTaskCheckInterval: 50 * time.Millisecond,
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -9,6 +9,9 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
+// maxRetryBackstop is asynq's retry limit for every task.
+const maxRetryBackstop = 1000
+
 // Payload is the body of every task: the job id. The job record in the store
 // is the truth; the task only says which job to run.
 type Payload struct {
@@ -25,7 +28,10 @@ func NewTask(job jobs.Job, p RetryPolicy, opts ...asynq.Option) (*asynq.Task, er
 	base := []asynq.Option{
 		asynq.TaskID(job.ID),
 		asynq.Queue(job.Priority.Queue()),
-		asynq.MaxRetry(p.MaxAttempts(job.Type) - 1),
+		// Attempts are counted on the job record, by the status middleware;
+		// asynq's own count is a backstop against a task that crashes its
+		// worker forever, and must not archive a job that only waited.
+		asynq.MaxRetry(maxRetryBackstop),
 		asynq.Timeout(p.Timeout(job.Type)),
 	}
 	return asynq.NewTask(string(job.Type), payload, append(base, opts...)...), nil

@@ -30,6 +30,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Retry is the retry policy (default DefaultRetryPolicy).
 	Retry RetryPolicy
+	// LeaseTTL is how long a server lease lives without renewal (default
+	// 30 s); it is renewed every third of it while the job runs.
+	LeaseTTL time.Duration
 	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).
 	PowerVerifyTimeout time.Duration
 	// Logger receives the worker's logs; every job line carries job_id, server, type, attempt.
@@ -54,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Retry.Attempts == nil {
 		c.Retry = DefaultRetryPolicy()
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 30 * time.Second
 	}
 	if c.PowerVerifyTimeout <= 0 {
 		c.PowerVerifyTimeout = 60 * time.Second
@@ -87,7 +93,8 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
-		RetryDelayFunc:           cfg.Retry.Delay,
+		RetryDelayFunc:           cfg.Retry.retryDelay,
+		IsFailure:                isFailure,
 		Logger:                   asynqLogger{cfg.Logger.With().Str("component", "asynq").Logger()},
 		LogLevel:                 asynq.WarnLevel,
 		// The status middleware has logged every failure with its job's fields.
@@ -102,6 +109,11 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	mux.Use(w.track, recoverPanic)
 	mux.HandleFunc(string(jobs.Power), w.power)
 	mux.HandleFunc(string(jobs.BootDevice), w.bootDevice)
+	mux.HandleFunc(string(jobs.Inspect), w.inspect)
+	mux.HandleFunc(string(jobs.BMCReset), w.bmcReset)
+	for _, t := range []jobs.Type{jobs.Provision, jobs.Deprovision, jobs.Deploy} {
+		mux.HandleFunc(string(t), notYet)
+	}
 	return mux
 }
 

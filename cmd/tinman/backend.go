@@ -129,6 +129,7 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 	}
 	q := asynq.NewClientFromRedisClient(b.rdb)
 	cfg.Logger = b.log.With().Str("component", "dispatcher").Logger()
+	cfg.Source = eventSource("dispatcher")
 	return dispatch.New(b.js, b.store, q, v, cfg), q, nil
 }
 
@@ -148,7 +149,7 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 
 // serviceFlags adds the flags every role and client shares.
 func serviceFlags(cmd *cobra.Command) {
-	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running `tinman dev`, else nats://127.0.0.1:4222)")
+	cmd.Flags().String("nats-url", "", "NATS server URL (default: nats://127.0.0.1:4222)")
 	cmd.Flags().String("redis-url", "", "Redis URL (default: redis://127.0.0.1:6379/0)")
 }
 

@@ -89,8 +89,10 @@ func (instantBMC) SetPower(context.Context, jobs.PowerAction) error    { return 
 func (instantBMC) SetBootDevice(context.Context, jobs.BootDeviceParams) error {
 	return nil
 }
-func (instantBMC) Provider() string            { return "instant" }
-func (instantBMC) Close(context.Context) error { return nil }
+func (instantBMC) Inventory(context.Context) (jobs.Inventory, error) { return jobs.Inventory{}, nil }
+func (instantBMC) ResetBMC(context.Context, jobs.BMCResetKind) error { return nil }
+func (instantBMC) Provider() string                                  { return "instant" }
+func (instantBMC) Close(context.Context) error                       { return nil }
 
 const benchServers = 100
 

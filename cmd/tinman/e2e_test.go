@@ -16,6 +16,7 @@ import (
 
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
@@ -299,4 +300,36 @@ func waitRedelivered(t *testing.T, js jetstream.JetStream) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("the request was not redelivered within 30 s")
+}
+
+func TestEndToEndInspectAndBMCReset(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDev(t, redisURL, 1)
+
+	s.publish(t, "inspect", "e2e-inspect", `{"id":"e2e-inspect","type":"inspect","server":"sim-01"}`)
+	evs := s.collect(t, events.Filter{Job: "e2e-inspect"}, 60*time.Second, terminal)
+	checkSequence(t, evs, events.JobQueued, events.JobStarted, events.JobSucceeded)
+	var sum jobs.InventorySummary
+	d, _ := evs[2].JobData()
+	if err := json.Unmarshal(d.Result, &sum); err != nil || sum.CPUs == 0 || sum.NICs == 0 || sum.MemoryBytes == 0 || sum.Serial == "" {
+		t.Errorf("inspect result %s (%v): want CPUs, NICs, memory and a serial from the simulator", d.Result, err)
+	}
+	inv, err := s.dev.backend.store.Inventory(context.Background(), "sim-01")
+	if err != nil || inv.Serial != sum.Serial {
+		t.Errorf("stored inventory %+v (%v), want the one reported", inv, err)
+	}
+
+	s.publish(t, "bmc-reset", "e2e-reset", `{"id":"e2e-reset","type":"bmc-reset","server":"sim-01","params":{"kind":"warm"}}`)
+	evs = s.collect(t, events.Filter{Job: "e2e-reset"}, 60*time.Second, terminal)
+	checkSequence(t, evs, events.JobQueued, events.JobStarted, events.JobSucceeded)
+	var resets []bmcsim.Command
+	for _, c := range s.sim(t, "sim-01").Commands() {
+		if c.Op == bmcsim.OpManagerReset {
+			resets = append(resets, c)
+		}
+	}
+	if len(resets) != 1 || resets[0].Value != "GracefulRestart" {
+		t.Errorf("manager resets %+v, want one GracefulRestart", resets)
+	}
 }

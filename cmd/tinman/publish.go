@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -209,9 +208,6 @@ func joinTypeNames() string {
 	}
 	return s
 }
-
-// errJobEnded stops the watch once the job has ended.
-var errJobEnded = errors.New("job ended")
 
 // waitJob follows the job's events from just before it was published until
 // it ends, and turns the end into the exit code.

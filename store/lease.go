@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrLeaseHeld says another job holds the server's lease.
+var ErrLeaseHeld = errors.New("server lease held by another job")
+
+// ErrLeaseLost says the lease expired or was taken over: its holder must stop.
+var ErrLeaseLost = errors.New("server lease lost")
+
+// Lease is the right to operate one server's BMC: one job at a time. It
+// expires unless renewed, so a crashed holder frees the server; its fencing
+// token rises with every grant, so a holder that was cut off can be told
+// from the current one.
+type Lease struct {
+	Server string
+	Owner  string
+	Token  int64
+	TTL    time.Duration
+}
+
+func leaseKey(server string) string { return "tinman:lease:" + server }
+func fenceKey(server string) string { return "tinman:fence:" + server }
+
+// acquireScript grants the lease to ARGV[1] if it is free or already theirs.
+// It returns the fencing token, or the current holder as an error reply.
+var acquireScript = redis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return redis.error_reply('HELD ' .. holder) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if holder then return tonumber(redis.call('GET', KEYS[2]) or '0') end
+return redis.call('INCR', KEYS[2])`)
+
+// renewScript extends the lease if ARGV[1] still holds it.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`)
+
+// releaseScript frees the lease if ARGV[1] still holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`)
+
+// AcquireLease takes server's lease for owner (a job id). When another job
+// holds it, the error wraps ErrLeaseHeld and names the holder.
+func (s *Store) AcquireLease(ctx context.Context, server, owner string, ttl time.Duration) (Lease, error) {
+	keys := []string{leaseKey(server), fenceKey(server)}
+	token, err := acquireScript.Run(ctx, s.rdb, keys, owner, ttl.Milliseconds()).Int64()
+	if err != nil {
+		var holder string
+		// Redis may put "ERR " before an error reply, as it does for replies with no code.
+		if _, scanErr := fmt.Sscanf(strings.TrimPrefix(err.Error(), "ERR "), "HELD %s", &holder); scanErr == nil {
+			return Lease{}, fmt.Errorf("%w: %s", ErrLeaseHeld, holder)
+		}
+		return Lease{}, fmt.Errorf("acquire lease of %s: %w", server, err)
+	}
+	return Lease{Server: server, Owner: owner, Token: token, TTL: ttl}, nil
+}
+
+// RenewLease extends l by its TTL; ErrLeaseLost when l is no longer held.
+func (s *Store) RenewLease(ctx context.Context, l Lease) error {
+	ok, err := renewScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.Owner, l.TTL.Milliseconds()).Int64()
+	if err != nil {
+		return fmt.Errorf("renew lease of %s: %w", l.Server, err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("%w: %s by %s (token %d)", ErrLeaseLost, l.Server, l.Owner, l.Token)
+	}
+	return nil
+}
+
+// ReleaseLease frees l if it is still held by its owner.
+func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.Owner).Err(); err != nil {
+		return fmt.Errorf("release lease of %s: %w", l.Server, err)
+	}
+	return nil
+}
+
+// MarkWaiting records that a job waits for its server; it reports whether
+// this is the first time, so that the wait is announced once.
+func (s *Store) MarkWaiting(ctx context.Context, jobID string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, "tinman:waiting:"+jobID, 1, s.cfg.JobTTL).Result()
+	if err != nil {
+		return false, fmt.Errorf("mark job %s waiting: %w", jobID, err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,52 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// inspect reads the hardware inventory, stores it on the server record and
+// reports its summary.
+func (w *Worker) inspect(ctx context.Context, _ *asynq.Task) error {
+	run := RunFrom(ctx)
+	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
+		inv, err := b.Inventory(ctx)
+		if err != nil {
+			return err
+		}
+		if err := w.store.SetInventory(ctx, srv.ID, inv); err != nil {
+			return fmt.Errorf("store inventory of %s: %w", srv.ID, err)
+		}
+		return run.SetResult(inv.Summary())
+	})
+}
+
+// BMCResetResult is the result of a bmc-reset job.
+type BMCResetResult struct {
+	Kind jobs.BMCResetKind `json:"kind"`
+}
+
+func (w *Worker) bmcReset(ctx context.Context, _ *asynq.Task) error {
+	run := RunFrom(ctx)
+	var p jobs.BMCResetParams
+	if err := run.Params(&p); err != nil {
+		return err
+	}
+	return w.withBMC(ctx, run, func(_ jobs.Server, b BMC) error {
+		if err := b.ResetBMC(ctx, p.Kind); err != nil {
+			return err
+		}
+		return run.SetResult(BMCResetResult{Kind: p.Kind})
+	})
+}
+
+// notYet fails a job whose type this worker does not perform yet, at once
+// and for good, rather than retrying into the same wall.
+func notYet(ctx context.Context, _ *asynq.Task) error {
+	t := RunFrom(ctx).Job.Type
+	return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "%s jobs are not performed by this version of the worker", t)
+}
