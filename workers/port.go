@@ -36,4 +36,10 @@ type Store interface {
 	RenewLease(ctx context.Context, l store.Lease) error
 	ReleaseLease(ctx context.Context, l store.Lease) error
 	MarkWaiting(ctx context.Context, jobID string) (bool, error)
+	BMCFailed(ctx context.Context, server, reason string, threshold int, window time.Duration) (bool, error)
+	BMCAnswered(ctx context.Context, server string) (bool, error)
+	OpenBreakers(ctx context.Context) ([]string, error)
+	ClaimProbe(ctx context.Context, server string, interval time.Duration) (bool, error)
+	LastCall(ctx context.Context, server string) (time.Time, error)
+	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
 }

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // PowerResult is the result of a power job.
@@ -93,6 +95,8 @@ func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (
 }
 
 // withBMC opens a session to the job's server, runs fn, and closes it.
+// A server whose circuit breaker is open fails the job at once, unless the
+// job is one that may probe it (power status, inspect).
 func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC) error) error {
 	srv, creds, err := w.store.ServerWithCredentials(ctx, run.Job.Server)
 	if err != nil {
@@ -101,16 +105,36 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 	if run.lease == nil {
 		return jobs.Errorf(jobs.CodeInternal, false, "job %s reached its BMC without the server lease", run.Job.ID)
 	}
-	conn, err := w.connect(ctx, srv, creds)
+	if m := srv.Maintenance; m != nil && m.SetBy == store.BreakerSetter && !mayProbe(run.Job) {
+		return jobs.Errorf(jobs.CodeBMCUnreachable, false, "circuit open since %s: %s", m.Since.Format(time.RFC3339), m.Reason)
+	}
+	g, err := w.newGuard(ctx, srv, run.lease)
 	if err != nil {
 		return err
 	}
-	b := guardedBMC{BMC: conn, lease: run.lease}
-	run.SetProvider(b.Provider())
+	defer g.done(ctx)
+	var conn BMC
+	err = g.do(ctx, func(ctx context.Context) (err error) {
+		conn, err = w.connect(ctx, srv, creds)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	run.SetProvider(conn.Provider())
 	defer func() {
-		if err := b.Close(ctx); err != nil {
+		if err := conn.Close(ctx); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("close BMC session")
 		}
 	}()
-	return fn(srv, b)
+	return fn(srv, guardedBMC{BMC: conn, g: g})
+}
+
+// mayProbe reports whether job may run on a server whose breaker is open.
+func mayProbe(job jobs.Job) bool {
+	if job.Type == jobs.Inspect {
+		return true
+	}
+	var p jobs.PowerParams
+	return job.Type == jobs.Power && json.Unmarshal(job.Params, &p) == nil && p.Action == jobs.PowerStatus
 }

@@ -32,6 +32,8 @@ type fakeBMC struct {
 	lie     bool    // SetPower succeeds and changes nothing
 	panics  bool
 	hold    chan struct{} // SetPower waits for it to close, or for its context
+	down    bool          // every call answers bmc_unreachable
+	times   []time.Time   // when each call began
 	active  int           // calls in progress
 	overlap bool          // two calls were ever in progress at once
 }
@@ -40,6 +42,10 @@ func (f *fakeBMC) PowerState(context.Context) (jobs.PowerState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "get")
+	f.times = append(f.times, time.Now())
+	if f.down {
+		return jobs.PowerStateUnknown, jobs.Errorf(jobs.CodeBMCUnreachable, true, "connection refused")
+	}
 	return f.state, nil
 }
 
@@ -53,6 +59,10 @@ func (f *fakeBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
 		panic("BMC driver bug")
 	}
 	f.calls = append(f.calls, "set "+string(a))
+	f.times = append(f.times, time.Now())
+	if f.down {
+		return jobs.Errorf(jobs.CodeBMCUnreachable, true, "connection refused")
+	}
 	if len(f.setErrs) > 0 {
 		err := f.setErrs[0]
 		f.setErrs = f.setErrs[1:]
@@ -144,6 +154,12 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func setup(t *testing.T, bmc *fakeBMC) *env {
 	t.Helper()
+	return setupWith(t, bmc, func(*workers.Config) {})
+}
+
+// setupWith is setup with the worker's config changed by tune.
+func setupWith(t *testing.T, bmc *fakeBMC, tune func(*workers.Config)) *env {
+	t.Helper()
 	_, rdb := servicetest.Redis(t)
 	_, js := servicetest.JetStream(t, servicetest.NATS(t))
 	ctx := context.Background()
@@ -164,12 +180,19 @@ func setup(t *testing.T, bmc *fakeBMC) *env {
 		if creds.Password != secret {
 			return nil, fmt.Errorf("credentials did not reach the connector")
 		}
+		bmc.mu.Lock()
+		defer bmc.mu.Unlock()
+		if bmc.down {
+			return nil, jobs.Errorf(jobs.CodeBMCUnreachable, true, "open: connection refused")
+		}
 		return bmc, nil
 	}
-	w := workers.New(rdb, st, connect, workers.Config{
+	cfg := workers.Config{
 		Concurrency: 4, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
 		ShutdownTimeout: 5 * time.Second, Logger: log, LeaseTTL: 2 * time.Second, DelayedTaskCheckInterval: 50 * time.Millisecond,
-	})
+	}
+	tune(&cfg)
+	w := workers.New(rdb, st, connect, cfg)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()

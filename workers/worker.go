@@ -33,6 +33,17 @@ type Config struct {
 	// LeaseTTL is how long a server lease lives without renewal (default
 	// 30 s); it is renewed every third of it while the job runs.
 	LeaseTTL time.Duration
+	// BMCConcurrency caps the BMC calls in flight in this process (default 32).
+	BMCConcurrency int
+	// MinCommandInterval is the least time between two commands to one BMC,
+	// by provider (default: IPMI 1 s, Redfish none). Ironic uses 5 s for IPMI.
+	MinCommandInterval map[jobs.Provider]time.Duration
+	// BreakerThreshold is how many consecutive bmc_unreachable answers open a
+	// server's circuit breaker (default 3) within BreakerWindow (default 10 min).
+	BreakerThreshold int
+	BreakerWindow    time.Duration
+	// ProbeInterval is how often a BMC whose breaker is open is tried again (default 30 s).
+	ProbeInterval time.Duration
 	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).
 	PowerVerifyTimeout time.Duration
 	// Logger receives the worker's logs; every job line carries job_id, server, type, attempt.
@@ -61,6 +72,21 @@ func (c *Config) setDefaults() {
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = 30 * time.Second
 	}
+	if c.BMCConcurrency <= 0 {
+		c.BMCConcurrency = 32
+	}
+	if c.MinCommandInterval == nil {
+		c.MinCommandInterval = map[jobs.Provider]time.Duration{jobs.ProviderIPMI: time.Second}
+	}
+	if c.BreakerThreshold <= 0 {
+		c.BreakerThreshold = 3
+	}
+	if c.BreakerWindow <= 0 {
+		c.BreakerWindow = 10 * time.Minute
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 30 * time.Second
+	}
 	if c.PowerVerifyTimeout <= 0 {
 		c.PowerVerifyTimeout = 60 * time.Second
 	}
@@ -81,12 +107,13 @@ type Worker struct {
 	store   Store
 	connect Connector
 	srv     *asynq.Server
+	calls   chan struct{} // the BMC call budget: one slot per call in flight
 }
 
 // New returns a Worker that takes tasks from rdb.
 func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) *Worker {
 	cfg.setDefaults()
-	w := &Worker{cfg: cfg, store: store, connect: connect}
+	w := &Worker{cfg: cfg, store: store, connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
@@ -123,7 +150,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.srv.Start(w.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	<-ctx.Done()
+	w.probeBreakers(ctx)
 	w.srv.Shutdown()
 	return nil
 }

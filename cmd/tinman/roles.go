@@ -13,6 +13,7 @@ import (
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
 	"github.com/tinmanhq/tinman/dispatch"
+	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -86,6 +87,11 @@ func workerFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("bmc-timeout", 30*time.Second, "deadline of each BMC call")
 	cmd.Flags().Duration("power-verify-timeout", 60*time.Second, "how long a power change may take to read back")
 	cmd.Flags().String("ipmitool-path", "", "ipmitool binary (default: found on PATH)")
+	cmd.Flags().Int("bmc-concurrency", 32, "BMC calls in flight at once in this worker")
+	cmd.Flags().Duration("ipmi-min-interval", time.Second, "least time between two commands to one IPMI BMC")
+	cmd.Flags().Duration("redfish-min-interval", 0, "least time between two commands to one Redfish BMC")
+	cmd.Flags().Int("breaker-threshold", 3, "consecutive unreachable answers that put a server in maintenance")
+	cmd.Flags().Duration("lease-ttl", 30*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
 }
 
 func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
@@ -96,7 +102,16 @@ func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
 	verify, _ := f.GetDuration("power-verify-timeout")
 	callTimeout, _ := f.GetDuration("bmc-timeout")
 	ipmitool, _ := f.GetString("ipmitool-path")
-	return workers.Config{Concurrency: n, TaskCheckInterval: tick, ShutdownTimeout: shutdown, PowerVerifyTimeout: verify},
+	bmcN, _ := f.GetInt("bmc-concurrency")
+	ipmiGap, _ := f.GetDuration("ipmi-min-interval")
+	redfishGap, _ := f.GetDuration("redfish-min-interval")
+	threshold, _ := f.GetInt("breaker-threshold")
+	leaseTTL, _ := f.GetDuration("lease-ttl")
+	return workers.Config{
+			Concurrency: n, TaskCheckInterval: tick, ShutdownTimeout: shutdown, PowerVerifyTimeout: verify,
+			BMCConcurrency: bmcN, BreakerThreshold: threshold, LeaseTTL: leaseTTL,
+			MinCommandInterval: map[jobs.Provider]time.Duration{jobs.ProviderIPMI: ipmiGap, jobs.ProviderRedfish: redfishGap},
+		},
 		bmc.Config{CallTimeout: callTimeout, IpmitoolPath: ipmitool}
 }
 

@@ -1,0 +1,174 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
+)
+
+// guard is what stands between a handler and a BMC: every call is refused
+// once the server lease is lost, waits for a slot of the process's BMC call
+// budget and for the server's minimum interval between commands, and its
+// outcome feeds the server's circuit breaker.
+type guard struct {
+	w        *Worker
+	srv      jobs.Server
+	lease    *heldLease
+	interval time.Duration
+	mu       sync.Mutex
+	last     time.Time // the last call's end
+	answered bool      // a call succeeded: the failure count was reset
+}
+
+// newGuard prepares the guard of one job's session with srv's BMC; the last
+// call of a previous job on the server counts towards the interval.
+func (w *Worker) newGuard(ctx context.Context, srv jobs.Server, lease *heldLease) (*guard, error) {
+	g := &guard{w: w, srv: srv, lease: lease, interval: w.cfg.MinCommandInterval[srv.BMC.Provider]}
+	if g.interval > 0 {
+		last, err := w.store.LastCall(ctx, srv.ID)
+		if err != nil {
+			return nil, err
+		}
+		g.last = last
+	}
+	return g, nil
+}
+
+// do runs one BMC call under the guard.
+func (g *guard) do(ctx context.Context, call func(context.Context) error) error {
+	if err := g.check(ctx); err != nil {
+		return err
+	}
+	if err := g.w.acquireCallSlot(ctx); err != nil {
+		return err
+	}
+	defer g.w.releaseCallSlot()
+	if err := g.pace(ctx); err != nil {
+		return err
+	}
+	err := call(ctx)
+	g.mu.Lock()
+	g.last = time.Now()
+	g.mu.Unlock()
+	g.account(ctx, err)
+	return err
+}
+
+// check refuses a call once the lease is no longer certainly held.
+func (g *guard) check(ctx context.Context) error {
+	if !g.lease.valid() {
+		return jobs.Errorf(CodeLeaseLost, true, "server lease of %s (fence %d) lost: no further BMC call", g.srv.ID, g.lease.lease.Token)
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
+		return jobs.Errorf(CodeLeaseLost, true, "%v", cause)
+	}
+	return nil
+}
+
+// pace waits until the minimum interval since the last call has passed.
+func (g *guard) pace(ctx context.Context) error {
+	g.mu.Lock()
+	wait := time.Until(g.last.Add(g.interval))
+	g.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+// account feeds the circuit breaker: consecutive unreachable answers open
+// it (the server goes into maintenance), an answer resets the count and
+// closes a breaker that was open.
+func (g *guard) account(ctx context.Context, err error) {
+	log := zerolog.Ctx(ctx)
+	if err != nil {
+		if e := jobs.AsError(err); e.Code == jobs.CodeBMCUnreachable {
+			opened, serr := g.w.store.BMCFailed(ctx, g.srv.ID, "BMC unreachable: "+e.Message, g.w.cfg.BreakerThreshold, g.w.cfg.BreakerWindow)
+			if serr != nil {
+				log.Warn().Err(serr).Msg("count BMC failure")
+			} else if opened {
+				log.Warn().Str("reason", e.Message).Msg("circuit breaker open: server put in maintenance")
+			}
+		}
+		return
+	}
+	if g.answered {
+		return
+	}
+	g.answered = true
+	if closed, serr := g.w.store.BMCAnswered(ctx, g.srv.ID); serr != nil {
+		log.Warn().Err(serr).Msg("reset BMC failures")
+	} else if closed {
+		log.Info().Msg("circuit breaker closed: BMC answers again, maintenance cleared")
+	}
+}
+
+// done remembers the session's last call for the next holder of the lease.
+func (g *guard) done(ctx context.Context) {
+	if g.interval <= 0 || g.last.IsZero() {
+		return
+	}
+	if err := g.w.store.SetLastCall(ctx, g.srv.ID, g.last, g.interval); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("remember last BMC call")
+	}
+}
+
+// guardedBMC is a BMC whose every call goes through a guard.
+type guardedBMC struct {
+	BMC
+	g *guard
+}
+
+func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err error) {
+	err = b.g.do(ctx, func(ctx context.Context) (err error) {
+		state, err = b.BMC.PowerState(ctx)
+		return err
+	})
+	if err != nil {
+		return jobs.PowerStateUnknown, err
+	}
+	return state, nil
+}
+
+func (b guardedBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
+	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.SetPower(ctx, a) })
+}
+
+func (b guardedBMC) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error {
+	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.SetBootDevice(ctx, p) })
+}
+
+func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err error) {
+	err = b.g.do(ctx, func(ctx context.Context) (err error) {
+		inv, err = b.BMC.Inventory(ctx)
+		return err
+	})
+	return inv, err
+}
+
+func (b guardedBMC) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
+	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.ResetBMC(ctx, kind) })
+}
+
+// acquireCallSlot waits for a slot of the process's BMC call budget.
+func (w *Worker) acquireCallSlot(ctx context.Context) error {
+	select {
+	case w.calls <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) releaseCallSlot() { <-w.calls }
