@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/natsembed"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+)
+
+// The claims about processes are tested on processes: the real binary,
+// killed with SIGKILL, against a NATS server restarted under it.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/tinman once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tinman-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tinman")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc is a running tinman process whose output goes to the test log on failure.
+type proc struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+	mu  *sync.Mutex
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(p) }
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(binary(t), args...)
+	p.cmd.Stdout = lockedWriter{p.mu, p.out}
+	p.cmd.Stderr = lockedWriter{p.mu, p.out}
+	p.cmd.Env = append(os.Environ(), "TINMAN_LOG_FORMAT=json")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start tinman %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-done
+			}
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("tinman %s output:\n%s", args[0], p.out.String())
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+// kill ends the process with SIGKILL, as a crash or an OOM kill would.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+}
+
+// cluster is NATS, Redis and one simulated BMC enrolled as srv-1, for role processes.
+type cluster struct {
+	nats     *natsembed.Server
+	natsDir  string
+	natsPort int
+	redisURL string
+	sim      *bmcsim.BMC
+	sys      *system
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{natsDir: t.TempDir()}
+	c.redisURL, _ = servicetest.Redis(t)
+	c.restartNATS(t)
+	t.Cleanup(func() { c.nats.Shutdown() })
+	c.sim = bmcsim.New(bmcsim.Config{InitialPowerState: "Off"})
+	if err := c.sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.sim.Close() })
+	rdb, err := openRedis(context.Background(), c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{Logger: zerolog.Nop()})
+	user, pass := c.sim.Credentials()
+	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}}
+	if err := st.PutServer(context.Background(), srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// restartNATS starts (again) the NATS server, on the same port and folder.
+func (c *cluster) restartNATS(t *testing.T) {
+	t.Helper()
+	port := c.natsPort
+	if port == 0 {
+		port = -1
+	}
+	var err error
+	for range 50 { // the old listener may take a moment to go
+		if c.nats, err = natsembed.Start(natsembed.Config{Port: port, StoreDir: c.natsDir, Name: "proc-test"}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.natsPort = c.nats.Port()
+}
+
+func (c *cluster) role(t *testing.T, role string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{role, "--nats-url", c.nats.URL(), "--redis-url", c.redisURL}, extra...)
+	return startProc(t, args...)
+}
+
+// client connects the test to NATS, once a role has made the streams.
+func (c *cluster) client(t *testing.T) *system {
+	t.Helper()
+	for range 100 {
+		_, js := servicetest.JetStream(t, c.nats.URL())
+		if _, err := js.Stream(context.Background(), events.EventsStream); err == nil {
+			nc, js := servicetest.JetStream(t, c.nats.URL())
+			return &system{js: js, nc: nc}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no role created the streams within 10 s")
+	return nil
+}
+
+func TestProcessWorkerKilledMidJobIsRecovered(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits out asynq's orphan recovery (about a minute)")
+	}
+	c := startCluster(t)
+	c.role(t, "dispatcher")
+	worker := c.role(t, "worker", "--lease-ttl", "3s")
+	s := c.client(t)
+	c.sim.Faults().SetLatency(2 * time.Second) // every BMC answer takes a while
+
+	s.publish(t, "power", "killed-1", `{"id":"killed-1","type":"power","server":"srv-1","params":{"action":"on"}}`)
+	s.collect(t, events.Filter{Job: "killed-1"}, time.Minute, func(ev events.Event) bool { return ev.Type == events.JobStarted })
+	worker.kill(t)
+	c.sim.Faults().SetLatency(0)
+	c.role(t, "worker", "--lease-ttl", "3s")
+
+	evs := s.collect(t, events.Filter{Job: "killed-1"}, 4*time.Minute, terminal)
+	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
+		t.Fatalf("after the kill the job ended %s: %s", last.Type, typesOf(evs))
+	}
+	var starts []int
+	for i, ev := range evs {
+		d, _ := ev.JobData()
+		if d.Seq != int64(i+1) {
+			t.Errorf("event %d (%s) has seq %d: a gap or a repeat", i, ev.Type, d.Seq)
+		}
+		if ev.Type == events.JobStarted {
+			starts = append(starts, d.Attempt)
+		}
+	}
+	if len(starts) != 2 || starts[0] != 1 || starts[1] != 2 {
+		t.Errorf("attempts started %v, want [1 2]: the killed attempt, then its recovery", starts)
+	}
+	if c.sim.PowerState() != "On" {
+		t.Errorf("BMC power %s after the job, want On", c.sim.PowerState())
+	}
+}
+
+func TestProcessesSurviveNATSRestart(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	c.role(t, "dispatcher")
+	c.role(t, "worker")
+	s := c.client(t)
+	const n = 20
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("restart-%02d", i)
+		action := []string{"on", "off"}[i%2]
+		s.publish(t, "power", ids[i], fmt.Sprintf(`{"id":%q,"type":"power","server":"srv-1","params":{"action":%q}}`, ids[i], action))
+		if i == n/2 {
+			c.nats.Shutdown()
+			time.Sleep(500 * time.Millisecond)
+			c.restartNATS(t)
+			s = c.client(t)
+		}
+	}
+	for _, id := range ids {
+		// Jobs on one server wait for each other: a job.progress event may
+		// say so between queued and started.
+		evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, terminal)
+		if got := typesOf(withoutProgress(evs)); got != "job.queued,job.started,job.succeeded" {
+			t.Errorf("job %s: %s", id, got)
+		}
+		for i, ev := range evs {
+			if d, _ := ev.JobData(); d.Seq != int64(i+1) {
+				t.Errorf("job %s event %d (%s) has seq %d", id, i, ev.Type, d.Seq)
+			}
+		}
+	}
+	all := withoutProgress(s.quiet(t, events.Filter{Type: "job"}, 2*time.Second))
+	if len(all) != 3*n || strings.Count(typesOf(all), "job.succeeded") != n {
+		t.Errorf("%d job events in the stream, want exactly %d, %d succeeded: none lost, none repeated", len(all), 3*n, n)
+	}
+}
+
+// withoutProgress drops job.progress events, keeping their seq numbers.
+func withoutProgress(evs []events.Event) []events.Event {
+	var out []events.Event
+	for _, ev := range evs {
+		if ev.Type != events.JobProgress {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
