@@ -28,18 +28,27 @@ func PowerActions() []PowerAction {
 // PowerParams are the params of a power job.
 type PowerParams struct {
 	Action PowerAction `json:"action"`
+	// HardFallback, with action soft, forces the power off when the graceful
+	// shutdown has not taken the server off by the power verify deadline.
+	HardFallback bool `json:"hard_fallback,omitempty"`
 }
 
 // Validate implements Params.
 func (p *PowerParams) Validate() error {
-	return oneOf("params.action", p.Action, PowerActions())
+	if err := oneOf("params.action", p.Action, PowerActions()); err != nil {
+		return err
+	}
+	if p.HardFallback && p.Action != PowerSoft {
+		return Invalid("params.action", "must be soft") // hard_fallback is only for a soft off
+	}
+	return nil
 }
 
 // UnmarshalJSON decodes p as Request.DecodeParams does.
 func (p *PowerParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
 
 func (p *PowerParams) members() []member {
-	return []member{{"action", text(&p.Action)}}
+	return []member{{"action", text(&p.Action)}, {"hard_fallback", boolean(&p.HardFallback)}}
 }
 
 // BootDeviceName names a boot device.

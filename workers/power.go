@@ -26,6 +26,9 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 	}
 	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
 		state, err := w.powerAction(ctx, b, p.Action)
+		if p.HardFallback && jobs.AsError(err) != nil && jobs.AsError(err).Code == jobs.CodePowerStateUnverified {
+			state, err = w.hardFallback(ctx, run, b, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -61,6 +64,14 @@ func (w *Worker) powerAction(ctx context.Context, b BMC, action jobs.PowerAction
 		return jobs.PowerStateUnknown, err
 	}
 	return w.verifyPower(ctx, b, targetState(action))
+}
+
+// hardFallback forces the power off after a soft off that did not take.
+func (w *Worker) hardFallback(ctx context.Context, run *Run, b BMC, soft error) (jobs.PowerState, error) {
+	if err := run.Progress(ctx, "hard-fallback", "graceful shutdown did not take effect: forcing off ("+soft.Error()+")"); err != nil {
+		return jobs.PowerStateUnknown, err
+	}
+	return w.powerAction(ctx, b, jobs.PowerOff)
 }
 
 func targetState(a jobs.PowerAction) jobs.PowerState {

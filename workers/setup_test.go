@@ -33,6 +33,7 @@ type fakeBMC struct {
 	panics  bool
 	hold    chan struct{} // SetPower waits for it to close, or for its context
 	down    bool          // every call answers bmc_unreachable
+	deaf    bool          // a soft off is accepted and ignored, as by a hung OS
 	times   []time.Time   // when each call began
 	active  int           // calls in progress
 	overlap bool          // two calls were ever in progress at once
@@ -69,6 +70,9 @@ func (f *fakeBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
 		if err != nil {
 			return err
 		}
+	}
+	if f.deaf && a == jobs.PowerSoft {
+		return nil
 	}
 	if !f.lie {
 		f.state = jobs.PowerStateOn

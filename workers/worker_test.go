@@ -82,6 +82,18 @@ func TestWorkerOutcomes(t *testing.T) {
 			wantCode: jobs.CodeUnsupportedOperation, wantCalls: []string{},
 		},
 		{
+			name: "soft off ignored by the OS fails unverified", bmc: &fakeBMC{state: jobs.PowerStateOn, deaf: true},
+			typ: jobs.Power, params: `{"action":"soft"}`,
+			want:     []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateFailed},
+			wantCode: jobs.CodePowerStateUnverified,
+		},
+		{
+			name: "soft off ignored falls back to hard off when asked", bmc: &fakeBMC{state: jobs.PowerStateOn, deaf: true},
+			typ: jobs.Power, params: `{"action":"soft","hard_fallback":true}`,
+			want:   []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateRunning, jobs.StateSucceeded},
+			result: `{"power_state":"off"}`,
+		},
+		{
 			name: "boot device", bmc: &fakeBMC{}, typ: jobs.BootDevice, params: `{"device":"pxe","efi":true}`,
 			want:      []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateSucceeded},
 			wantCalls: []string{"boot pxe persistent=false efi=true"},

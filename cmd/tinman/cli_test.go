@@ -84,3 +84,21 @@ func TestCLIExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestCLISimEnrolsAFleet(t *testing.T) {
+	t.Parallel()
+	redisURL, rdb := servicetest.Redis(t)
+	code, out, errOut := tinman(t, 3*time.Second, "sim", "--count", "12", "--enroll", "--redis-url", redisURL, "--prefix", "load-")
+	if code != exitOK {
+		t.Fatalf("sim exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "load-0012 127.0.0.1:") {
+		t.Errorf("sim output lacks load-0012's address:\n%s", out)
+	}
+	if n := rdb.SCard(context.Background(), "tinman:servers").Val(); n != 12 {
+		t.Errorf("%d servers enrolled, want 12", n)
+	}
+	if code, _, errOut := tinman(t, time.Second, "sim", "--count", "0"); code != exitUsage || !strings.Contains(errOut, "--count") {
+		t.Errorf("sim --count 0: exit %d %q, want usage error naming --count", code, errOut)
+	}
+}

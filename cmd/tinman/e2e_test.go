@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,12 +31,20 @@ type system struct {
 // startDev runs the real dev system on private ports with the test's Redis.
 func startDev(t *testing.T, redisURL string, sims int) *system {
 	t.Helper()
-	d := newDev(devConfig{
+	return startDevWith(t, redisURL, sims, func(*devConfig) {})
+}
+
+// startDevWith is startDev with the config changed by tune.
+func startDevWith(t *testing.T, redisURL string, sims int, tune func(*devConfig)) *system {
+	t.Helper()
+	cfg := devConfig{
 		HTTPAddr: "127.0.0.1:0", NATSPort: -1, RedisURL: redisURL, Sims: sims,
 		DataDir: t.TempDir(), ContextFile: filepath.Join(t.TempDir(), "dev.json"),
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Out:    testWriter{t},
-	})
+	}
+	tune(&cfg)
+	d := newDev(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -331,5 +340,81 @@ func TestEndToEndInspectAndBMCReset(t *testing.T) {
 	}
 	if len(resets) != 1 || resets[0].Value != "GracefulRestart" {
 		t.Errorf("manager resets %+v, want one GracefulRestart", resets)
+	}
+}
+
+func TestEndToEndLyingBMCIsUnverified(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 1, func(c *devConfig) { c.Worker.PowerVerifyTimeout = 2 * time.Second })
+	sim := s.sim(t, "sim-01")
+	sim.SetPowerState("On")
+	sim.Faults().SetLying(true)
+
+	s.publish(t, "power", "e2e-lie", `{"id":"e2e-lie","type":"power","server":"sim-01","params":{"action":"off"}}`)
+	evs := s.collect(t, events.Filter{Job: "e2e-lie"}, time.Minute, terminal)
+	d, _ := evs[len(evs)-1].JobData()
+	if evs[len(evs)-1].Type != events.JobFailed || d.Error == nil || d.Error.Code != jobs.CodePowerStateUnverified {
+		t.Fatalf("a BMC that accepts and does nothing gave %s %+v, want failed power_state_unverified", evs[len(evs)-1].Type, d.Error)
+	}
+	if cmds := powerCommands(sim); len(cmds) != 1 || cmds[0].Detail != bmcsim.DetailIgnored {
+		t.Errorf("BMC commands %+v, want one ignored ForceOff: an unverified power change is not sent again", cmds)
+	}
+}
+
+func TestEndToEndTwoJobsOnOneServerNeverOverlap(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDev(t, redisURL, 1)
+	sim := s.sim(t, "sim-01")
+	sim.SetPowerState("On")
+	sim.Faults().SetLatency(150 * time.Millisecond) // each BMC answer takes a while
+
+	// A reset of a server that is on always reaches the BMC as one command.
+	ids := []string{"overlap-a", "overlap-b", "overlap-c"}
+	for _, id := range ids {
+		s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":"sim-01","params":{"action":"reset"}}`, id))
+	}
+	type window struct{ from, to time.Time }
+	var windows []window
+	for _, id := range ids {
+		evs := s.collect(t, events.Filter{Job: id}, time.Minute, terminal)
+		var w window
+		for _, ev := range evs {
+			switch ev.Type {
+			case events.JobStarted:
+				w.from = ev.Time
+			case events.JobSucceeded:
+				w.to = ev.Time
+			}
+		}
+		if w.from.IsZero() || w.to.IsZero() {
+			t.Fatalf("job %s: %s, want started and succeeded", id, typesOf(evs))
+		}
+		windows = append(windows, w)
+	}
+	// Every BMC command falls inside one job's window, and windows are disjoint.
+	cmds := powerCommands(sim)
+	if len(cmds) != 3 {
+		t.Fatalf("BMC commands %+v, want 3", cmds)
+	}
+	for _, c := range cmds {
+		var in int
+		for _, w := range windows {
+			if !c.Time.Before(w.from) && !c.Time.After(w.to) {
+				in++
+			}
+		}
+		if in != 1 {
+			t.Errorf("command %s at %s lies in %d job windows, want exactly 1", c.Value, c.Time.Format(time.StampMicro), in)
+		}
+	}
+	for i := range windows {
+		for j := i + 1; j < len(windows); j++ {
+			a, b := windows[i], windows[j]
+			if a.from.Before(b.to) && b.from.Before(a.to) {
+				t.Errorf("jobs %s and %s ran at the same time: %v and %v", ids[i], ids[j], a, b)
+			}
+		}
 	}
 }

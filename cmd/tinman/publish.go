@@ -21,7 +21,7 @@ import (
 
 // paramFlags maps each param flag to its JSON name in params.
 var paramFlags = []struct{ flag, param string }{
-	{"action", "action"}, {"device", "device"}, {"persistent", "persistent"}, {"efi", "efi"},
+	{"action", "action"}, {"hard-fallback", "hard_fallback"}, {"device", "device"}, {"persistent", "persistent"}, {"efi", "efi"},
 	{"image", "image"}, {"kind", "kind"}, {"selector", "selector"}, {"servers", "servers"},
 	{"batch-size", "batch_size"}, {"max-failures", "max_failures"},
 }
@@ -48,6 +48,7 @@ func newPublishCmd() *cobra.Command {
 	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
 	f.Bool("json", false, "with --wait, print events as CloudEvents JSON lines")
 	f.String("action", "", "power: on, off, soft, cycle, reset, status")
+	f.Bool("hard-fallback", false, "power soft: force the power off if the graceful shutdown does not take effect")
 	f.String("device", "", "boot-device: pxe, disk, cdrom, bios")
 	f.Bool("persistent", false, "boot-device: keep the device for every boot")
 	f.Bool("efi", false, "boot-device: EFI boot")

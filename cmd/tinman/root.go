@@ -28,7 +28,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
-	root.AddCommand(newDevCmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newSimCmd(), newVersionCmd())
 	return root
 }
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
+)
+
+func newSimCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a fleet of simulated Redfish BMCs as its own process, for load tests",
+		Long: "Starts --count simulated Redfish BMCs on loopback, prints each one's id and address, and\n" +
+			"with --enroll registers them as servers in the Redis of --redis-url. Ctrl-C stops them.",
+		Example: "  tinman sim --count 2000 --enroll --redis-url redis://127.0.0.1:6379/0",
+		Args:    requireNoArgs,
+		RunE:    runSim,
+	}
+	f := cmd.Flags()
+	f.Int("count", 100, "number of simulated BMCs")
+	f.String("prefix", "sim-", "server id prefix: sim-0001, sim-0002, ...")
+	f.Duration("power-transition", 0, "how long a power change takes to show")
+	f.Bool("enroll", false, "register the BMCs as available servers in Redis")
+	f.String("redis-url", "redis://127.0.0.1:6379/0", "Redis of the servers registry, with --enroll")
+	return cmd
+}
+
+func runSim(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	count, _ := f.GetInt("count")
+	prefix := mustString(cmd, "prefix")
+	transition, _ := f.GetDuration("power-transition")
+	if count < 1 || count > 20000 {
+		return usageErr("--count %d: must be between 1 and 20000", count)
+	}
+	if !jobs.ValidServerID(simName(prefix, count, count)) {
+		return usageErr("--prefix %q: ids must match ^[a-z0-9][a-z0-9-]{0,62}$", prefix)
+	}
+	fleet, err := bmcsim.StartFleet(count, bmcsim.Config{PowerTransition: transition, Logger: zerolog.Nop()})
+	if err != nil {
+		return fmt.Errorf("start simulated fleet: %w", err)
+	}
+	defer fleet.Close()
+	if enroll, _ := f.GetBool("enroll"); enroll {
+		if err := enrollFleet(cmd.Context(), mustString(cmd, "redis-url"), prefix, fleet); err != nil {
+			return err
+		}
+	}
+	out := cmd.OutOrStdout()
+	user, pass := fleet.BMCs()[0].Credentials()
+	fmt.Fprintf(out, "# %d Redfish BMCs, user %s, password %s; Ctrl-C stops them\n", count, user, pass)
+	for i, b := range fleet.BMCs() {
+		fmt.Fprintf(out, "%s %s\n", simName(prefix, i+1, count), b.Addr())
+	}
+	<-cmd.Context().Done()
+	return nil
+}
+
+// simName numbers ids with as many digits as the fleet needs (at least 4).
+func simName(prefix string, i, count int) string {
+	width := max(len(fmt.Sprint(count)), 4)
+	return fmt.Sprintf("%s%0*d", prefix, width, i)
+}
+
+func enrollFleet(ctx context.Context, redisURL, prefix string, fleet *bmcsim.Fleet) error {
+	rdb, err := openRedis(ctx, redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{})
+	bmcs := fleet.BMCs()
+	for i, b := range bmcs {
+		user, pass := b.Credentials()
+		srv := jobs.Server{
+			ID:     simName(prefix, i+1, len(bmcs)),
+			BMC:    jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish},
+			Labels: map[string]string{"fleet": "sim"},
+			State:  jobs.ServerAvailable, PowerState: jobs.PowerStateOn,
+		}
+		if err := st.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
+			return fmt.Errorf("enroll %s: %w", srv.ID, err)
+		}
+	}
+	return nil
+}
