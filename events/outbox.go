@@ -67,7 +67,8 @@ var ErrExists = errors.New("record exists")
 type Write struct {
 	Key   string
 	Value []byte
-	TTL   time.Duration
+	// TTL is the record's life after this write; 0 keeps it for good.
+	TTL time.Duration
 	// Create makes the append fail with ErrExists when Key exists.
 	Create bool
 }
@@ -92,10 +93,13 @@ end
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if #KEYS == 4 and ARGV[7] == '1' then cur = tonumber(ARGV[1])
 elseif cur ~= tonumber(ARGV[1]) then return redis.error_reply('SEQ ' .. cur) end
-redis.call('SET', KEYS[1], cur + 1, 'EX', ARGV[4])
+local function set(key, value, ttl)
+  if ttl == '0' then redis.call('SET', key, value) else redis.call('SET', key, value, 'EX', ttl) end
+end
+set(KEYS[1], cur + 1, ARGV[4])
 for i = 4, #KEYS do
   local j = 4 + (i-4)*3
-  redis.call('SET', KEYS[i], ARGV[j+1], 'EX', ARGV[j+2])
+  set(KEYS[i], ARGV[j+1], ARGV[j+2])
 end
 local n = redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
@@ -113,7 +117,7 @@ func (o *Outbox) Append(ctx context.Context, stream string, prev int64, ev Event
 	}
 	entry := ev.NATSSubject() + " " + ev.ID + "\n" + string(data)
 	keys := []string{seqPrefix + stream, outboxListPrefix + stream, outboxPendingKey}
-	args := []any{prev, entry, stream, ttlSeconds(o.cfg.KeyTTL)}
+	args := []any{prev, entry, stream, ttlSeconds(seqTTL(o.cfg.KeyTTL, writes))}
 	for _, w := range writes {
 		create := 0
 		if w.Create {
@@ -137,7 +141,26 @@ func (o *Outbox) Append(ctx context.Context, stream string, prev int64, ev Event
 	return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, err)
 }
 
-func ttlSeconds(d time.Duration) int64 { return max(int64(d/time.Second), 1) }
+// ttlSeconds is d in whole seconds, at least 1; 0 (no expiry) stays 0.
+func ttlSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return max(int64(d/time.Second), 1)
+}
+
+// seqTTL keeps a stream's seq counter at least as long as the records
+// written with it: a record that outlived its counter could never change again.
+func seqTTL(keyTTL time.Duration, writes []Write) time.Duration {
+	ttl := keyTTL
+	for _, w := range writes {
+		if w.TTL <= 0 {
+			return 0
+		}
+		ttl = max(ttl, w.TTL)
+	}
+	return ttl
+}
 
 // Send publishes a staged event: at once when it is alone in its stream's
 // list (the common case: one round trip saved), else by flushing the list in

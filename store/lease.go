@@ -30,25 +30,36 @@ type Lease struct {
 func leaseKey(server string) string { return "tinman:lease:" + server }
 func fenceKey(server string) string { return "tinman:fence:" + server }
 
+// A lease's value is "owner token": renewals and releases name both, so a
+// grant that expired cannot be renewed, nor release the next grant, even
+// when the same owner was granted the server again.
+
 // acquireScript grants the lease to ARGV[1] if it is free or already theirs.
 // It returns the fencing token, or the current holder as an error reply.
 var acquireScript = redis.NewScript(`
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return redis.error_reply('HELD ' .. holder) end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if holder then return tonumber(redis.call('GET', KEYS[2]) or '0') end
-return redis.call('INCR', KEYS[2])`)
+local held = redis.call('GET', KEYS[1])
+if held then
+  local owner, token = string.match(held, '^(.*) (%d+)$')
+  if owner ~= ARGV[1] then return redis.error_reply('HELD ' .. (owner or held)) end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(token)
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+return token`)
 
-// renewScript extends the lease if ARGV[1] still holds it.
+// renewScript extends the lease if ARGV[1] ("owner token") still holds it.
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`)
 
-// releaseScript frees the lease if ARGV[1] still holds it.
+// releaseScript frees the lease if ARGV[1] ("owner token") still holds it.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`)
+
+func (l Lease) value() string { return fmt.Sprintf("%s %d", l.Owner, l.Token) }
 
 // AcquireLease takes server's lease for owner (a job id). When another job
 // holds it, the error wraps ErrLeaseHeld and names the holder.
@@ -68,7 +79,7 @@ func (s *Store) AcquireLease(ctx context.Context, server, owner string, ttl time
 
 // RenewLease extends l by its TTL; ErrLeaseLost when l is no longer held.
 func (s *Store) RenewLease(ctx context.Context, l Lease) error {
-	ok, err := renewScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.Owner, l.TTL.Milliseconds()).Int64()
+	ok, err := renewScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.value(), l.TTL.Milliseconds()).Int64()
 	if err != nil {
 		return fmt.Errorf("renew lease of %s: %w", l.Server, err)
 	}
@@ -80,7 +91,7 @@ func (s *Store) RenewLease(ctx context.Context, l Lease) error {
 
 // ReleaseLease frees l if it is still held by its owner.
 func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.Owner).Err(); err != nil {
+	if err := releaseScript.Run(ctx, s.rdb, []string{leaseKey(l.Server)}, l.value()).Err(); err != nil {
 		return fmt.Errorf("release lease of %s: %w", l.Server, err)
 	}
 	return nil

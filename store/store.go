@@ -25,16 +25,24 @@ type Config struct {
 	Source string
 	// Logger receives publish failures (the event stays staged; the outbox sweep sends it).
 	Logger zerolog.Logger
+	// SecretKey (KeySize bytes) seals BMC credentials at rest. Without one, a
+	// random key lives as long as the Store, and says so: credentials written
+	// then cannot be read by any other process.
+	SecretKey []byte
 }
 
 // Store reads and writes records in Redis.
 type Store struct {
-	rdb    redis.UniversalClient
-	outbox *events.Outbox
-	cfg    Config
+	rdb       redis.UniversalClient
+	outbox    *events.Outbox
+	cfg       Config
+	sealer    *sealer
+	sealerErr error // a bad SecretKey: every use of credentials fails with it
 }
 
-// New returns a Store on rdb that records events through outbox.
+// New returns a Store on rdb that records events through outbox. A secret
+// key of the wrong size makes every use of credentials fail with ErrBadKey:
+// check it first with ParseKey.
 func New(rdb redis.UniversalClient, outbox *events.Outbox, cfg Config) *Store {
 	if cfg.JobTTL <= 0 {
 		cfg.JobTTL = 7 * 24 * time.Hour
@@ -42,7 +50,12 @@ func New(rdb redis.UniversalClient, outbox *events.Outbox, cfg Config) *Store {
 	if cfg.Source == "" {
 		cfg.Source = "/tinman"
 	}
-	return &Store{rdb: rdb, outbox: outbox, cfg: cfg}
+	key := cfg.SecretKey
+	if key == nil {
+		key = NewKey()
+	}
+	sl, err := newSealer(key)
+	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl, sealerErr: err}
 }
 
 func jobKey(id string) string { return "tinman:job:" + id }
