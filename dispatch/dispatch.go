@@ -8,7 +8,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -256,19 +255,11 @@ func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
 		}
 		return fmt.Errorf("read server %s: %w", req.Server, err)
 	}
-	if srv.Maintenance != nil && !allowedInMaintenance(req) {
+	if srv.Maintenance != nil && !jobs.AllowedInMaintenance(req.Type, req.Params) {
 		return &jobs.Error{Code: jobs.CodeConflict, Field: "server",
 			Message: fmt.Sprintf("server %s is in maintenance (%s): only power status and inspect jobs run", srv.ID, srv.Maintenance.Reason)}
 	}
 	return nil
-}
-
-func allowedInMaintenance(req jobs.Request) bool {
-	if req.Type == jobs.Inspect {
-		return true
-	}
-	var p jobs.PowerParams
-	return req.Type == jobs.Power && json.Unmarshal(req.Params, &p) == nil && p.Action == jobs.PowerStatus
 }
 
 // reject publishes tinman.request.rejected and terminates the request. When

@@ -96,3 +96,12 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// StateChangedData is the data of tinman.server.state_changed.
+type StateChangedData struct {
+	Server   string           `json:"server"`
+	Previous jobs.ServerState `json:"previous"`
+	State    jobs.ServerState `json:"state"`
+	JobID    string           `json:"job_id,omitempty"`
+	Reason   string           `json:"reason,omitempty"`
+}

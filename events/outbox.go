@@ -162,6 +162,19 @@ func seqTTL(keyTTL time.Duration, writes []Write) time.Duration {
 	return ttl
 }
 
+// Stage queues ev on stream inside pipe, a transaction of the caller's: the
+// event is durable once pipe executes. Send the result after that.
+func (o *Outbox) Stage(ctx context.Context, pipe redis.Pipeliner, stream string, ev Event) (Staged, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return Staged{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
+	}
+	entry := ev.NATSSubject() + " " + ev.ID + "\n" + string(data)
+	pipe.RPush(ctx, outboxListPrefix+stream, entry)
+	pipe.SAdd(ctx, outboxPendingKey, stream)
+	return Staged{stream: stream, entry: entry}, nil
+}
+
 // Send publishes a staged event: at once when it is alone in its stream's
 // list (the common case: one round trip saved), else by flushing the list in
 // order.

@@ -45,6 +45,8 @@ type Server struct {
 	State       ServerState       `json:"state"`
 	PowerState  PowerState        `json:"power_state"`
 	Maintenance *Maintenance      `json:"maintenance,omitempty"`
+	// LastError says why the server is in state error, and which job failed.
+	LastError *ServerFailure `json:"last_error,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
 }
@@ -59,6 +61,13 @@ type BMC struct {
 	// VerifyTLS checks the Redfish certificate against the system roots.
 	// Off by default: most BMCs present a self-signed certificate.
 	VerifyTLS bool `json:"verify_tls,omitempty"`
+}
+
+// ServerFailure is why a server went to state error.
+type ServerFailure struct {
+	Reason string    `json:"reason"`
+	JobID  string    `json:"job_id,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Maintenance says why jobs are held off a server.

@@ -34,10 +34,11 @@ func (s *Store) BMCFailed(ctx context.Context, server, reason string, threshold 
 		return false, nil
 	}
 	m := &jobs.Maintenance{Reason: reason, SetBy: BreakerSetter, Since: time.Now().UTC()}
-	err := s.updateServer(ctx, server, func(rec *serverRecord) {
+	err := s.updateServer(ctx, server, func(rec *serverRecord) error {
 		if rec.Maintenance == nil {
 			rec.Maintenance = m
 		}
+		return nil
 	})
 	if err != nil {
 		return false, err
@@ -60,10 +61,11 @@ func (s *Store) BMCAnswered(ctx context.Context, server string) (bool, error) {
 		return false, nil
 	}
 	var closed bool
-	err = s.updateServer(ctx, server, func(rec *serverRecord) {
+	err = s.updateServer(ctx, server, func(rec *serverRecord) error {
 		if rec.Maintenance != nil && rec.Maintenance.SetBy == BreakerSetter {
 			rec.Maintenance, closed = nil, true
 		}
+		return nil
 	})
 	return closed, err
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -16,11 +18,43 @@ const serverIndexKey = "tinman:servers"
 
 func serverKey(id string) string { return "tinman:server:" + id }
 
+// serverRecord is a server as stored: its credentials sealed, its events numbered.
 type serverRecord struct {
 	jobs.Server
 	Inventory *jobs.Inventory `json:"inventory,omitempty"`
-	Username  string          `json:"username"`
-	Password  string          `json:"password"`
+	Sealed    string          `json:"credentials"`
+	Seq       int64           `json:"seq"`
+}
+
+type sealedCredentials struct {
+	Username string `json:"u"`
+	Password string `json:"p"`
+}
+
+func (s *Store) seal(id string, c jobs.Credentials) (string, error) {
+	if s.sealerErr != nil {
+		return "", s.sealerErr
+	}
+	plain, err := json.Marshal(sealedCredentials{c.Username, c.Password})
+	if err != nil {
+		return "", fmt.Errorf("seal credentials of %s: %w", id, err)
+	}
+	return s.sealer.seal(plain, id), nil
+}
+
+func (s *Store) unseal(id, sealed string) (jobs.Credentials, error) {
+	if s.sealerErr != nil {
+		return jobs.Credentials{}, s.sealerErr
+	}
+	plain, err := s.sealer.open(sealed, id)
+	if err != nil {
+		return jobs.Credentials{}, fmt.Errorf("credentials of %s: %w", id, err)
+	}
+	var c sealedCredentials
+	if err := json.Unmarshal(plain, &c); err != nil {
+		return jobs.Credentials{}, fmt.Errorf("credentials of %s: %w", id, err)
+	}
+	return jobs.Credentials{Username: c.Username, Password: c.Password}, nil
 }
 
 // PutServer enrols or replaces a server and its BMC credentials.
@@ -39,7 +73,11 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	if srv.PowerState == "" {
 		srv.PowerState = jobs.PowerStateUnknown
 	}
-	data, err := json.Marshal(serverRecord{Server: srv, Username: creds.Username, Password: creds.Password})
+	sealed, err := s.seal(srv.ID, creds)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed})
 	if err != nil {
 		return fmt.Errorf("marshal server %s: %w", srv.ID, err)
 	}
@@ -52,19 +90,39 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	return nil
 }
 
-func (s *Store) serverRecord(ctx context.Context, id string) (serverRecord, error) {
-	var rec serverRecord
-	data, err := s.rdb.Get(ctx, serverKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return rec, jobs.Errorf(jobs.CodeNotFound, false, "server %s is not enrolled", id)
-	}
+// EnrollServer enrols a new server; an id in use is a conflict.
+func (s *Store) EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error {
+	ok, err := s.rdb.SetNX(ctx, serverKey(srv.ID), "{}", time.Minute).Result()
 	if err != nil {
-		return rec, fmt.Errorf("read server %s: %w", id, err)
+		return fmt.Errorf("enrol server %s: %w", srv.ID, err)
 	}
+	if !ok {
+		return &jobs.Error{Code: jobs.CodeConflict, Field: "id", Message: fmt.Sprintf("server %s is already enrolled", srv.ID)}
+	}
+	if err := s.PutServer(ctx, srv, creds); err != nil {
+		s.rdb.Del(context.WithoutCancel(ctx), serverKey(srv.ID))
+		return err
+	}
+	return nil
+}
+
+func decodeServer(id string, data []byte) (serverRecord, error) {
+	var rec serverRecord
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return rec, fmt.Errorf("decode server %s: %w", id, err)
 	}
 	return rec, nil
+}
+
+func (s *Store) serverRecord(ctx context.Context, id string) (serverRecord, error) {
+	data, err := s.rdb.Get(ctx, serverKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return serverRecord{}, jobs.Errorf(jobs.CodeNotFound, false, "server %s is not enrolled", id)
+	}
+	if err != nil {
+		return serverRecord{}, fmt.Errorf("read server %s: %w", id, err)
+	}
+	return decodeServer(id, data)
 }
 
 // Server returns the server with id, without credentials.
@@ -76,17 +134,21 @@ func (s *Store) Server(ctx context.Context, id string) (jobs.Server, error) {
 // ServerWithCredentials returns the server with id and its BMC credentials.
 func (s *Store) ServerWithCredentials(ctx context.Context, id string) (jobs.Server, jobs.Credentials, error) {
 	rec, err := s.serverRecord(ctx, id)
-	return rec.Server, jobs.Credentials{Username: rec.Username, Password: rec.Password}, err
+	if err != nil {
+		return rec.Server, jobs.Credentials{}, err
+	}
+	creds, err := s.unseal(id, rec.Sealed)
+	return rec.Server, creds, err
 }
 
 // SetPowerState records the power state last read from a server's BMC.
 func (s *Store) SetPowerState(ctx context.Context, id string, p jobs.PowerState) error {
-	return s.updateServer(ctx, id, func(rec *serverRecord) { rec.PowerState = p })
+	return s.updateServer(ctx, id, func(rec *serverRecord) error { rec.PowerState = p; return nil })
 }
 
 // SetInventory stores the hardware inventory read from a server's BMC.
 func (s *Store) SetInventory(ctx context.Context, id string, inv jobs.Inventory) error {
-	return s.updateServer(ctx, id, func(rec *serverRecord) { rec.Inventory = &inv })
+	return s.updateServer(ctx, id, func(rec *serverRecord) error { rec.Inventory = &inv; return nil })
 }
 
 // Inventory returns the server's last inventory, or a not_found error.
@@ -101,20 +163,107 @@ func (s *Store) Inventory(ctx context.Context, id string) (jobs.Inventory, error
 	return *rec.Inventory, nil
 }
 
-// updateServer changes a server record in place.
-func (s *Store) updateServer(ctx context.Context, id string, change func(*serverRecord)) error {
-	rec, err := s.serverRecord(ctx, id)
+// ServerChange changes a server's settings; a nil Credentials keeps them.
+type ServerChange func(srv *jobs.Server, creds *jobs.Credentials) error
+
+// UpdateServer applies change to a server, its credentials included, and
+// checks the result.
+func (s *Store) UpdateServer(ctx context.Context, id string, change ServerChange) (jobs.Server, error) {
+	var out jobs.Server
+	err := s.updateServer(ctx, id, func(rec *serverRecord) error {
+		creds, err := s.unseal(id, rec.Sealed)
+		if err != nil {
+			return err
+		}
+		if err := change(&rec.Server, &creds); err != nil {
+			return err
+		}
+		if rec.ID != id {
+			return jobs.Invalid("id", "cannot change")
+		}
+		if err := rec.Validate(); err != nil {
+			return err
+		}
+		if rec.Sealed, err = s.seal(id, creds); err != nil {
+			return err
+		}
+		out = rec.Server
+		return nil
+	})
+	return out, err
+}
+
+// updateServer changes a server record with optimistic locking: a
+// concurrent change makes it read and apply change again.
+func (s *Store) updateServer(ctx context.Context, id string, change func(*serverRecord) error) error {
+	_, err := s.updateServerTx(ctx, id, func(rec *serverRecord, _ redis.Pipeliner) error { return change(rec) })
+	return err
+}
+
+// updateServerTx is updateServer whose change may queue more commands in
+// the transaction that writes the record.
+func (s *Store) updateServerTx(ctx context.Context, id string, change func(*serverRecord, redis.Pipeliner) error) (serverRecord, error) {
+	key := serverKey(id)
+	var rec serverRecord
+	for range 20 {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			data, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return jobs.Errorf(jobs.CodeNotFound, false, "server %s is not enrolled", id)
+			}
+			if err != nil {
+				return err
+			}
+			if rec, err = decodeServer(id, data); err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				if err := change(&rec, pipe); err != nil {
+					return err
+				}
+				rec.UpdatedAt = time.Now().UTC()
+				out, err := json.Marshal(rec)
+				if err != nil {
+					return err
+				}
+				pipe.Set(ctx, key, out, 0)
+				return nil
+			})
+			return err
+		}, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			if err != nil && !errors.As(err, new(*jobs.Error)) {
+				err = fmt.Errorf("update server %s: %w", id, err)
+			}
+			return rec, err
+		}
+	}
+	return rec, fmt.Errorf("update server %s: too many concurrent changes", id)
+}
+
+// RemoveServer forgets a server. It refuses while a job holds the server or
+// the server is in a transitional state.
+func (s *Store) RemoveServer(ctx context.Context, id string) error {
+	srv, err := s.Server(ctx, id)
 	if err != nil {
 		return err
 	}
-	change(&rec)
-	rec.UpdatedAt = time.Now().UTC()
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("marshal server %s: %w", id, err)
+	if srv.State.Transitional() {
+		return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: wait for its job to end, or cancel it", id, srv.State)
 	}
-	if err := s.rdb.Set(ctx, serverKey(id), data, 0).Err(); err != nil {
-		return fmt.Errorf("update server %s: %w", id, err)
+	held, err := s.rdb.Exists(ctx, leaseKey(id)).Result()
+	if err != nil {
+		return fmt.Errorf("remove server %s: %w", id, err)
+	}
+	if held > 0 {
+		return jobs.Errorf(jobs.CodeConflict, false, "server %s has a job running: wait for it to end, or cancel it", id)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Del(ctx, serverKey(id), breakerKey(id), paceKey(id))
+	pipe.SRem(ctx, serverIndexKey, id)
+	pipe.SRem(ctx, breakerOpenKey, id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("remove server %s: %w", id, err)
 	}
 	return nil
 }
@@ -126,4 +275,93 @@ func (s *Store) ServerIDs(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list servers: %w", err)
 	}
 	return ids, nil
+}
+
+// ListServers returns the servers whose labels include every pair of
+// selector (all servers for an empty one), sorted by id.
+func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error) {
+	ids, err := s.ServerIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	out := make([]jobs.Server, 0, len(ids))
+	for chunk := range slices.Chunk(ids, 1000) {
+		keys := make([]string, len(chunk))
+		for i, id := range chunk {
+			keys[i] = serverKey(id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list servers: %w", err)
+		}
+		for i, v := range vals {
+			data, ok := v.(string)
+			if !ok {
+				continue // removed meanwhile
+			}
+			rec, err := decodeServer(chunk[i], []byte(data))
+			if err != nil {
+				return nil, err
+			}
+			if matches(rec.Labels, selector) {
+				out = append(out, rec.Server)
+			}
+		}
+	}
+	return out, nil
+}
+
+func matches(labels, selector map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TransitionServer moves a server from one of from to state to, for job,
+// and records tinman.server.state_changed in the same transaction. A server
+// in another state is a conflict that names it.
+func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error) {
+	stream := "server." + id
+	var staged events.Staged
+	rec, err := s.updateServerTx(ctx, id, func(rec *serverRecord, pipe redis.Pipeliner) error {
+		if !slices.Contains(from, rec.State) {
+			return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: %s needs it %s", id, rec.State, to, joinStates(from))
+		}
+		prev := rec.State
+		rec.State, rec.Seq = to, rec.Seq+1
+		if to == jobs.ServerError {
+			rec.LastError = &jobs.ServerFailure{Reason: reason, JobID: jobID, At: time.Now().UTC()}
+		} else {
+			rec.LastError = nil
+		}
+		ev, err := events.New(s.cfg.Source, events.ServerStateChanged, id, events.StateChangedData{
+			Server: id, Previous: prev, State: to, JobID: jobID, Reason: reason,
+		})
+		if err != nil {
+			return err
+		}
+		ev.ID = fmt.Sprintf("%s.%d", stream, rec.Seq)
+		staged, err = s.outbox.Stage(ctx, pipe, stream, ev)
+		return err
+	})
+	if err != nil {
+		return rec.Server, err
+	}
+	s.send(ctx, stream, staged)
+	return rec.Server, nil
+}
+
+func joinStates(states []jobs.ServerState) string {
+	out := ""
+	for i, st := range states {
+		if i > 0 {
+			out += " or "
+		}
+		out += string(st)
+	}
+	return out
 }

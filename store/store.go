@@ -84,6 +84,7 @@ func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error
 		return job, false, fmt.Errorf("accept job %s: %w", job.ID, err)
 	}
 	s.send(ctx, job.ID, staged)
+	s.index(ctx, job)
 	return job, true, nil
 }
 
@@ -149,3 +150,5 @@ func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d even
 func (s *Store) Flush(ctx context.Context, jobID string) error {
 	return s.outbox.Flush(ctx, jobID)
 }
+
+func jsonUnmarshal(data string, v any) error { return json.Unmarshal([]byte(data), v) }

@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -116,7 +115,7 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 	if run.lease == nil {
 		return jobs.Errorf(jobs.CodeInternal, false, "job %s reached its BMC without the server lease", run.Job.ID)
 	}
-	if m := srv.Maintenance; m != nil && m.SetBy == store.BreakerSetter && !mayProbe(run.Job) {
+	if m := srv.Maintenance; m != nil && m.SetBy == store.BreakerSetter && !jobs.AllowedInMaintenance(run.Job.Type, run.Job.Params) {
 		return jobs.Errorf(jobs.CodeBMCUnreachable, false, "circuit open since %s: %s", m.Since.Format(time.RFC3339), m.Reason)
 	}
 	g, err := w.newGuard(ctx, srv, run.lease)
@@ -139,13 +138,4 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 		}
 	}()
 	return fn(srv, guardedBMC{BMC: conn, g: g})
-}
-
-// mayProbe reports whether job may run on a server whose breaker is open.
-func mayProbe(job jobs.Job) bool {
-	if job.Type == jobs.Inspect {
-		return true
-	}
-	var p jobs.PowerParams
-	return job.Type == jobs.Power && json.Unmarshal(job.Params, &p) == nil && p.Action == jobs.PowerStatus
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -40,6 +41,8 @@ type backendConfig struct {
 	Streams  events.StreamConfig
 	Name     string // the role, for the NATS connection name and event source
 	Logger   zerolog.Logger
+	// SecretKey seals BMC credentials; nil: a random one for this process.
+	SecretKey []byte
 }
 
 // openBackend connects to NATS and Redis and makes sure the streams exist.
@@ -77,7 +80,7 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		return nil, err
 	}
 	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
-	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log})
+	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
 	return &backend{log: log, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
 }
 
@@ -151,6 +154,33 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 func serviceFlags(cmd *cobra.Command) {
 	cmd.Flags().String("nats-url", "", "NATS server URL (default: nats://127.0.0.1:4222)")
 	cmd.Flags().String("redis-url", "", "Redis URL (default: redis://127.0.0.1:6379/0)")
+}
+
+func secretFlags(cmd *cobra.Command) {
+	cmd.Flags().String("secret-key", "", "key that seals BMC credentials: 32 bytes in base64 or hex (prefer TINMAN_SECRET_KEY)")
+	cmd.Flags().String("secret-key-file", "", "file holding the secret key")
+}
+
+// secretKey reads --secret-key or --secret-key-file; nil when neither is set.
+func secretKey(cmd *cobra.Command) ([]byte, error) {
+	text, file := mustString(cmd, "secret-key"), mustString(cmd, "secret-key-file")
+	switch {
+	case text != "" && file != "":
+		return nil, usageErr("give --secret-key or --secret-key-file, not both")
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageErr("--secret-key-file: %v", err)
+		}
+		text = string(data)
+	case text == "":
+		return nil, nil
+	}
+	key, err := store.ParseKey(text)
+	if err != nil {
+		return nil, usageErr("secret key: %v", err)
+	}
+	return key, nil
 }
 
 func streamFlags(cmd *cobra.Command) {

@@ -88,7 +88,7 @@ func TestCLIExitCodes(t *testing.T) {
 func TestCLISimEnrolsAFleet(t *testing.T) {
 	t.Parallel()
 	redisURL, rdb := servicetest.Redis(t)
-	code, out, errOut := tinman(t, 3*time.Second, "sim", "--count", "12", "--enroll", "--redis-url", redisURL, "--prefix", "load-")
+	code, out, errOut := tinman(t, 3*time.Second, "sim", "--count", "12", "--enroll", "--redis-url", redisURL, "--prefix", "load-", "--secret-key", testKeyText)
 	if code != exitOK {
 		t.Fatalf("sim exit %d: %s", code, errOut)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/natsembed"
+	"github.com/tinmanhq/tinman/store"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -106,8 +108,12 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopRedis()
+	key, err := d.secretKey()
+	if err != nil {
+		return err
+	}
 	b, err := openBackend(ctx, backendConfig{NATSURL: d.natsURL, RedisURL: redisURL,
-		Streams: events.DefaultStreamConfig(), Name: "dev", Logger: log})
+		Streams: events.DefaultStreamConfig(), Name: "dev", Logger: log, SecretKey: key})
 	if err != nil {
 		return err
 	}
@@ -135,6 +141,27 @@ func (d *dev) Run(ctx context.Context) error {
 	d.banner(redisURL)
 	close(d.ready)
 	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.serveAPI(ln))
+}
+
+// secretKey is the key that seals credentials in dev: with the in-memory
+// Redis a fresh one; with --redis-url the one kept beside the context file,
+// made on first use, so that a restarted dev reads what it wrote.
+func (d *dev) secretKey() ([]byte, error) {
+	if d.cfg.RedisURL == "" {
+		return store.NewKey(), nil
+	}
+	path := filepath.Join(filepath.Dir(d.cfg.ContextFile), "dev-secret.key")
+	if data, err := os.ReadFile(path); err == nil {
+		return store.ParseKey(string(data))
+	}
+	key := store.NewKey()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("keep dev secret key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep dev secret key: %w", err)
+	}
+	return key, nil
 }
 
 func (d *dev) dataDir() (string, func(), error) {

@@ -26,6 +26,9 @@ import (
 // The claims about processes are tested on processes: the real binary,
 // killed with SIGKILL, against a NATS server restarted under it.
 
+// testKeyText is the secret key the role processes of these tests share.
+const testKeyText = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -77,7 +80,7 @@ func startProc(t *testing.T, args ...string) *proc {
 	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Stdout = lockedWriter{p.mu, p.out}
 	p.cmd.Stderr = lockedWriter{p.mu, p.out}
-	p.cmd.Env = append(os.Environ(), "TINMAN_LOG_FORMAT=json")
+	p.cmd.Env = append(os.Environ(), "TINMAN_LOG_FORMAT=json", "TINMAN_SECRET_KEY="+testKeyText)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start tinman %v: %v", args, err)
 	}
@@ -135,7 +138,8 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{Logger: zerolog.Nop()})
+	key, _ := store.ParseKey(testKeyText)
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
 	user, pass := c.sim.Credentials()
 	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}}
 	if err := st.PutServer(context.Background(), srv, jobs.Credentials{Username: user, Password: pass}); err != nil {

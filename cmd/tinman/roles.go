@@ -65,6 +65,7 @@ func newWorkerCmd() *cobra.Command {
 func roleFlags(cmd *cobra.Command) {
 	serviceFlags(cmd)
 	streamFlags(cmd)
+	secretFlags(cmd)
 	cmd.Flags().String("health-addr", "", "serve /healthz and /readyz on this address (empty: none)")
 }
 
@@ -129,8 +130,15 @@ func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
 	log = log.With().Str("role", role).Logger()
+	key, err := secretKey(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil && role != "dispatcher" {
+		return nil, usageErr("the %s reads BMC credentials: give the secret key (TINMAN_SECRET_KEY or --secret-key-file)", role)
+	}
 	return openBackend(cmd.Context(), backendConfig{NATSURL: natsURL, RedisURL: redisURL,
-		Streams: streamConfig(cmd), Name: role, Logger: log})
+		Streams: streamConfig(cmd), Name: role, Logger: log, SecretKey: key})
 }
 
 // healthServer serves /healthz and /readyz on --health-addr, if set.

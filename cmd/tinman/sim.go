@@ -29,6 +29,7 @@ func newSimCmd() *cobra.Command {
 	f.Duration("power-transition", 0, "how long a power change takes to show")
 	f.Bool("enroll", false, "register the BMCs as available servers in Redis")
 	f.String("redis-url", "redis://127.0.0.1:6379/0", "Redis of the servers registry, with --enroll")
+	secretFlags(cmd)
 	return cmd
 }
 
@@ -49,7 +50,14 @@ func runSim(cmd *cobra.Command, _ []string) error {
 	}
 	defer fleet.Close()
 	if enroll, _ := f.GetBool("enroll"); enroll {
-		if err := enrollFleet(cmd.Context(), mustString(cmd, "redis-url"), prefix, fleet); err != nil {
+		key, err := secretKey(cmd)
+		if err != nil {
+			return err
+		}
+		if key == nil {
+			return usageErr("--enroll seals the BMC credentials: give the secret key the workers use (TINMAN_SECRET_KEY or --secret-key-file)")
+		}
+		if err := enrollFleet(cmd.Context(), mustString(cmd, "redis-url"), key, prefix, fleet); err != nil {
 			return err
 		}
 	}
@@ -69,13 +77,13 @@ func simName(prefix string, i, count int) string {
 	return fmt.Sprintf("%s%0*d", prefix, width, i)
 }
 
-func enrollFleet(ctx context.Context, redisURL, prefix string, fleet *bmcsim.Fleet) error {
+func enrollFleet(ctx context.Context, redisURL string, key []byte, prefix string, fleet *bmcsim.Fleet) error {
 	rdb, err := openRedis(ctx, redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{})
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{SecretKey: key})
 	bmcs := fleet.BMCs()
 	for i, b := range bmcs {
 		user, pass := b.Credentials()

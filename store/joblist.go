@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+const jobIndexKey = "tinman:jobs"
+
+func serverJobsKey(server string) string { return "tinman:jobs:server:" + server }
+
+// index adds an accepted job to the job indexes, newest last, and drops
+// entries older than the job records' life.
+func (s *Store) index(ctx context.Context, job jobs.Job) {
+	score := float64(job.CreatedAt.UnixMilli())
+	old := strconv.FormatInt(time.Now().Add(-s.cfg.JobTTL).UnixMilli(), 10)
+	pipe := s.rdb.Pipeline()
+	for _, key := range s.indexKeys(job) {
+		pipe.ZAdd(ctx, key, redis.Z{Score: score, Member: job.ID})
+		pipe.ZRemRangeByScore(ctx, key, "-inf", "("+old)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("job_id", job.ID).Msg("index job (it is listed once indexed again)")
+	}
+}
+
+func (s *Store) indexKeys(job jobs.Job) []string {
+	keys := []string{jobIndexKey}
+	if job.Server != "" {
+		keys = append(keys, serverJobsKey(job.Server))
+	}
+	return keys
+}
+
+// JobFilter selects jobs; empty fields select all.
+type JobFilter struct {
+	Server string
+	State  jobs.State
+	Type   jobs.Type
+	// Limit caps the answer (default 100, at most 1000).
+	Limit int
+}
+
+// ListJobs returns the newest jobs that match f, newest first.
+func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]jobs.Job, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	key := jobIndexKey
+	if f.Server != "" {
+		key = serverJobsKey(f.Server)
+	}
+	out := make([]jobs.Job, 0, limit)
+	const page = 500
+	for start := int64(0); len(out) < limit; start += page {
+		ids, err := s.rdb.ZRevRange(ctx, key, start, start+page-1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		found, err := s.jobsByID(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range found {
+			if (f.State == "" || j.State == f.State) && (f.Type == "" || j.Type == f.Type) && len(out) < limit {
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) jobsByID(ctx context.Context, ids []string) ([]jobs.Job, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = jobKey(id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	out := make([]jobs.Job, 0, len(vals))
+	for i, v := range vals {
+		data, ok := v.(string)
+		if !ok {
+			continue // expired since it was indexed
+		}
+		var j jobs.Job
+		if err := jsonUnmarshal(data, &j); err != nil {
+			return nil, fmt.Errorf("decode job %s: %w", ids[i], err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
