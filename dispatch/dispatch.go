@@ -81,6 +81,7 @@ type Validator interface {
 type Store interface {
 	Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error)
 	Server(ctx context.Context, id string) (jobs.Server, error)
+	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -259,7 +260,24 @@ func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
 		return &jobs.Error{Code: jobs.CodeConflict, Field: "server",
 			Message: fmt.Sprintf("server %s is in maintenance (%s): only power status and inspect jobs run", srv.ID, srv.Maintenance.Reason)}
 	}
-	return nil
+	return d.claim(ctx, req)
+}
+
+// claim moves the server into the job's transitional state, if the job type
+// has one: of two requests racing for one server, one gets the server and
+// the other is rejected with the state it found. A redelivery of the same
+// request finds the server already its own.
+func (d *Dispatcher) claim(ctx context.Context, req jobs.Request) error {
+	lc, ok := jobs.LifecycleOf(req.Type)
+	if !ok {
+		return nil
+	}
+	_, err := d.store.TransitionServer(ctx, req.Server, lc.From, lc.During, req.ID, string(req.Type)+" requested")
+	if e := new(jobs.Error); errors.As(err, &e) && !e.Retryable {
+		e.Field = "server"
+		return e
+	}
+	return err
 }
 
 // reject publishes tinman.request.rejected and terminates the request. When

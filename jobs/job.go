@@ -37,7 +37,14 @@ type Job struct {
 	Error       *Error          `json:"error,omitempty"`
 	Result      json.RawMessage `json:"result,omitempty"`
 	// Seq is the number of the job's last event: its events are numbered 1, 2, 3...
-	Seq       int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Checkpoint names the last step of a workflow that completed: a retry
+	// resumes after it.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// WaitingFor names what a waiting workflow waits for (a callback, a
+	// state), and WaitDeadline when it gives up; no worker is held meanwhile.
+	WaitingFor   string     `json:"waiting_for,omitempty"`
+	WaitDeadline *time.Time `json:"wait_deadline,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

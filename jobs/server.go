@@ -43,6 +43,10 @@ type Server struct {
 	BMC         BMC               `json:"bmc"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	State       ServerState       `json:"state"`
+	// StateSince is when the server entered State.
+	StateSince time.Time `json:"state_since"`
+	// Job is the job that drives a transitional state.
+	Job string `json:"job,omitempty"`
 	PowerState  PowerState        `json:"power_state"`
 	Maintenance *Maintenance      `json:"maintenance,omitempty"`
 	// LastError says why the server is in state error, and which job failed.

@@ -70,6 +70,9 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	if srv.State == "" {
 		srv.State = jobs.ServerEnrolled
 	}
+	if srv.StateSince.IsZero() {
+		srv.StateSince = now
+	}
 	if srv.PowerState == "" {
 		srv.PowerState = jobs.PowerStateUnknown
 	}
@@ -328,11 +331,18 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 	stream := "server." + id
 	var staged events.Staged
 	rec, err := s.updateServerTx(ctx, id, func(rec *serverRecord, pipe redis.Pipeliner) error {
+		if rec.State == to && rec.Job == jobID && jobID != "" {
+			return errNoChange // the same job asked again: done already
+		}
 		if !slices.Contains(from, rec.State) {
-			return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: %s needs it %s", id, rec.State, to, joinStates(from))
+			return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: going %s needs it %s", id, rec.State, to, joinStates(from))
 		}
 		prev := rec.State
-		rec.State, rec.Seq = to, rec.Seq+1
+		rec.State, rec.Seq, rec.StateSince = to, rec.Seq+1, time.Now().UTC()
+		rec.Job = ""
+		if to.Transitional() {
+			rec.Job = jobID
+		}
 		if to == jobs.ServerError {
 			rec.LastError = &jobs.ServerFailure{Reason: reason, JobID: jobID, At: time.Now().UTC()}
 		} else {
@@ -348,12 +358,18 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 		staged, err = s.outbox.Stage(ctx, pipe, stream, ev)
 		return err
 	})
+	if errors.Is(err, errNoChange) {
+		return rec.Server, nil
+	}
 	if err != nil {
 		return rec.Server, err
 	}
 	s.send(ctx, stream, staged)
 	return rec.Server, nil
 }
+
+// errNoChange ends an update that has nothing to write.
+var errNoChange = errors.New("no change")
 
 func joinStates(states []jobs.ServerState) string {
 	out := ""

@@ -13,6 +13,10 @@ import (
 // reports its summary.
 func (w *Worker) inspect(ctx context.Context, _ *asynq.Task) error {
 	run := RunFrom(ctx)
+	lc, _ := jobs.LifecycleOf(jobs.Inspect)
+	if _, err := w.store.TransitionServer(ctx, run.Job.Server, lc.From, lc.During, run.Job.ID, "inspect"); err != nil {
+		return err
+	}
 	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
 		inv, err := b.Inventory(ctx)
 		if err != nil {
@@ -20,6 +24,9 @@ func (w *Worker) inspect(ctx context.Context, _ *asynq.Task) error {
 		}
 		if err := w.store.SetInventory(ctx, srv.ID, inv); err != nil {
 			return fmt.Errorf("store inventory of %s: %w", srv.ID, err)
+		}
+		if _, err := w.store.TransitionServer(ctx, srv.ID, []jobs.ServerState{lc.During}, lc.After, run.Job.ID, "inspected"); err != nil {
+			return err
 		}
 		return run.SetResult(inv.Summary())
 	})
@@ -42,11 +49,4 @@ func (w *Worker) bmcReset(ctx context.Context, _ *asynq.Task) error {
 		}
 		return run.SetResult(BMCResetResult{Kind: p.Kind})
 	})
-}
-
-// notYet fails a job whose type this worker does not perform yet, at once
-// and for good, rather than retrying into the same wall.
-func notYet(ctx context.Context, _ *asynq.Task) error {
-	t := RunFrom(ctx).Job.Type
-	return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "%s jobs are not performed by this version of the worker", t)
 }

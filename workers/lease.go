@@ -25,8 +25,11 @@ const (
 // attempt: another job holds the server.
 var errServerBusy = errors.New("server busy")
 
-// isFailure tells asynq which errors spend an attempt.
-func isFailure(err error) bool { return !errors.Is(err, errServerBusy) }
+// isFailure tells asynq which errors spend an attempt: not waiting for the
+// server, nor waiting for a callback.
+func isFailure(err error) bool {
+	return !errors.Is(err, errServerBusy) && !errors.As(err, new(*waitError))
+}
 
 // busyDelay is how soon a job that found its server busy looks again:
 // 250 ms to 1 s, spread by task so that waiters do not poll in step.
@@ -50,7 +53,7 @@ func (h *heldLease) valid() bool { return time.Now().UnixNano() < h.validUntil.L
 // called. The returned context ends, with cause store.ErrLeaseLost, as soon
 // as the lease can no longer be trusted. When another job holds the server,
 // acquire says so once in a job.progress event and returns errServerBusy.
-func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldLease, func(), error) {
+func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldLease, func(keep time.Duration), error) {
 	job := run.Job
 	l, err := w.store.AcquireLease(ctx, job.Server, job.ID, w.cfg.LeaseTTL)
 	if errors.Is(err, store.ErrLeaseHeld) {
@@ -67,12 +70,23 @@ func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldL
 		defer close(done)
 		w.renew(lctx, h, cancel)
 	}()
-	release := func() {
+	// release frees the lease, or with keep > 0 holds it that much longer
+	// for a workflow that waits: nobody else works the server meanwhile, and
+	// a dead worker's lease still runs out.
+	release := func(keep time.Duration) {
 		cancel(nil)
 		<-done
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer rcancel()
-		if err := w.store.ReleaseLease(rctx, l); err != nil {
+		var err error
+		if keep <= 0 {
+			err = w.store.ReleaseLease(rctx, l)
+		} else {
+			kept := l
+			kept.TTL = keep
+			err = w.store.RenewLease(rctx, kept)
+		}
+		if err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("release server lease (it expires by itself)")
 		}
 	}

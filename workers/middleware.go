@@ -40,25 +40,35 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 			return w.store.Flush(ctx, job.ID)
 		}
 		run := &Run{Job: job, store: w.store}
-		if job.Attempt >= job.MaxAttempts {
+		// A workflow that waits resumes its attempt: no new start, no attempt spent.
+		resuming := job.State == jobs.StateRunning && job.WaitingFor != ""
+		if job.Attempt >= job.MaxAttempts && !resuming {
 			return w.exhausted(ctx, run)
 		}
+		var keep time.Duration // how long to hold the server after this run
 		if job.Type.TargetsServer() {
 			lctx, held, release, err := w.acquire(ctx, run)
 			if err != nil {
 				return err
 			}
-			defer release()
+			defer func() { release(keep) }()
 			ctx, run.lease = lctx, held
 		}
-		run.Job.State, run.Job.Error = jobs.StateRunning, nil
-		run.Job.Attempt++
-		if _, err := w.store.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
-			return fmt.Errorf("record start of job %s: %w", job.ID, err)
+		if !resuming {
+			run.Job.State, run.Job.Error = jobs.StateRunning, nil
+			run.Job.Attempt++
+			if _, err := w.store.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
+				return fmt.Errorf("record start of job %s: %w", job.ID, err)
+			}
+			log.Info().Msg("job started")
 		}
-		log.Info().Msg("job started")
 		start := time.Now()
 		herr := next.ProcessTask(withRun(ctx, run), t)
+		if we := new(waitError); errors.As(herr, &we) {
+			keep = 3*we.poll + w.cfg.LeaseTTL
+			log.Debug().Str("waiting_for", we.what).Msg("job waits: worker released")
+			return herr
+		}
 		return w.finish(ctx, run, t, herr, time.Since(start))
 	})
 }
@@ -94,7 +104,15 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	job := run.Job
+	job.WaitingFor, job.WaitDeadline = "", nil
 	d := events.Detail{Provider: run.provider}
+	if errors.Is(herr, errCanceled) {
+		job.State = jobs.StateCanceled
+		job.Error = jobs.Errorf(jobs.CodeCanceled, false, "%v", herr)
+		log.Info().Str("checkpoint", job.Checkpoint).Msg("job canceled")
+		w.leaveLifecycle(rctx, job, "canceled after step "+orNone(job.Checkpoint))
+		return w.record(rctx, &job, events.JobCanceled, events.Detail{Message: herr.Error(), Step: job.Checkpoint})
+	}
 	if herr == nil {
 		job.State, job.Result = jobs.StateSucceeded, run.result
 		log.Info().Dur("took", took).Msg("job succeeded")
@@ -112,10 +130,34 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	}
 	job.State = jobs.StateFailed
 	log.Error().Err(herr).Str("code", string(job.Error.Code)).Msg("job failed")
+	w.leaveLifecycle(rctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message))
 	if err := w.record(rctx, &job, events.JobFailed, d); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %w", herr, asynq.SkipRetry)
+}
+
+// leaveLifecycle moves the server of a job that ended badly from the job's
+// transitional state to error, with the reason, if the job still drives it.
+func (w *Worker) leaveLifecycle(ctx context.Context, job jobs.Job, reason string) {
+	lc, ok := jobs.LifecycleOf(job.Type)
+	if !ok {
+		return
+	}
+	srv, err := w.store.Server(ctx, job.Server)
+	if err != nil || srv.State != lc.During || srv.Job != job.ID {
+		return
+	}
+	if _, err := w.store.TransitionServer(ctx, job.Server, []jobs.ServerState{lc.During}, jobs.ServerError, job.ID, reason); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("move server to error (the watchdog will)")
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // attemptFailure codes the error an attempt ended with; an attempt cut short

@@ -41,5 +41,13 @@ type Store interface {
 	OpenBreakers(ctx context.Context) ([]string, error)
 	ClaimProbe(ctx context.Context, server string, interval time.Duration) (bool, error)
 	LastCall(ctx context.Context, server string) (time.Time, error)
+	Server(ctx context.Context, id string) (jobs.Server, error)
+	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
+	CancelRequested(ctx context.Context, id string) (bool, error)
+	CancelJob(ctx context.Context, id, by string) (jobs.Job, error)
+	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
+	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
+	SetBootConfig(ctx context.Context, c store.BootConfig) error
+	ClearBootConfig(ctx context.Context, server, jobID string) error
 	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
 }

@@ -94,6 +94,9 @@ func (p RetryPolicy) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, errServerBusy) {
 		return busyDelay(t)
 	}
+	if we := new(waitError); errors.As(err, &we) {
+		return we.poll
+	}
 	var ae *attemptError
 	if errors.As(err, &ae) {
 		n = ae.attempt - 1

@@ -164,6 +164,14 @@ func setup(t *testing.T, bmc *fakeBMC) *env {
 // setupWith is setup with the worker's config changed by tune.
 func setupWith(t *testing.T, bmc *fakeBMC, tune func(*workers.Config)) *env {
 	t.Helper()
+	return setupFleet(t, map[string]*fakeBMC{"srv-1": bmc}, tune)
+}
+
+// setupFleet runs a worker over real Redis and NATS with one fake BMC per
+// server, enrolled with the label role=web. Deploys submit their jobs
+// straight to the queue, as the dispatcher would.
+func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Config)) *env {
+	t.Helper()
 	_, rdb := servicetest.Redis(t)
 	_, js := servicetest.JetStream(t, servicetest.NATS(t))
 	ctx := context.Background()
@@ -174,16 +182,20 @@ func setupWith(t *testing.T, bmc *fakeBMC, tune func(*workers.Config)) *env {
 	log := zerolog.New(logs)
 	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
 	st := store.New(rdb, outbox, store.Config{Source: "/test/worker", Logger: log})
-	if err := st.PutServer(ctx, jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}},
-		jobs.Credentials{Username: "admin", Password: secret}); err != nil {
-		t.Fatal(err)
+	for id := range bmcs {
+		srv := jobs.Server{ID: id, BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish},
+			Labels: map[string]string{"role": "web"}, State: jobs.ServerAvailable}
+		if err := st.PutServer(ctx, srv, jobs.Credentials{Username: "admin", Password: secret}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	policy := workers.DefaultRetryPolicy()
 	policy.Base, policy.Max = 20*time.Millisecond, 50*time.Millisecond
-	connect := func(_ context.Context, _ jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+	connect := func(_ context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
 		if creds.Password != secret {
 			return nil, fmt.Errorf("credentials did not reach the connector")
 		}
+		bmc := bmcs[srv.ID]
 		bmc.mu.Lock()
 		defer bmc.mu.Unlock()
 		if bmc.down {
@@ -191,9 +203,13 @@ func setupWith(t *testing.T, bmc *fakeBMC, tune func(*workers.Config)) *env {
 		}
 		return bmc, nil
 	}
+	q := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = q.Close() })
+	e := &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmcs["srv-1"], logs: logs}
 	cfg := workers.Config{
-		Concurrency: 4, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
+		Concurrency: 8, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
 		ShutdownTimeout: 5 * time.Second, Logger: log, LeaseTTL: 2 * time.Second, DelayedTaskCheckInterval: 50 * time.Millisecond,
+		WaitPoll: 100 * time.Millisecond, Submitter: submitter{e},
 	}
 	tune(&cfg)
 	w := workers.New(rdb, st, connect, cfg)
@@ -206,34 +222,49 @@ func setupWith(t *testing.T, bmc *fakeBMC, tune func(*workers.Config)) *env {
 			t.Errorf("worker: %v", err)
 		}
 	})
-	q := asynq.NewClientFromRedisClient(rdb)
-	t.Cleanup(func() { _ = q.Close() })
-	return &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmc, logs: logs}
+	return e
 }
 
-// submit accepts and enqueues a job as the dispatcher does.
+// submitter accepts and enqueues the jobs a deploy submits.
+type submitter struct{ e *env }
+
+func (s submitter) Submit(_ context.Context, req jobs.Request) error { return s.e.accept(req) }
+
+// submit accepts and enqueues a job on srv-1 as the dispatcher does.
 func (e *env) submit(t *testing.T, id string, typ jobs.Type, params string) {
 	t.Helper()
-	ctx := context.Background()
 	req := jobs.Request{ID: id, Type: typ, Server: "srv-1", Params: json.RawMessage(params)}
-	if err := req.Validate(); err != nil {
+	if typ == jobs.Deploy {
+		req.Server = ""
+	}
+	e.submitRequest(t, req)
+}
+
+// submitRequest accepts and enqueues req as the dispatcher does.
+func (e *env) submitRequest(t *testing.T, req jobs.Request) {
+	t.Helper()
+	if err := e.accept(req); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// accept is submitRequest for any goroutine: it returns its failure.
+func (e *env) accept(req jobs.Request) error {
+	ctx := context.Background()
+	if err := req.Validate(); err != nil {
+		return err
 	}
 	policy := workers.DefaultRetryPolicy()
-	job, _, err := e.store.Accept(ctx, jobs.NewJob(req, policy.MaxAttempts(typ), time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Flush(ctx, id); err != nil {
-		t.Fatal(err)
+	job, enqueue, err := e.store.Accept(ctx, jobs.NewJob(req, policy.MaxAttempts(req.Type), time.Now()))
+	if err != nil || !enqueue {
+		return err
 	}
 	task, err := workers.NewTask(job, policy)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if _, err := e.queue.Enqueue(task); err != nil {
-		t.Fatal(err)
-	}
+	_, err = e.queue.Enqueue(task)
+	return err
 }
 
 // events returns the job's events up to and including its terminal one.
@@ -245,10 +276,16 @@ func (e *env) events(t *testing.T, id string) []events.JobData {
 // watch returns the job's events until stop says enough.
 func (e *env) watch(t *testing.T, id string, stop func(events.JobData) bool) []events.JobData {
 	t.Helper()
+	return e.watchTypes(t, id, "job", stop)
+}
+
+// watchTypes is watch over the event types of pattern ("" for all).
+func (e *env) watchTypes(t *testing.T, id, pattern string, stop func(events.JobData) bool) []events.JobData {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var got []events.JobData
-	err := events.NewWatcher(e.js).Watch(ctx, events.Filter{Job: id, Since: time.Hour}, func(d events.Delivered) error {
+	err := events.NewWatcher(e.js).Watch(ctx, events.Filter{Job: id, Type: pattern, Since: time.Hour}, func(d events.Delivered) error {
 		jd, err := d.JobData()
 		if err != nil {
 			return err

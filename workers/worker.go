@@ -44,6 +44,17 @@ type Config struct {
 	BreakerWindow    time.Duration
 	// ProbeInterval is how often a BMC whose breaker is open is tried again (default 30 s).
 	ProbeInterval time.Duration
+	// WaitPoll is how often a waiting workflow looks again when nothing wakes
+	// it sooner (default 5 s; a callback wakes it at once).
+	WaitPoll time.Duration
+	// InstallerTimeout bounds each wait for an installer callback (default 60 min).
+	InstallerTimeout time.Duration
+	// WatchdogInterval is how often stuck servers are looked for (default 1 min).
+	WatchdogInterval time.Duration
+	// StateDeadlines bound the transitional states (default jobs.StateDeadlines).
+	StateDeadlines map[jobs.ServerState]time.Duration
+	// Submitter publishes the jobs a deploy runs (nil: deploys fail).
+	Submitter Submitter
 	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).
 	PowerVerifyTimeout time.Duration
 	// Logger receives the worker's logs; every job line carries job_id, server, type, attempt.
@@ -86,6 +97,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 30 * time.Second
+	}
+	if c.WatchdogInterval <= 0 {
+		c.WatchdogInterval = time.Minute
+	}
+	if c.StateDeadlines == nil {
+		c.StateDeadlines = jobs.StateDeadlines
+	}
+	if c.WaitPoll <= 0 {
+		c.WaitPoll = 5 * time.Second
+	}
+	if c.InstallerTimeout <= 0 {
+		c.InstallerTimeout = time.Hour
 	}
 	if c.PowerVerifyTimeout <= 0 {
 		c.PowerVerifyTimeout = 60 * time.Second
@@ -138,9 +161,9 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	mux.HandleFunc(string(jobs.BootDevice), w.bootDevice)
 	mux.HandleFunc(string(jobs.Inspect), w.inspect)
 	mux.HandleFunc(string(jobs.BMCReset), w.bmcReset)
-	for _, t := range []jobs.Type{jobs.Provision, jobs.Deprovision, jobs.Deploy} {
-		mux.HandleFunc(string(t), notYet)
-	}
+	mux.HandleFunc(string(jobs.Provision), w.provision)
+	mux.HandleFunc(string(jobs.Deprovision), w.deprovision)
+	mux.HandleFunc(string(jobs.Deploy), w.deploy)
 	return mux
 }
 
@@ -150,7 +173,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.srv.Start(w.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.watchdog(ctx)
+	}()
 	w.probeBreakers(ctx)
+	<-done
 	w.srv.Shutdown()
 	return nil
 }

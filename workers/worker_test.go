@@ -77,11 +77,6 @@ func TestWorkerOutcomes(t *testing.T) {
 			wantCalls: []string{"reset-bmc cold"}, result: `{"kind":"cold"}`,
 		},
 		{
-			name: "a type this worker does not perform fails at once", bmc: &fakeBMC{}, typ: jobs.Provision, params: `{"image":"ubuntu-24.04"}`,
-			want:     []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateFailed},
-			wantCode: jobs.CodeUnsupportedOperation, wantCalls: []string{},
-		},
-		{
 			name: "soft off ignored by the OS fails unverified", bmc: &fakeBMC{state: jobs.PowerStateOn, deaf: true},
 			typ: jobs.Power, params: `{"action":"soft"}`,
 			want:     []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateFailed},

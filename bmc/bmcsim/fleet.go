@@ -17,6 +17,12 @@ type Fleet struct {
 // StartFleet starts n BMCs configured by cfg on 127.0.0.1 ephemeral ports. On
 // error every BMC already started is closed.
 func StartFleet(n int, cfg Config) (*Fleet, error) {
+	return StartFleetFunc(n, func(int) Config { return cfg })
+}
+
+// StartFleetFunc is StartFleet with the config of member i from cfg(i): for
+// a hook that must know which BMC it serves.
+func StartFleetFunc(n int, cfg func(i int) Config) (*Fleet, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("bmcsim: fleet size %d < 0", n)
 	}
@@ -26,7 +32,7 @@ func StartFleet(n int, cfg Config) (*Fleet, error) {
 	}
 	f := &Fleet{bmcs: make([]*BMC, 0, n), shared: sh}
 	for i := range n {
-		b := newBMC(cfg, sh)
+		b := newBMC(cfg(i), sh)
 		if err := b.Start("127.0.0.1:0"); err != nil {
 			closeErr := f.Close()
 			return nil, errors.Join(fmt.Errorf("bmcsim: start fleet member %d of %d: %w", i, n, err), closeErr)

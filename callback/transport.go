@@ -1,0 +1,89 @@
+package callback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// ServeCallback is POST /v1/servers/{id}/callbacks: 204 when recorded, 400
+// naming the field, 401 for a wrong token (nothing recorded), 503 when the
+// records cannot be reached. Errors are RFC 9457 problem+json.
+func (r *Receiver) ServeCallback(w http.ResponseWriter, req *http.Request) {
+	server := req.PathValue("id")
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
+	if err != nil {
+		problem(w, http.StatusRequestEntityTooLarge, "callback too large", err.Error(), "")
+		return
+	}
+	err = r.Receive(req.Context(), server, body)
+	var je *jobs.Error
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, ErrUnauthorized):
+		problem(w, http.StatusUnauthorized, "callback not authorized", "wrong job or token", "")
+	case errors.As(err, &je) && je.Code == jobs.CodeInvalidRequest:
+		problem(w, http.StatusBadRequest, "invalid callback", je.Error(), je.Field)
+	default:
+		r.log.Warn().Err(err).Msg("callback not recorded")
+		problem(w, http.StatusServiceUnavailable, "callback not recorded", "try again", "")
+	}
+}
+
+func problem(w http.ResponseWriter, status int, title, detail, field string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	body := map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail}
+	if field != "" {
+		body["field"] = field
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Run consumes tinman.callbacks.> with a durable consumer until ctx ends.
+// A bad or unauthorized report is terminated; one that could not be
+// recorded comes back later.
+func (r *Receiver) Run(ctx context.Context, js jetstream.JetStream) error {
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.RequestsStream, jetstream.ConsumerConfig{
+		Durable: "tinman-callbacks", FilterSubject: events.CallbackPrefix + ">",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
+	})
+	if err != nil {
+		return fmt.Errorf("create callbacks consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, msg) })
+	if err != nil {
+		return fmt.Errorf("consume callbacks: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	return nil
+}
+
+func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
+	server := strings.TrimPrefix(msg.Subject(), events.CallbackPrefix)
+	err := r.Receive(context.WithoutCancel(ctx), server, msg.Data())
+	var je *jobs.Error
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.Is(err, ErrUnauthorized) || errors.As(err, &je) && !je.Retryable:
+		r.log.Warn().Err(err).Str("server", server).Msg("callback refused")
+		_ = msg.TermWithReason(err.Error())
+	default:
+		r.log.Warn().Err(err).Str("server", server).Msg("callback not recorded: will come back")
+		_ = msg.NakWithDelay(2 * time.Second)
+	}
+}

@@ -1,0 +1,84 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Step is one checkpointed step of a workflow.
+type Step struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// errCanceled ends a workflow that was asked to stop, at a step boundary.
+var errCanceled = errors.New("canceled")
+
+// waitError parks a workflow that waits for something outside: asynq looks
+// at it again after poll without spending an attempt, and no worker
+// goroutine is held meanwhile.
+type waitError struct {
+	what string
+	poll time.Duration
+}
+
+func (e *waitError) Error() string { return "waiting for " + e.what }
+
+// runSteps runs the steps after the job's checkpoint, in order. After each
+// step it records the checkpoint with a job.progress event, so that a retry
+// resumes at the step that failed. Before each step it honours a cancel.
+func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
+	start := 0
+	for i, s := range steps {
+		if s.Name == run.Job.Checkpoint {
+			start = i + 1
+		}
+	}
+	for _, s := range steps[start:] {
+		canceled, err := w.store.CancelRequested(ctx, run.Job.ID)
+		if err != nil {
+			return err
+		}
+		if canceled {
+			return fmt.Errorf("%w before step %s", errCanceled, s.Name)
+		}
+		zerolog.Ctx(ctx).Info().Str("step", s.Name).Msg("step started")
+		if err := s.Run(ctx); err != nil {
+			return err
+		}
+		run.Job.Checkpoint, run.Job.WaitingFor, run.Job.WaitDeadline = s.Name, "", nil
+		if _, err := w.store.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: s.Name, Message: "done", Provider: run.provider}); err != nil {
+			return fmt.Errorf("checkpoint step %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// awaitCallback is a step body that waits for the job's installer to report
+// kind, until timeout after the wait began; then it fails with code.
+func (w *Worker) awaitCallback(ctx context.Context, run *Run, kind string, timeout time.Duration, code jobs.Code) error {
+	got, err := w.store.CallbackReceived(ctx, run.Job.ID, kind)
+	if err != nil || got {
+		return err
+	}
+	what := "callback " + kind
+	if run.Job.WaitingFor != what {
+		deadline := time.Now().Add(timeout).UTC()
+		run.Job.WaitingFor, run.Job.WaitDeadline = what, &deadline
+		msg := fmt.Sprintf("waiting for the installer to report %s, until %s", kind, deadline.Format(time.RFC3339))
+		if _, err := w.store.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: "wait-" + kind, Message: msg}); err != nil {
+			return err
+		}
+	}
+	if time.Now().After(*run.Job.WaitDeadline) {
+		return jobs.Errorf(code, false, "no %s callback by %s", kind, run.Job.WaitDeadline.Format(time.RFC3339))
+	}
+	return &waitError{what: what, poll: w.cfg.WaitPoll}
+}
