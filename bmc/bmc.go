@@ -161,7 +161,7 @@ func (s *Session) SetPower(ctx context.Context, action jobs.PowerAction) error {
 		}
 		return err
 	})
-	if err != nil && action == jobs.PowerSoft && jobs.AsError(err).Code == jobs.CodeBMCError {
+	if action == jobs.PowerSoft && jobs.CodeOf(err) == jobs.CodeBMCError {
 		return nil // the request reached the BMC; only the readback can tell
 	}
 	return err

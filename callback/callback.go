@@ -70,7 +70,7 @@ func (r *Receiver) Receive(ctx context.Context, server string, body []byte) erro
 		return err
 	}
 	cfg, err := r.store.BootConfig(ctx, server)
-	if jobs.AsError(err).Code == jobs.CodeNotFound {
+	if jobs.CodeOf(err) == jobs.CodeNotFound {
 		return fmt.Errorf("%w: server %s expects no callback", ErrUnauthorized, server)
 	}
 	if err != nil {

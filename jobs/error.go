@@ -81,3 +81,11 @@ func AsError(err error) *Error {
 	}
 	return &Error{Code: CodeInternal, Message: err.Error(), Retryable: true, err: err}
 }
+
+// CodeOf returns err's code: "" for nil, internal for an uncoded error.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	return AsError(err).Code
+}

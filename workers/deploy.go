@@ -184,7 +184,7 @@ func (w *Worker) batchDone(ctx context.Context, run *Run, plan *DeployPlan, p jo
 // failed once the dispatcher has had ample time.
 func (w *Worker) childState(ctx context.Context, run *Run, plan *DeployPlan, server string) (jobs.State, error) {
 	job, err := w.store.Job(ctx, childID(run.Job.ID, server))
-	if jobs.AsError(err) != nil && jobs.AsError(err).Code == jobs.CodeNotFound {
+	if jobs.CodeOf(err) == jobs.CodeNotFound {
 		if time.Since(*plan.StartedAt) > 2*time.Minute {
 			return jobs.StateFailed, nil
 		}

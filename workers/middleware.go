@@ -80,7 +80,7 @@ func (w *Worker) load(ctx context.Context, t *asynq.Task) (jobs.Job, error) {
 		return jobs.Job{}, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	job, err := w.store.Job(ctx, p.JobID)
-	if err != nil && jobs.AsError(err).Code == jobs.CodeNotFound {
+	if jobs.CodeOf(err) == jobs.CodeNotFound {
 		return job, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return job, err

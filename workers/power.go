@@ -25,7 +25,7 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 	}
 	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
 		state, err := w.powerAction(ctx, b, p.Action)
-		if p.HardFallback && jobs.AsError(err) != nil && jobs.AsError(err).Code == jobs.CodePowerStateUnverified {
+		if p.HardFallback && jobs.CodeOf(err) == jobs.CodePowerStateUnverified {
 			state, err = w.hardFallback(ctx, run, b, err)
 		}
 		if err != nil {
