@@ -36,6 +36,8 @@ type OutboxConfig struct {
 	SweepInterval time.Duration
 	// KeyTTL is how long a stream's seq counter lives after its last event (default 7 days).
 	KeyTTL time.Duration
+	// Published, if set, is told the outcome of every publish (for metrics).
+	Published func(err error)
 }
 
 const (
@@ -257,7 +259,11 @@ func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
 	if !ok || !ok2 {
 		return fmt.Errorf("outbox entry %.40q: %w", entry, errors.New("malformed"))
 	}
-	return o.pub.PublishRaw(ctx, subject, id, []byte(data))
+	err := o.pub.PublishRaw(ctx, subject, id, []byte(data))
+	if o.cfg.Published != nil {
+		o.cfg.Published(err)
+	}
+	return err
 }
 
 // Run sweeps the pending streams every SweepInterval, and removes sent

@@ -40,8 +40,8 @@ func (w *Worker) newGuard(ctx context.Context, srv jobs.Server, lease *heldLease
 	return g, nil
 }
 
-// do runs one BMC call under the guard.
-func (g *guard) do(ctx context.Context, call func(context.Context) error) error {
+// do runs one BMC call, op, under the guard.
+func (g *guard) do(ctx context.Context, op string, call func(context.Context) error) error {
 	if err := g.check(ctx); err != nil {
 		return err
 	}
@@ -52,7 +52,9 @@ func (g *guard) do(ctx context.Context, call func(context.Context) error) error 
 	if err := g.pace(ctx); err != nil {
 		return err
 	}
+	began := time.Now()
 	err := call(ctx)
+	g.w.cfg.Metrics.bmcCall(g.srv.BMC.Provider, op, err, time.Since(began))
 	g.mu.Lock()
 	g.last = time.Now()
 	g.mu.Unlock()
@@ -131,7 +133,7 @@ type guardedBMC struct {
 }
 
 func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err error) {
-	err = b.g.do(ctx, func(ctx context.Context) (err error) {
+	err = b.g.do(ctx, "power-state", func(ctx context.Context) (err error) {
 		state, err = b.BMC.PowerState(ctx)
 		return err
 	})
@@ -142,15 +144,15 @@ func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err 
 }
 
 func (b guardedBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
-	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.SetPower(ctx, a) })
+	return b.g.do(ctx, "power-"+string(a), func(ctx context.Context) error { return b.BMC.SetPower(ctx, a) })
 }
 
 func (b guardedBMC) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error {
-	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.SetBootDevice(ctx, p) })
+	return b.g.do(ctx, "boot-device", func(ctx context.Context) error { return b.BMC.SetBootDevice(ctx, p) })
 }
 
 func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err error) {
-	err = b.g.do(ctx, func(ctx context.Context) (err error) {
+	err = b.g.do(ctx, "inventory", func(ctx context.Context) (err error) {
 		inv, err = b.BMC.Inventory(ctx)
 		return err
 	})
@@ -158,7 +160,7 @@ func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err erro
 }
 
 func (b guardedBMC) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
-	return b.g.do(ctx, func(ctx context.Context) error { return b.BMC.ResetBMC(ctx, kind) })
+	return b.g.do(ctx, "bmc-reset", func(ctx context.Context) error { return b.BMC.ResetBMC(ctx, kind) })
 }
 
 // acquireCallSlot waits for a slot of the process's BMC call budget.

@@ -106,6 +106,7 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	job := run.Job
 	job.WaitingFor, job.WaitDeadline = "", nil
 	d := events.Detail{Provider: run.provider}
+	defer func() { w.cfg.Metrics.attempt(job.Type, string(job.State), took) }()
 	if errors.Is(herr, errCanceled) {
 		job.State = jobs.StateCanceled
 		job.Error = jobs.Errorf(jobs.CodeCanceled, false, "%v", herr)

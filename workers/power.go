@@ -124,7 +124,7 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 	}
 	defer g.done(ctx)
 	var conn BMC
-	err = g.do(ctx, func(ctx context.Context) (err error) {
+	err = g.do(ctx, "open", func(ctx context.Context) (err error) {
 		conn, err = w.connect(ctx, srv, creds)
 		return err
 	})

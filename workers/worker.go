@@ -53,6 +53,8 @@ type Config struct {
 	WatchdogInterval time.Duration
 	// StateDeadlines bound the transitional states (default jobs.StateDeadlines).
 	StateDeadlines map[jobs.ServerState]time.Duration
+	// Metrics receives the worker's series (nil: none).
+	Metrics *Metrics
 	// Submitter publishes the jobs a deploy runs (nil: deploys fail).
 	Submitter Submitter
 	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).

@@ -1,0 +1,88 @@
+package workers
+
+import (
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Metrics are the worker's Prometheus series.
+type Metrics struct {
+	jobs     *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bmcCalls *prometheus.HistogramVec
+}
+
+// NewMetrics registers the worker's series on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tinman_jobs_total", Help: "Job attempts by type and outcome (succeeded, retrying, failed, canceled).",
+		}, []string{"type", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tinman_job_attempt_seconds", Help: "Duration of job attempts by type.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+		}, []string{"type"}),
+		bmcCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tinman_bmc_call_seconds", Help: "BMC call latency by provider, operation and outcome (ok or an error code).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"provider", "op", "outcome"}),
+	}
+	reg.MustRegister(m.jobs, m.duration, m.bmcCalls)
+	return m
+}
+
+func (m *Metrics) attempt(t jobs.Type, outcome string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.jobs.WithLabelValues(string(t), outcome).Inc()
+	m.duration.WithLabelValues(string(t)).Observe(took.Seconds())
+}
+
+func (m *Metrics) bmcCall(provider jobs.Provider, op string, err error, took time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = string(jobs.CodeOf(err))
+	}
+	m.bmcCalls.WithLabelValues(string(provider), op, outcome).Observe(took.Seconds())
+}
+
+// QueueCollector reports the depth of every asynq queue at each scrape.
+type QueueCollector struct {
+	insp  *asynq.Inspector
+	depth *prometheus.Desc
+}
+
+// NewQueueCollector returns a collector over insp.
+func NewQueueCollector(insp *asynq.Inspector) *QueueCollector {
+	return &QueueCollector{insp: insp, depth: prometheus.NewDesc("tinman_queue_tasks",
+		"Tasks in each asynq queue by state.", []string{"queue", "state"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth }
+
+// Collect implements prometheus.Collector.
+func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	queues, err := c.insp.Queues()
+	if err != nil {
+		return
+	}
+	for _, q := range queues {
+		info, err := c.insp.GetQueueInfo(q)
+		if err != nil {
+			continue
+		}
+		for state, n := range map[string]int{"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
+			"retry": info.Retry, "archived": info.Archived} {
+			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), q, state)
+		}
+	}
+}
