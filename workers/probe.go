@@ -9,14 +9,19 @@ import (
 // circuit breaker is open; one that answers closes its breaker and leaves
 // maintenance. One process in the whole system probes each BMC per interval.
 func (w *Worker) probeBreakers(ctx context.Context) {
-	t := time.NewTicker(w.cfg.ProbeInterval)
+	every(ctx, w.cfg.ProbeInterval, w.probeRound)
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			w.probeRound(ctx)
+			fn(ctx)
 		}
 	}
 }

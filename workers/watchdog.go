@@ -13,18 +13,11 @@ import (
 // used up the retries, say) and moves them to error with the reason: nothing
 // stays stuck silently. One process in the system sweeps per interval.
 func (w *Worker) watchdog(ctx context.Context) {
-	t := time.NewTicker(w.cfg.WatchdogInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if mine, err := w.store.ClaimProbe(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
-				w.sweepStuck(ctx)
-			}
+	every(ctx, w.cfg.WatchdogInterval, func(ctx context.Context) {
+		if mine, err := w.store.ClaimProbe(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
+			w.sweepStuck(ctx)
 		}
-	}
+	})
 }
 
 // sweepStuck moves every stuck server to error.
