@@ -1,0 +1,139 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// Defaults of Config.
+const (
+	DefaultDedupeTTL = 72 * time.Hour // GitHub lets a delivery be redelivered for 3 days
+	DefaultMaxBody   = 1 << 20        // 1 MiB
+)
+
+// ErrInvalidConfig is wrapped by every error of New about its Config.
+var ErrInvalidConfig = errors.New("invalid webhook config")
+
+// Submitter publishes a job request and returns once it is durably accepted
+// (the API's publisher: NATS acked). The same request ID twice is one job.
+type Submitter interface {
+	Submit(ctx context.Context, req jobs.Request) error
+}
+
+// Config configures a Handler.
+type Config struct {
+	// GitHubSecret is the HMAC key of X-Hub-Signature-256. Empty disables
+	// the GitHub route: it answers 404.
+	GitHubSecret []byte
+	// GenericSecret is the HMAC key of X-Tinman-Signature. Empty disables
+	// the generic route: it answers 404.
+	GenericSecret []byte
+	// Rules map GitHub events to deploys; the first that matches wins.
+	Rules []Rule
+	// Redis keeps the delivery ids (required).
+	Redis redis.UniversalClient
+	// DedupeTTL is how long a delivery id is remembered (default 72 h).
+	DedupeTTL time.Duration
+	// Logger receives one line per delivery.
+	Logger zerolog.Logger
+	// MaxBody is the largest body read, in bytes (default 1 MiB); more is 413.
+	MaxBody int64
+}
+
+// Handler serves the webhook routes. It is safe for concurrent use.
+type Handler struct {
+	githubSecret  []byte
+	genericSecret []byte
+	rules         []rule
+	deliveries    deliveries
+	submit        Submitter
+	log           zerolog.Logger
+	maxBody       int64
+}
+
+// New checks cfg, compiles its rules and returns a Handler that submits
+// through submit.
+func New(cfg Config, submit Submitter) (*Handler, error) {
+	if err := cfg.check(submit); err != nil {
+		return nil, err
+	}
+	rules, err := compileRules(cfg.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	cfg.defaults()
+	return &Handler{
+		githubSecret:  cfg.GitHubSecret,
+		genericSecret: cfg.GenericSecret,
+		rules:         rules,
+		deliveries:    deliveries{rdb: cfg.Redis, ttl: cfg.DedupeTTL},
+		submit:        submit,
+		log:           cfg.Logger,
+		maxBody:       cfg.MaxBody,
+	}, nil
+}
+
+func (c Config) check(submit Submitter) error {
+	switch {
+	case c.Redis == nil:
+		return fmt.Errorf("%w: Redis is required (delivery dedupe)", ErrInvalidConfig)
+	case submit == nil:
+		return fmt.Errorf("%w: a Submitter is required", ErrInvalidConfig)
+	case c.DedupeTTL < 0:
+		return fmt.Errorf("%w: DedupeTTL %s is negative", ErrInvalidConfig, c.DedupeTTL)
+	case c.MaxBody < 0:
+		return fmt.Errorf("%w: MaxBody %d is negative", ErrInvalidConfig, c.MaxBody)
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.DedupeTTL == 0 {
+		c.DedupeTTL = DefaultDedupeTTL
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+}
+
+// start submits req for a verified delivery of source, once: a delivery
+// already recorded answers duplicate; a failed Submit forgets the delivery
+// so that a redelivery may try again.
+func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.Request, ok answer) (answer, error) {
+	original, err := h.deliveries.claim(ctx, source, delivery, req.ID)
+	if err != nil {
+		return answer{}, unavailable("record the delivery: %v", err)
+	}
+	if original != "" {
+		return duplicate(original), nil
+	}
+	if err := h.submit.Submit(ctx, req); err != nil {
+		if ferr := h.deliveries.forget(context.WithoutCancel(ctx), source, delivery); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("forget delivery: %w", ferr))
+		}
+		return answer{}, unavailable("submit job %s: %v", req.ID, err)
+	}
+	ok.Status, ok.JobID, ok.code = "accepted", req.ID, http.StatusAccepted
+	return ok, nil
+}
+
+// seen answers duplicate when the delivery is already recorded, so that a
+// replay is one even if the rules have changed since the first delivery.
+func (h *Handler) seen(ctx context.Context, source, delivery string) (answer, error) {
+	original, err := h.deliveries.lookup(ctx, source, delivery)
+	switch {
+	case err != nil:
+		return answer{}, unavailable("look up the delivery: %v", err)
+	case original != "":
+		return duplicate(original), nil
+	}
+	return answer{}, nil
+}
