@@ -19,7 +19,7 @@ const (
 	CallbackWiped     = "wiped"
 )
 
-func callbacksKey(jobID string) string { return "tinman:callbacks:" + jobID }
+func callbacksKey(jobID string) string   { return "tinman:callbacks:" + jobID }
 func bootConfigKey(server string) string { return "tinman:bootcfg:" + server }
 
 // RecordCallback notes that a job's installer reported kind.

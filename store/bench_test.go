@@ -1,0 +1,50 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+)
+
+// BenchmarkListServers lists and selects among 10,000 enrolled servers, the
+// registry size the lifecycle issue names (goal: well under 50 ms):
+//
+//	TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 go test -run '^$' -bench ListServers ./store/
+func BenchmarkListServers(b *testing.B) {
+	_, rdb := servicetest.Redis(b)
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{})
+	ctx := context.Background()
+	for i := range 10000 {
+		srv := jobs.Server{ID: fmt.Sprintf("srv-%05d", i), BMC: jobs.BMC{Address: "10.0.0.1", Provider: jobs.ProviderRedfish},
+			Labels: map[string]string{"rack": fmt.Sprintf("r%02d", i%50), "role": []string{"web", "db"}[i%2]}}
+		if err := st.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name     string
+		selector map[string]string
+		want     int
+	}{
+		{"all", nil, 10000},
+		{"selector", map[string]string{"rack": "r07", "role": "db"}, 0},
+		{"half", map[string]string{"role": "web"}, 5000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				got, err := st.ListServers(ctx, bc.selector)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bc.selector == nil && len(got) != bc.want {
+					b.Fatalf("%d servers, want %d", len(got), bc.want)
+				}
+			}
+		})
+	}
+}
