@@ -1,11 +1,11 @@
-// Package api is Tinman's HTTP face. This file holds health: /healthz answers
-// from memory, /readyz from a background check, so that a flood of probes
-// makes no flood of I/O, and readiness drops the moment shutdown begins.
 package api
+
+// Health: /healthz answers from memory, /readyz from a background check, so
+// that a flood of probes makes no flood of I/O, and readiness drops the
+// moment shutdown begins.
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -89,11 +89,4 @@ func (h *Health) Readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	body["status"] = status
 	writeJSON(w, code, body)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,12 +11,15 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/callback"
 	"github.com/tinmanhq/tinman/dispatch"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
@@ -26,12 +30,13 @@ import (
 
 // backend is a process's connections to NATS and Redis and what sits on them.
 type backend struct {
-	log    zerolog.Logger
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	rdb    *redis.Client
-	outbox *events.Outbox
-	store  *store.Store
+	log     zerolog.Logger
+	metrics *prometheus.Registry
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	rdb     *redis.Client
+	outbox  *events.Outbox
+	store   *store.Store
 }
 
 // backendConfig says where the services are.
@@ -79,9 +84,10 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		nc.Close()
 		return nil, err
 	}
-	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
+	reg := newRegistry(rdb)
+	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log, Published: publishCounter(reg)})
 	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
-	return &backend{log: log, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
+	return &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
 }
 
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {
@@ -140,6 +146,9 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 // connect, or through bmclib with bmcCfg when connect is nil.
 func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.Connector) *workers.Worker {
 	cfg.Logger = b.log.With().Str("component", "worker").Logger()
+	if cfg.Metrics == nil {
+		cfg.Metrics = workers.NewMetrics(b.metrics)
+	}
 	if connect == nil {
 		bmcCfg.Logger = cfg.Logger
 		dialer := bmc.NewDialer(bmcCfg)
@@ -147,7 +156,57 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 			return dialer.Open(ctx, srv, creds)
 		}
 	}
+	if cfg.Submitter == nil {
+		cfg.Submitter = natsSubmitter{b.js}
+	}
 	return workers.New(b.rdb, b.store, connect, cfg)
+}
+
+// natsSubmitter publishes job requests to TINMAN_REQUESTS, as any client does.
+type natsSubmitter struct{ js jetstream.JetStream }
+
+// Submit publishes req and returns once JetStream has stored it.
+func (s natsSubmitter) Submit(ctx context.Context, req jobs.Request) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode request %s: %w", req.ID, err)
+	}
+	_, err = s.js.Publish(ctx, events.RequestSubject(string(req.Type)), data,
+		jetstream.WithMsgID(req.ID), jetstream.WithExpectStream(events.RequestsStream))
+	if err != nil {
+		return fmt.Errorf("publish request %s: %w", req.ID, err)
+	}
+	return nil
+}
+
+// newRegistry is the process's Prometheus registry: the Go runtime, the
+// process, and the depth of the asynq queues.
+func newRegistry(rdb *redis.Client) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		workers.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
+	return reg
+}
+
+// publishCounter counts the events published to NATS, and the failures.
+func publishCounter(reg prometheus.Registerer) func(error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tinman_events_published_total", Help: "Events published to TINMAN_EVENTS by outcome (ok, failed).",
+	}, []string{"outcome"})
+	reg.MustRegister(c)
+	ok, failed := c.WithLabelValues("ok"), c.WithLabelValues("failed")
+	return func(err error) {
+		if err != nil {
+			failed.Inc()
+			return
+		}
+		ok.Inc()
+	}
+}
+
+// callbacks builds the receiver of installer callbacks on this backend.
+func (b *backend) callbacks() *callback.Receiver {
+	return callback.NewReceiver(b.store, asynq.NewInspectorFromRedisClient(b.rdb), b.log)
 }
 
 // serviceFlags adds the flags every role and client shares.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,11 +17,13 @@ import (
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/callback"
 	"github.com/tinmanhq/tinman/dispatch"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/webhook"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -39,12 +40,13 @@ func newDevCmd() *cobra.Command {
 				return err
 			}
 			f := cmd.Flags()
-			cfg := devConfig{Logger: log, Out: cmd.OutOrStdout(), ContextFile: devContextPath()}
+			cfg := devConfig{Logger: log, Out: cmd.OutOrStdout(), ContextFile: devContextPath(), WebhookRules: devWebhookRules()}
 			cfg.HTTPAddr, _ = f.GetString("http-addr")
 			cfg.NATSPort, _ = f.GetInt("nats-port")
 			cfg.RedisURL, _ = f.GetString("redis-url")
 			cfg.Sims, _ = f.GetInt("sims")
 			cfg.DataDir, _ = f.GetString("data-dir")
+			cfg.InstallerDelay, _ = f.GetDuration("installer-delay")
 			if cfg.Sims < 0 || cfg.Sims > 5000 {
 				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
 			}
@@ -57,6 +59,7 @@ func newDevCmd() *cobra.Command {
 	f.String("redis-url", "", "Redis URL (default: an in-memory Redis that keeps nothing)")
 	f.Int("sims", 8, "number of simulated BMCs, enrolled as sim-01, sim-02, ...")
 	f.String("data-dir", "", "folder for JetStream's files (default: a temporary folder, removed at exit)")
+	f.Duration("installer-delay", 3*time.Second, "how long the simulated installer takes to report installed, booted or wiped")
 	return cmd
 }
 
@@ -73,16 +76,27 @@ type devConfig struct {
 	// Worker and BMC settings; zero values take the defaults.
 	Worker workers.Config
 	BMC    bmc.Config
+	// InstallerDelay is how long the simulated installer takes to report.
+	InstallerDelay time.Duration
+	// SimPassword is the simulated BMCs' password (default bmcsim's).
+	SimPassword string
+	// WebhookRules map GitHub events to deploys (default devWebhookRules).
+	WebhookRules []webhook.Rule
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
 type dev struct {
-	cfg     devConfig
-	ready   chan struct{}
-	natsURL string
-	apiURL  string
-	fleet   *bmcsim.Fleet
-	backend *backend
+	cfg       devConfig
+	callbacks *callback.Receiver
+	ready     chan struct{}
+	natsURL   string
+	apiURL    string
+	fleet     *bmcsim.Fleet
+	backend   *backend
+	// token is the admin bearer token of the dev API, left in the context file.
+	token string
+	// webhookSecret signs webhook deliveries (both routes), left in the context file.
+	webhookSecret string
 }
 
 func newDev(cfg devConfig) *dev { return &dev{cfg: cfg, ready: make(chan struct{})} }
@@ -129,18 +143,19 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	defer q.Close()
 	w := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
+	d.callbacks = b.callbacks()
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return usageErr("--http-addr %s: %v", d.cfg.HTTPAddr, err)
 	}
-	d.apiURL = "http://" + ln.Addr().String()
-	if err := writeDevContext(d.cfg.ContextFile, devContext{NATSURL: d.natsURL, APIURL: d.apiURL, RedisURL: redisURL, PID: os.Getpid()}); err != nil {
+	d.apiURL, d.token, d.webhookSecret = "http://"+ln.Addr().String(), newToken(), newToken()
+	if err := writeDevContext(d.cfg.ContextFile, devContext{NATSURL: d.natsURL, APIURL: d.apiURL, RedisURL: redisURL, Token: d.token, WebhookSecret: d.webhookSecret, PID: os.Getpid()}); err != nil {
 		log.Warn().Err(err).Msg("clients will need --nats-url")
 	}
 	defer removeDevContext(d.cfg.ContextFile)
 	d.banner(redisURL)
 	close(d.ready)
-	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.serveAPI(ln))
+	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln))
 }
 
 // secretKey is the key that seals credentials in dev: with the in-memory
@@ -204,7 +219,11 @@ func (d *dev) startRedis() (string, func(), error) {
 
 // startFleet starts the simulated BMCs and enrols them as sim-01...
 func (d *dev) startFleet(ctx context.Context) error {
-	fleet, err := bmcsim.StartFleet(d.cfg.Sims, bmcsim.Config{Logger: d.cfg.Logger})
+	installer := &simInstaller{ctx: ctx, store: d.backend.store, nc: d.backend.nc, delay: d.cfg.InstallerDelay,
+		log: d.cfg.Logger.With().Str("component", "sim-installer").Logger()}
+	fleet, err := bmcsim.StartFleetFunc(d.cfg.Sims, func(i int) bmcsim.Config {
+		return bmcsim.Config{Logger: d.cfg.Logger, OnCommand: installer.hook(simID(i)), Password: d.cfg.SimPassword}
+	})
 	if err != nil {
 		return fmt.Errorf("start simulated fleet: %w", err)
 	}
@@ -229,15 +248,31 @@ func (d *dev) startFleet(ctx context.Context) error {
 	return nil
 }
 
+func (d *dev) receiveCallbacks(ctx context.Context) error {
+	return d.callbacks.Run(ctx, d.backend.js)
+}
+
 func simID(i int) string { return fmt.Sprintf("sim-%02d", i+1) }
 
+// serveAPI serves the whole API on ln (loopback by default), with one
+// admin token that clients find in the context file.
 func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 	return func(ctx context.Context) error {
-		h := api.NewHealth(time.Second, d.backend.checks()...)
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", h.Healthz)
-		mux.HandleFunc("GET /readyz", h.Readyz)
-		return serveListener(ctx, ln, mux, h)
+		tokens := &api.Tokens{}
+		tokens.AddPlain(api.RoleAdmin, d.token)
+		cfg := api.Config{Tokens: tokens, Callbacks: d.callbacks}
+		wh, err := d.backend.webhooks(&webhook.Config{GitHubSecret: []byte(d.webhookSecret),
+			GenericSecret: []byte(d.webhookSecret), Rules: d.cfg.WebhookRules})
+		if err != nil {
+			return err
+		}
+		cfg.Webhooks = wh
+		a, err := d.backend.api(cfg, 0, true)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return runAll(ctx, a.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) })
 	}
 }
 
@@ -246,7 +281,9 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "\nTinman dev is running.\n")
 	fmt.Fprintf(out, "  NATS (JetStream)  %s\n", d.natsURL)
 	fmt.Fprintf(out, "  Redis             %s\n", redisURL)
-	fmt.Fprintf(out, "  HTTP API          %s  (/healthz, /readyz)\n", d.apiURL)
+	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
+	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
+	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
 	if n := len(d.fleet.BMCs()); n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
 	}

@@ -15,7 +15,11 @@ type devContext struct {
 	NATSURL  string `json:"nats_url"`
 	APIURL   string `json:"api_url"`
 	RedisURL string `json:"redis_url,omitempty"`
-	PID      int    `json:"pid"`
+	// Token is the dev API's admin bearer token.
+	Token string `json:"token,omitempty"`
+	// WebhookSecret signs the dev API's webhook deliveries.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+	PID           int    `json:"pid"`
 }
 
 // devContextPath is TINMAN_CONTEXT, else tinman/dev.json in the user's config folder.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,7 +318,7 @@ func TestEndToEndInspectAndBMCReset(t *testing.T) {
 	s := startDev(t, redisURL, 1)
 
 	s.publish(t, "inspect", "e2e-inspect", `{"id":"e2e-inspect","type":"inspect","server":"sim-01"}`)
-	evs := s.collect(t, events.Filter{Job: "e2e-inspect"}, 60*time.Second, terminal)
+	evs := s.collect(t, events.Filter{Job: "e2e-inspect", Type: "job"}, 60*time.Second, terminal)
 	checkSequence(t, evs, events.JobQueued, events.JobStarted, events.JobSucceeded)
 	var sum jobs.InventorySummary
 	d, _ := evs[2].JobData()
@@ -417,4 +418,70 @@ func TestEndToEndTwoJobsOnOneServerNeverOverlap(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestEndToEndCredentialsNeverLeak(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq-7f3!leak-canary-91"
+	redisURL, rdb := servicetest.Redis(t)
+	logs := &lockedBuffer{}
+	s := startDevWith(t, redisURL, 2, func(c *devConfig) {
+		fastInstaller(c)
+		c.SimPassword = secret
+		c.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	})
+	s.sim(t, "sim-02").Faults().SetAuthFailure(true) // a refused login must not echo it either
+	requests := map[string]string{
+		"leak-power":   `{"id":"leak-power","type":"power","server":"sim-01","params":{"action":"on"}}`,
+		"leak-inspect": `{"id":"leak-inspect","type":"inspect","server":"sim-01"}`,
+		"leak-denied":  `{"id":"leak-denied","type":"power","server":"sim-02","params":{"action":"status"}}`,
+	}
+	for id, body := range requests {
+		var typ struct{ Type string }
+		_ = json.Unmarshal([]byte(body), &typ)
+		s.publish(t, typ.Type, id, body)
+		s.collect(t, events.Filter{Job: id}, time.Minute, terminal)
+	}
+	s.publish(t, "provision", "leak-prov", `{"id":"leak-prov","type":"provision","server":"sim-01","params":{"image":"ubuntu-24.04"}}`)
+	s.collect(t, events.Filter{Job: "leak-prov"}, 2*time.Minute, terminal)
+
+	all := s.quiet(t, events.Filter{}, 2*time.Second)
+	if len(all) < 10 {
+		t.Fatalf("only %d events: the jobs did not run", len(all))
+	}
+	for _, ev := range all {
+		if data, _ := json.Marshal(ev); strings.Contains(string(data), secret) {
+			t.Errorf("event %s carries the BMC password", ev.ID)
+		}
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Error("a log line carries the BMC password")
+	}
+	if !strings.Contains(logs.String(), "leak-denied") {
+		t.Error("the logs were not captured: the test proves nothing")
+	}
+	ctx := context.Background()
+	keys, _ := rdb.Keys(ctx, "*").Result()
+	for _, k := range keys {
+		if v, err := rdb.Get(ctx, k).Result(); err == nil && strings.Contains(v, secret) {
+			t.Errorf("Redis key %s holds the password in clear", k)
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

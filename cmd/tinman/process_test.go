@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -141,7 +142,7 @@ func startCluster(t *testing.T) *cluster {
 	key, _ := store.ParseKey(testKeyText)
 	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
 	user, pass := c.sim.Credentials()
-	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}}
+	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}, State: jobs.ServerAvailable}
 	if err := st.PutServer(context.Background(), srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,4 +276,62 @@ func withoutProgress(evs []events.Event) []events.Event {
 		}
 	}
 	return out
+}
+
+func TestProcessWorkerKilledMidProvisionResumesAtTheStep(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	c.sim.SetPowerState("On")
+	c.role(t, "dispatcher")
+	worker := c.role(t, "worker", "--wait-poll", "10s")
+	s := c.client(t)
+
+	s.publish(t, "provision", "prov-kill", `{"id":"prov-kill","type":"provision","server":"srv-1","params":{"image":"ubuntu-24.04"}}`)
+	s.collect(t, events.Filter{Job: "prov-kill", Type: "job"}, time.Minute, func(ev events.Event) bool {
+		d, _ := ev.JobData()
+		return d.Step == "wait-installed"
+	})
+	// Kill it while the workflow is parked: a task killed while active is
+	// only recovered by asynq after its lease lapses, about a minute on.
+	time.Sleep(time.Second)
+	worker.kill(t)
+	c.role(t, "worker", "--wait-poll", "500ms")
+	c.playInstaller(t, s, "srv-1")
+
+	evs := s.collect(t, events.Filter{Job: "prov-kill", Type: "job"}, 2*time.Minute, terminal)
+	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
+		t.Fatalf("provision ended %s after the kill: %s", last.Type, typesOf(evs))
+	}
+	var cmds []string
+	for _, cmd := range c.sim.Commands() {
+		if cmd.Op == bmcsim.OpPower {
+			cmds = append(cmds, cmd.Value+"@"+cmd.Boot)
+		}
+	}
+	if want := []string{"ForceOff@", "On@Pxe", "ForceRestart@Hdd"}; !slices.Equal(cmds, want) {
+		t.Errorf("power commands %v, want %v: the new worker resumes at the wait, it does not start over", cmds, want)
+	}
+}
+
+// playInstaller reports, as the installer on server would, installed and
+// booted with the token of its boot configuration.
+func (c *cluster) playInstaller(t *testing.T, s *system, server string) {
+	t.Helper()
+	rdb, err := openRedis(context.Background(), c.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	key, _ := store.ParseKey(testKeyText)
+	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{SecretKey: key})
+	cfg, err := st.BootConfig(context.Background(), server)
+	if err != nil {
+		t.Fatalf("no boot configuration for %s: %v", server, err)
+	}
+	for _, ev := range []string{store.CallbackInstalled, store.CallbackBooted} {
+		body := fmt.Sprintf(`{"job_id":%q,"token":%q,"event":%q}`, cfg.JobID, cfg.Token, ev)
+		if _, err := s.js.Publish(context.Background(), events.CallbackPrefix+server, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/tinmanhq/tinman/api"
@@ -33,7 +34,9 @@ func newDispatcherCmd() *cobra.Command {
 				return err
 			}
 			defer q.Close()
-			return runAll(cmd.Context(), b.outbox.Run, d.Run, b.healthServer(cmd))
+			cb := b.callbacks()
+			receive := func(ctx context.Context) error { return cb.Run(ctx, b.js) }
+			return runAll(cmd.Context(), b.outbox.Run, d.Run, receive, b.healthServer(cmd))
 		},
 	}
 	roleFlags(cmd)
@@ -66,7 +69,7 @@ func roleFlags(cmd *cobra.Command) {
 	serviceFlags(cmd)
 	streamFlags(cmd)
 	secretFlags(cmd)
-	cmd.Flags().String("health-addr", "", "serve /healthz and /readyz on this address (empty: none)")
+	cmd.Flags().String("health-addr", "", "serve /healthz, /readyz and /metrics on this address (empty: none)")
 }
 
 func dispatcherFlags(cmd *cobra.Command) {
@@ -93,6 +96,8 @@ func workerFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("redfish-min-interval", 0, "least time between two commands to one Redfish BMC")
 	cmd.Flags().Int("breaker-threshold", 3, "consecutive unreachable answers that put a server in maintenance")
 	cmd.Flags().Duration("lease-ttl", 30*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
+	cmd.Flags().Duration("wait-poll", 5*time.Second, "how often a waiting workflow looks again when no callback wakes it")
+	cmd.Flags().Duration("installer-timeout", time.Hour, "how long a workflow waits for each installer callback")
 }
 
 func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
@@ -108,9 +113,12 @@ func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
 	redfishGap, _ := f.GetDuration("redfish-min-interval")
 	threshold, _ := f.GetInt("breaker-threshold")
 	leaseTTL, _ := f.GetDuration("lease-ttl")
+	waitPoll, _ := f.GetDuration("wait-poll")
+	installerTimeout, _ := f.GetDuration("installer-timeout")
 	return workers.Config{
 			Concurrency: n, TaskCheckInterval: tick, ShutdownTimeout: shutdown, PowerVerifyTimeout: verify,
 			BMCConcurrency: bmcN, BreakerThreshold: threshold, LeaseTTL: leaseTTL,
+			WaitPoll: waitPoll, InstallerTimeout: installerTimeout,
 			MinCommandInterval: map[jobs.Provider]time.Duration{jobs.ProviderIPMI: ipmiGap, jobs.ProviderRedfish: redfishGap},
 		},
 		bmc.Config{CallTimeout: callTimeout, IpmitoolPath: ipmitool}
@@ -153,6 +161,7 @@ func (b *backend) healthServer(cmd *cobra.Command) func(context.Context) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /healthz", h.Healthz)
 		mux.HandleFunc("GET /readyz", h.Readyz)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics, promhttp.HandlerOpts{}))
 		return serveHTTP(ctx, addr, mux, h)
 	}
 }

@@ -19,7 +19,10 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return bindEnv(cmd)
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			return applyConfigFile(cmd)
 		},
 	}
 	root.SetIn(stdin)
@@ -27,8 +30,9 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
+	root.PersistentFlags().String("config", "", "YAML file of settings by flag name, shared or per command (flags and TINMAN_* win over it)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
-	root.AddCommand(newDevCmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newSimCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newServersCmd(), newJobsCmd(), newDeployCmd(), newSimCmd(), newVersionCmd())
 	return root
 }
 

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
+)
+
+// ServerPatch is the body of PATCH /v1/servers/{id}, read as a JSON merge
+// patch (RFC 7396): what is absent stays. labels merges key by key, a null
+// value removing its key and "labels": null removing them all; bmc merges
+// field by field; username and password replace the credentials' parts;
+// "maintenance": {"reason": "..."} sets maintenance and "maintenance": null
+// clears it.
+type ServerPatch struct {
+	Labels      json.RawMessage `json:"labels,omitempty"`
+	BMC         *BMCPatch       `json:"bmc,omitempty"`
+	Username    *string         `json:"username,omitempty"`
+	Password    *string         `json:"password,omitempty"`
+	Maintenance json.RawMessage `json:"maintenance,omitempty"`
+
+	labels      map[string]*string
+	clearLabels bool
+	maintenance *jobs.Maintenance
+	clearMaint  bool
+}
+
+// BMCPatch changes some of a server's BMC settings.
+type BMCPatch struct {
+	Address     *string        `json:"address,omitempty"`
+	Provider    *jobs.Provider `json:"provider,omitempty"`
+	CipherSuite *int           `json:"cipher_suite,omitempty"`
+	VerifyTLS   *bool          `json:"verify_tls,omitempty"`
+}
+
+// maintenanceSet is the body of a maintenance change.
+type maintenanceSet struct {
+	Reason string `json:"reason"`
+}
+
+var null = []byte("null")
+
+// adminOnly reports whether the patch changes more than maintenance.
+func (p *ServerPatch) adminOnly() bool {
+	return p.Labels != nil || p.BMC != nil || p.Username != nil || p.Password != nil
+}
+
+// check validates the patch and that role may apply it.
+func (p *ServerPatch) check(role Role) error {
+	switch {
+	case !p.adminOnly() && p.Maintenance == nil:
+		return jobs.Invalid("", "the patch changes nothing: give labels, bmc, username, password or maintenance")
+	case p.adminOnly() && role < RoleAdmin:
+		return errForbidden
+	}
+	if err := p.checkLabels(); err != nil {
+		return err
+	}
+	if err := p.checkMaintenance(); err != nil {
+		return err
+	}
+	if p.BMC != nil {
+		if err := p.BMC.check(); err != nil {
+			return err
+		}
+	}
+	return checkCredentialParts(p.Username, p.Password)
+}
+
+func (p *ServerPatch) checkLabels() error {
+	switch {
+	case p.Labels == nil:
+		return nil
+	case bytes.Equal(p.Labels, null):
+		p.clearLabels = true
+		return nil
+	}
+	if err := json.Unmarshal(p.Labels, &p.labels); err != nil {
+		return jobs.Invalid("labels", "must be an object of strings (null removes a label)")
+	}
+	for k, v := range p.labels {
+		if err := checkLabel(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *ServerPatch) checkMaintenance() error {
+	switch {
+	case p.Maintenance == nil:
+		return nil
+	case bytes.Equal(p.Maintenance, null):
+		p.clearMaint = true
+		return nil
+	}
+	var m maintenanceSet
+	if err := decodeStrict(p.Maintenance, &m, "maintenance"); err != nil {
+		return err
+	}
+	if m.Reason == "" || utf8.RuneCountInString(m.Reason) > 256 {
+		return jobs.Invalid("maintenance.reason", "is required, at most 256 characters")
+	}
+	p.maintenance = &jobs.Maintenance{Reason: m.Reason, Since: time.Now().UTC()}
+	return nil
+}
+
+func (b *BMCPatch) check() error {
+	switch {
+	case b.Address != nil && *b.Address == "":
+		return jobs.Invalid("bmc.address", "must not be empty")
+	case b.Provider != nil && *b.Provider != jobs.ProviderRedfish && *b.Provider != jobs.ProviderIPMI:
+		return jobs.Invalid("bmc.provider", "must be one of redfish, ipmi")
+	case b.CipherSuite != nil && (*b.CipherSuite < 0 || *b.CipherSuite > 17):
+		return jobs.Invalid("bmc.cipher_suite", "must be from 0 (the default) to 17")
+	}
+	return nil
+}
+
+// change is the store change that applies the checked patch; by names who
+// set maintenance.
+func (p *ServerPatch) change(by string) store.ServerChange {
+	return func(srv *jobs.Server, creds *jobs.Credentials) error {
+		p.applyLabels(srv)
+		if p.BMC != nil {
+			p.BMC.apply(&srv.BMC)
+		}
+		if p.Username != nil {
+			creds.Username = *p.Username
+		}
+		if p.Password != nil {
+			creds.Password = *p.Password
+		}
+		switch {
+		case p.clearMaint:
+			srv.Maintenance = nil
+		case p.maintenance != nil:
+			m := *p.maintenance
+			m.SetBy = by
+			srv.Maintenance = &m
+		}
+		return nil
+	}
+}
+
+func (p *ServerPatch) applyLabels(srv *jobs.Server) {
+	if p.clearLabels {
+		srv.Labels = nil
+	}
+	for k, v := range p.labels {
+		if v == nil {
+			delete(srv.Labels, k)
+			continue
+		}
+		if srv.Labels == nil {
+			srv.Labels = map[string]string{}
+		}
+		srv.Labels[k] = *v
+	}
+}
+
+func (b *BMCPatch) apply(dst *jobs.BMC) {
+	if b.Address != nil {
+		dst.Address = *b.Address
+	}
+	if b.Provider != nil {
+		dst.Provider = *b.Provider
+	}
+	if b.CipherSuite != nil {
+		dst.CipherSuite = *b.CipherSuite
+	}
+	if b.VerifyTLS != nil {
+		dst.VerifyTLS = *b.VerifyTLS
+	}
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+// jobFlags names the flag that sets each field the API may refuse.
+var jobFlags = map[string]string{"server": "--server", "state": "--state", "type": "--type", "limit": "--limit"}
+
+func newJobsCmd() *cobra.Command {
+	cmd := groupCmd("jobs", "List, show and cancel jobs (over the HTTP API)")
+	cmd.Long = "Jobs, over the HTTP API. Exit codes: 0 done; 1 the operation failed (a cancel the API refused\n" +
+		"because the job already ended, or a job that did not end canceled under --wait); 2 bad usage, bad\n" +
+		"input, an unknown job or a token that may not do this; 3 the API or NATS could not be reached."
+	cmd.AddCommand(newJobsListCmd(), newJobsShowCmd(), newJobsCancelCmd())
+	return cmd
+}
+
+func newJobsListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list [--server ID] [--state S] [--type T] [--limit N]",
+		Aliases: []string{"ls"},
+		Short:   "List jobs: ID, TYPE, SERVER, STATE, ATTEMPT, UPDATED, ERROR",
+		Example: "  tinman jobs list --server srv-042\n  tinman jobs list --state failed --type provision --limit 20 -o json",
+		Args:    requireNoArgs,
+		RunE:    runJobsList,
+	}
+	operatorFlags(cmd)
+	outputFlag(cmd)
+	f := cmd.Flags()
+	f.String("server", "", "only this server's jobs")
+	f.String("state", "", "only jobs in this state: queued, running, retrying, succeeded, failed, canceled")
+	f.String("type", "", "only jobs of this type: "+joinTypeNames())
+	f.Int("limit", 0, "at most this many jobs, 1 to 1000 (default: the API's)")
+	return cmd
+}
+
+func runJobsList(cmd *cobra.Command, _ []string) error {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for _, name := range []string{"server", "state", "type"} {
+		if v := mustString(cmd, name); v != "" {
+			q.Set(name, v)
+		}
+	}
+	if cmd.Flags().Changed("limit") {
+		n, _ := cmd.Flags().GetInt("limit")
+		q.Set("limit", strconv.Itoa(n))
+	}
+	c, err := newRESTClient(cmd)
+	if err != nil {
+		return err
+	}
+	list, ans, err := c.Jobs(cmd.Context(), q)
+	if err != nil {
+		return withFlags(err, jobFlags)
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		return printJSON(out, ans.Body)
+	}
+	return printJobs(out, list.Jobs, useColor(out), time.Now())
+}
+
+// printJobs writes jobs as a table.
+func printJobs(w io.Writer, list []jobs.Job, color bool, now time.Time) error {
+	t := newTable(w, color)
+	t.row("ID", "TYPE", "SERVER", t.head("STATE"), "ATTEMPT", "UPDATED", "ERROR")
+	for _, j := range list {
+		t.row(j.ID, string(j.Type), j.Server, t.paint(string(j.State)), attemptText(j), age(j.UpdatedAt, now),
+			truncate(errorText(j.Error), 60))
+	}
+	return t.flush()
+}
+
+func attemptText(j jobs.Job) string {
+	switch {
+	case j.MaxAttempts > 0:
+		return fmt.Sprintf("%d/%d", j.Attempt, j.MaxAttempts)
+	case j.Attempt > 0:
+		return strconv.Itoa(j.Attempt)
+	}
+	return ""
+}
+
+func errorText(e *jobs.Error) string {
+	if e == nil {
+		return ""
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+func newJobsShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Aliases: []string{"get"},
+		Short:   "Show a job: state, attempts, params, error, result (a deploy's batches)",
+		Args:    oneID("job"),
+		RunE:    runJobsShow,
+	}
+	operatorFlags(cmd)
+	outputFlag(cmd)
+	return cmd
+}
+
+func runJobsShow(cmd *cobra.Command, args []string) error {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return err
+	}
+	c, err := newRESTClient(cmd)
+	if err != nil {
+		return err
+	}
+	job, ans, err := c.Job(cmd.Context(), args[0])
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), ans.Body)
+	}
+	return printJob(cmd.OutOrStdout(), job, time.Now())
+}
+
+// printJob writes a job's details, one per line.
+func printJob(w io.Writer, j jobs.Job, now time.Time) error {
+	d := newDetails(w)
+	d.add("ID", j.ID)
+	d.add("Type", string(j.Type))
+	d.add("Server", j.Server)
+	d.add("State", string(j.State))
+	d.add("Attempt", attemptText(j))
+	d.add("Priority", string(j.Priority))
+	d.add("Requested by", j.RequestedBy)
+	d.add("Params", compact(j.Params))
+	if j.WaitingFor != "" {
+		until := ""
+		if j.WaitDeadline != nil {
+			until = " until " + j.WaitDeadline.Local().Format("2006-01-02 15:04:05")
+		}
+		d.add("Waiting for", j.WaitingFor+until)
+	}
+	d.add("Checkpoint", j.Checkpoint)
+	d.add("Error", errorText(j.Error))
+	if j.Type == jobs.Deploy {
+		d.add("Deploy", deploySummary(j))
+	} else {
+		d.add("Result", compact(j.Result))
+	}
+	d.add("Created", timestamp(j.CreatedAt, now))
+	d.add("Updated", timestamp(j.UpdatedAt, now))
+	return d.flush()
+}
+
+// compact writes JSON on one line.
+func compact(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// deploySummary says where a deploy is, from the plan it keeps in its result.
+func deploySummary(j jobs.Job) string {
+	var plan workers.DeployPlan
+	if len(j.Result) == 0 || json.Unmarshal(j.Result, &plan) != nil || len(plan.Batches) == 0 {
+		return ""
+	}
+	servers := 0
+	for _, b := range plan.Batches {
+		servers += len(b)
+	}
+	s := fmt.Sprintf("image %s, %d servers in %d batches: %d succeeded, %d failed", plan.Image, servers,
+		len(plan.Batches), len(plan.Succeeded), len(plan.Failed))
+	if len(plan.Failed) > 0 {
+		s += " (" + strings.Join(plan.Failed, ", ") + ")"
+	}
+	switch {
+	case plan.Halted:
+		s += fmt.Sprintf("; halted after batch %d", plan.Current)
+	case plan.Current < len(plan.Batches):
+		s += fmt.Sprintf("; at batch %d", plan.Current+1)
+	}
+	return s
+}
+
+func newJobsCancelCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cancel ID [--wait]",
+		Short: "Cancel a job",
+		Long: "Asks the API to cancel the job: a job that waits is canceled at once; a running one stops at its\n" +
+			"next step. With --wait, follows the job's events (over NATS) to its end: exit 0 when it ended\n" +
+			"canceled, 1 when it ended otherwise (it finished first). A job that already ended is exit 1.",
+		Example: "  tinman jobs cancel 01JD3... --wait",
+		Args:    oneID("job"),
+		RunE:    runJobsCancel,
+	}
+	operatorFlags(cmd)
+	outputFlag(cmd)
+	waitFlags(cmd, "follow the job to its end; exit 0 when it ended canceled")
+	return cmd
+}
+
+// waitFlags adds --wait and what goes with it.
+func waitFlags(cmd *cobra.Command, usage string) {
+	f := cmd.Flags()
+	f.Bool("wait", false, usage)
+	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
+	f.Bool("json", false, "with --wait, print events as CloudEvents JSON lines (so does -o json)")
+}
+
+func runJobsCancel(cmd *cobra.Command, args []string) error {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return err
+	}
+	c, err := newRESTClient(cmd)
+	if err != nil {
+		return err
+	}
+	asked := time.Now()
+	job, ans, err := c.CancelJob(cmd.Context(), args[0])
+	if err != nil {
+		return asFailure(err, http.StatusConflict)
+	}
+	out := cmd.OutOrStdout()
+	switch {
+	case asJSON:
+		err = printJSON(out, ans.Body)
+	case job.State.Terminal():
+		fmt.Fprintf(out, "job %s %s\n", job.ID, job.State)
+	default:
+		fmt.Fprintf(out, "job %s is %s: asked to stop at its next step\n", job.ID, job.State)
+	}
+	if wait, _ := cmd.Flags().GetBool("wait"); !wait || err != nil {
+		return err
+	}
+	end := job.State
+	if !end.Terminal() {
+		if end, err = followJob(cmd, events.Filter{Server: job.Server, Job: job.ID}, asked); err != nil {
+			return err
+		}
+	}
+	if end != jobs.StateCanceled {
+		return failed(fmt.Errorf("job %s ended %s: it was not canceled", job.ID, end))
+	}
+	return nil
+}
+
+// eventsAsJSON reports whether --wait prints events as CloudEvents JSON
+// lines: with --json, or with -o json, so that stdout stays JSON.
+func eventsAsJSON(cmd *cobra.Command) bool {
+	asJSON, _ := cmd.Flags().GetBool("json")
+	return asJSON || mustString(cmd, "output") == "json"
+}
+
+// followJob prints the events of f's job from just before since until the
+// job ends, and returns the state it ended in. It follows over NATS.
+func followJob(cmd *cobra.Command, f events.Filter, since time.Time) (jobs.State, error) {
+	nc, js, err := connectJetStream(cmd)
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	timeout, _ := cmd.Flags().GetDuration("wait-timeout")
+	asJSON := eventsAsJSON(cmd)
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	out := cmd.OutOrStdout()
+	color := useColor(out)
+	f.Since = time.Since(since) + 2*time.Second
+	var end jobs.State
+	err = events.NewWatcher(js).Watch(ctx, f, func(d events.Delivered) error {
+		printEvent(out, d.Event, asJSON, color)
+		switch {
+		case d.Type == events.RequestRejected:
+			end = api.StateRejected
+		case d.Type.Terminal():
+			end = jobs.State(strings.TrimPrefix(string(d.Type), "tinman.job."))
+		default:
+			return nil
+		}
+		return events.ErrStopWatching
+	})
+	switch {
+	case err != nil && ctx.Err() == nil:
+		return "", unreachable(fmt.Errorf("follow job %s: %w", f.Job, err))
+	case end != "":
+		return end, nil
+	case cmd.Context().Err() != nil:
+		return "", failed(fmt.Errorf("job %s: stopped waiting", f.Job))
+	}
+	return "", failed(fmt.Errorf("job %s: no end after %s (it goes on: see tinman jobs show %s)", f.Job, timeout, f.Job))
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/webhook"
+)
+
+func fastInstaller(c *devConfig) {
+	c.InstallerDelay = 100 * time.Millisecond
+	c.Worker.WaitPoll = 200 * time.Millisecond
+}
+
+func TestEndToEndProvisionToActive(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 2, fastInstaller)
+	sim := s.sim(t, "sim-02")
+	sim.SetPowerState("On")
+
+	s.publish(t, "provision", "e2e-prov", `{"id":"e2e-prov","type":"provision","server":"sim-02","params":{"image":"ubuntu-24.04"}}`)
+	evs := s.collect(t, events.Filter{Job: "e2e-prov"}, 2*time.Minute, terminal)
+	last := evs[len(evs)-1]
+	if last.Type != events.JobSucceeded {
+		t.Fatalf("provision ended %s: %s", last.Type, typesOf(evs))
+	}
+	var states []string
+	for _, ev := range evs {
+		if ev.Type == events.ServerStateChanged {
+			var d events.StateChangedData
+			_ = json.Unmarshal(ev.Data, &d)
+			states = append(states, string(d.Previous)+">"+string(d.State))
+		}
+	}
+	if want := []string{"available>provisioning", "provisioning>active"}; !slices.Equal(states, want) {
+		t.Errorf("state changes %v, want %v", states, want)
+	}
+	srv, err := s.dev.backend.store.Server(context.Background(), "sim-02")
+	if err != nil || srv.State != jobs.ServerActive {
+		t.Errorf("sim-02 is %s (%v), want active", srv.State, err)
+	}
+	var boots []string
+	for _, c := range sim.Commands() {
+		if c.Op == bmcsim.OpPower {
+			boots = append(boots, c.Value+"@"+c.Boot)
+		}
+	}
+	if want := []string{"ForceOff@", "On@Pxe", "ForceRestart@Hdd"}; !slices.Equal(boots, want) {
+		t.Errorf("power commands %v, want %v: off, PXE boot into the installer, then a boot from disk", boots, want)
+	}
+}
+
+func TestEndToEndRacingProvisionsGiveOneJobAndOneRejection(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 1, func(c *devConfig) { c.InstallerDelay = time.Hour })
+	s.publish(t, "provision", "race-a", `{"id":"race-a","type":"provision","server":"sim-01","params":{"image":"ubuntu-24.04"}}`)
+	s.publish(t, "provision", "race-b", `{"id":"race-b","type":"provision","server":"sim-01","params":{"image":"debian-13"}}`)
+
+	rejected := s.collect(t, events.Filter{Type: "request.rejected"}, time.Minute, func(events.Event) bool { return true })
+	var d events.RejectedData
+	_ = json.Unmarshal(rejected[0].Data, &d)
+	if d.Error == nil || d.Error.Field != "server" || !strings.Contains(d.Reason, "is provisioning") {
+		t.Errorf("rejection %s, want one naming the server's state", rejected[0].Data)
+	}
+	winner := map[string]string{"race-a": "race-b", "race-b": "race-a"}[d.JobID]
+	queued := s.collect(t, events.Filter{Job: winner, Type: "job.queued"}, time.Minute, func(events.Event) bool { return true })
+	if len(queued) != 1 {
+		t.Errorf("the winner %s was not queued", winner)
+	}
+}
+
+func TestEndToEndSignedReleaseWebhookRollsTheFleet(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 4, func(c *devConfig) {
+		fastInstaller(c)
+		c.WebhookRules = []webhook.Rule{{Name: "images", Repository: "tinmanhq/os-images", Events: []string{"release"},
+			Image: "registry.local/os/ubuntu:{{.Tag}}", Selector: map[string]string{"fleet": "sim"}, BatchSize: 2}}
+	})
+	payload, err := os.ReadFile("../../webhook/testdata/release-published.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(secret, delivery string) (int, map[string]any) {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(payload)
+		req, _ := http.NewRequest(http.MethodPost, s.dev.apiURL+"/v1/webhooks/github", bytes.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "release")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+
+	if code, _ := post("forged-secret", "delivery-forged"); code != http.StatusUnauthorized {
+		t.Errorf("forged delivery answered %d, want 401", code)
+	}
+	code, body := post(s.dev.webhookSecret, "delivery-1")
+	if code != http.StatusAccepted || body["image"] != "registry.local/os/ubuntu:v24.04.3" {
+		t.Fatalf("signed release answered %d %v", code, body)
+	}
+	deployID, _ := body["job_id"].(string)
+	if code, again := post(s.dev.webhookSecret, "delivery-1"); code != http.StatusOK || again["job_id"] != deployID {
+		t.Errorf("replayed delivery answered %d %v, want the original job and nothing started", code, again)
+	}
+	evs := s.collect(t, events.Filter{Job: deployID}, 3*time.Minute, func(ev events.Event) bool {
+		d, _ := ev.JobData()
+		return ev.Type.Terminal() && d.JobID == deployID
+	})
+	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
+		t.Fatalf("the webhook's deploy ended %s: %s", last.Type, typesOf(evs))
+	}
+	var batches int
+	for _, ev := range evs {
+		if ev.Type == events.DeployBatchStarted {
+			batches++
+		}
+	}
+	if batches != 2 {
+		t.Errorf("%d batches, want 2 (4 servers, 2 at a time)", batches)
+	}
+	servers, _ := s.dev.backend.store.ListServers(context.Background(), map[string]string{"fleet": "sim"})
+	for _, srv := range servers {
+		if srv.State != jobs.ServerActive {
+			t.Errorf("%s is %s after the rollout, want active", srv.ID, srv.State)
+		}
+	}
+	// Only the signed delivery started anything: one deploy, four provisions.
+	all := s.quiet(t, events.Filter{Type: "job.queued"}, time.Second)
+	if len(all) != 5 {
+		t.Errorf("%d jobs queued, want 5: the forged and the replayed deliveries start nothing", len(all))
+	}
+}
