@@ -45,8 +45,8 @@ type Job struct {
 	// state), and WaitDeadline when it gives up; no worker is held meanwhile.
 	WaitingFor   string     `json:"waiting_for,omitempty"`
 	WaitDeadline *time.Time `json:"wait_deadline,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // NewJob makes the queued job for an accepted request with an id.

@@ -39,20 +39,20 @@ const (
 // Server is a bare-metal machine as Tinman knows it. It holds no secret:
 // credentials travel apart, as Credentials.
 type Server struct {
-	ID          string            `json:"id"`
-	BMC         BMC               `json:"bmc"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	State       ServerState       `json:"state"`
+	ID     string            `json:"id"`
+	BMC    BMC               `json:"bmc"`
+	Labels map[string]string `json:"labels,omitempty"`
+	State  ServerState       `json:"state"`
 	// StateSince is when the server entered State.
 	StateSince time.Time `json:"state_since"`
 	// Job is the job that drives a transitional state.
-	Job string `json:"job,omitempty"`
-	PowerState  PowerState        `json:"power_state"`
-	Maintenance *Maintenance      `json:"maintenance,omitempty"`
+	Job         string       `json:"job,omitempty"`
+	PowerState  PowerState   `json:"power_state"`
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// LastError says why the server is in state error, and which job failed.
 	LastError *ServerFailure `json:"last_error,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // BMC says where and how a server's BMC is reached.
