@@ -49,19 +49,17 @@ func (s *Store) BMCFailed(ctx context.Context, server, reason string, threshold 
 // BMCAnswered resets server's failure count and, when the breaker had put
 // the server in maintenance, clears it. It reports whether it closed the breaker.
 func (s *Store) BMCAnswered(ctx context.Context, server string) (bool, error) {
-	n, err := s.rdb.Del(ctx, breakerKey(server)).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline() // one round trip: this runs once per job
+	n := pipe.Del(ctx, breakerKey(server))
+	removed := pipe.SRem(ctx, breakerOpenKey, server)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("reset BMC failures of %s: %w", server, err)
 	}
-	removed, err := s.rdb.SRem(ctx, breakerOpenKey, server).Result()
-	if err != nil {
-		return false, fmt.Errorf("close breaker of %s: %w", server, err)
-	}
-	if n == 0 && removed == 0 {
+	if n.Val() == 0 && removed.Val() == 0 {
 		return false, nil
 	}
 	var closed bool
-	err = s.updateServer(ctx, server, func(rec *serverRecord) error {
+	err := s.updateServer(ctx, server, func(rec *serverRecord) error {
 		if rec.Maintenance != nil && rec.Maintenance.SetBy == BreakerSetter {
 			rec.Maintenance, closed = nil, true
 		}
