@@ -97,6 +97,17 @@ type restClient struct {
 }
 
 // newRESTClient builds the client from a command's flags.
+// operatorCall reads what every operator command starts with: -o, and the
+// API client.
+func operatorCall(cmd *cobra.Command) (bool, *restClient, error) {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return false, nil, err
+	}
+	c, err := newRESTClient(cmd)
+	return asJSON, c, err
+}
+
 func newRESTClient(cmd *cobra.Command) (*restClient, error) {
 	target, err := resolveAPI(mustString(cmd, "api-url"), mustString(cmd, "token"), devContextPath())
 	if err != nil {

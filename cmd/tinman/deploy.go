@@ -52,11 +52,7 @@ func runDeploy(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}

@@ -122,11 +122,7 @@ func newJobsShowCmd() *cobra.Command {
 }
 
 func runJobsShow(cmd *cobra.Command, args []string) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -233,11 +229,7 @@ func waitFlags(cmd *cobra.Command, usage string) {
 }
 
 func runJobsCancel(cmd *cobra.Command, args []string) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}

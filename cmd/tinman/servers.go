@@ -92,11 +92,7 @@ func runServersAdd(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -192,11 +188,7 @@ func newServersListCmd() *cobra.Command {
 }
 
 func runServersList(cmd *cobra.Command, _ []string) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -234,11 +226,7 @@ func newServersShowCmd() *cobra.Command {
 }
 
 func runServersShow(cmd *cobra.Command, args []string) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -354,11 +342,7 @@ func runServersUpdate(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	c, err := newRESTClient(cmd)
+	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
