@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -162,21 +161,13 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 	return workers.New(b.rdb, b.store, connect, cfg)
 }
 
-// natsSubmitter publishes job requests to TINMAN_REQUESTS, as any client does.
+// natsSubmitter publishes job requests to TINMAN_REQUESTS, as any client
+// does: the API's publisher, for the deploys of workers and webhooks.
 type natsSubmitter struct{ js jetstream.JetStream }
 
 // Submit publishes req and returns once JetStream has stored it.
 func (s natsSubmitter) Submit(ctx context.Context, req jobs.Request) error {
-	data, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode request %s: %w", req.ID, err)
-	}
-	_, err = s.js.Publish(ctx, events.RequestSubject(string(req.Type)), data,
-		jetstream.WithMsgID(req.ID), jetstream.WithExpectStream(events.RequestsStream))
-	if err != nil {
-		return fmt.Errorf("publish request %s: %w", req.ID, err)
-	}
-	return nil
+	return api.NewJetStreamPublisher(s.js, 0).Publish(ctx, req)
 }
 
 // newRegistry is the process's Prometheus registry: the Go runtime, the
