@@ -60,6 +60,9 @@ func (r *Receiver) Run(ctx context.Context, js jetstream.JetStream) error {
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("create callbacks consumer: %w", err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, msg) })

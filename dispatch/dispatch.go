@@ -124,6 +124,9 @@ func (d *Dispatcher) ConsumerConfig() jetstream.ConsumerConfig {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	cons, err := d.js.CreateOrUpdateConsumer(ctx, events.RequestsStream, d.ConsumerConfig())
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("create dispatcher consumer: %w", err)
 	}
 	work := make(chan jetstream.Msg)
