@@ -110,3 +110,13 @@ func (s *Store) LastCall(ctx context.Context, server string) (time.Time, error) 
 	}
 	return time.Unix(0, n), nil
 }
+
+// ClaimRound gives one caller in the whole system, per interval, the right
+// to run the periodic task name (the watchdog's sweep).
+func (s *Store) ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, "tinman:round:"+name, 1, interval).Result()
+	if err != nil {
+		return false, fmt.Errorf("claim %s round: %w", name, err)
+	}
+	return ok, nil
+}

@@ -32,6 +32,9 @@ func (s *Store) CancelJob(ctx context.Context, id, by string) (jobs.Job, error) 
 		job.State = jobs.StateCanceled
 		job.Error = jobs.Errorf(jobs.CodeCanceled, false, "canceled by %s before it ran", by)
 		_, err = s.Record(ctx, &job, events.JobCanceled, events.Detail{Message: "canceled by " + by})
+		if err == nil && job.Server != "" {
+			err = s.ReleaseUnstarted(ctx, job.Server, job.ID)
+		}
 		if !errors.Is(err, events.ErrSeqConflict) {
 			return job, err
 		}

@@ -18,8 +18,9 @@ var ErrLeaseLost = errors.New("server lease lost")
 
 // Lease is the right to operate one server's BMC: one job at a time. It
 // expires unless renewed, so a crashed holder frees the server; its fencing
-// token rises with every grant, so a holder that was cut off can be told
-// from the current one.
+// token rises with every new grant, so a holder that was cut off can be told
+// from the current one. An owner that takes again a lease it still holds
+// (a workflow resuming after a wait) keeps its token.
 type Lease struct {
 	Server string
 	Owner  string

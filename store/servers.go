@@ -27,6 +27,9 @@ type serverRecord struct {
 	Inventory *jobs.Inventory `json:"inventory,omitempty"`
 	Sealed    string          `json:"credentials"`
 	Seq       int64           `json:"seq"`
+	// Before is the state the server left for its current transitional
+	// one: a job canceled before it ran gives the server back to it.
+	Before jobs.ServerState `json:"before,omitempty"`
 }
 
 type sealedCredentials struct {
@@ -83,11 +86,11 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed})
+	old, _ := s.serverRecord(ctx, srv.ID) // its labels go, its event numbering goes on
+	data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed, Seq: old.Seq})
 	if err != nil {
 		return fmt.Errorf("marshal server %s: %w", srv.ID, err)
 	}
-	old, _ := s.Server(ctx, srv.ID) // for the labels it leaves
 	pipe := s.rdb.TxPipeline()
 	pipe.Set(ctx, serverKey(srv.ID), data, 0)
 	pipe.SAdd(ctx, serverIndexKey, srv.ID)
@@ -406,9 +409,9 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 		}
 		prev := rec.State
 		rec.State, rec.Seq, rec.StateSince = to, rec.Seq+1, time.Now().UTC()
-		rec.Job = ""
+		rec.Job, rec.Before = "", ""
 		if to.Transitional() {
-			rec.Job = jobID
+			rec.Job, rec.Before = jobID, prev
 		}
 		if to == jobs.ServerError {
 			rec.LastError = &jobs.ServerFailure{Reason: reason, JobID: jobID, At: time.Now().UTC()}
@@ -447,4 +450,16 @@ func joinStates(states []jobs.ServerState) string {
 		out += string(st)
 	}
 	return out
+}
+
+// ReleaseUnstarted gives a server back to the state it was in before job
+// claimed it, when job is canceled before it ran; it does nothing when the
+// server is not job's.
+func (s *Store) ReleaseUnstarted(ctx context.Context, id, jobID string) error {
+	srv, err := s.serverRecord(ctx, id)
+	if err != nil || srv.Job != jobID || srv.Before == "" {
+		return err
+	}
+	_, err = s.TransitionServer(ctx, id, []jobs.ServerState{srv.State}, srv.Before, jobID, "job "+jobID+" canceled before it ran")
+	return err
 }

@@ -40,6 +40,7 @@ type Store interface {
 	BMCAnswered(ctx context.Context, server string) (bool, error)
 	OpenBreakers(ctx context.Context) ([]string, error)
 	ClaimProbe(ctx context.Context, server string, interval time.Duration) (bool, error)
+	ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error)
 	LastCall(ctx context.Context, server string) (time.Time, error)
 	Server(ctx context.Context, id string) (jobs.Server, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)

@@ -14,7 +14,7 @@ import (
 // stays stuck silently. One process in the system sweeps per interval.
 func (w *Worker) watchdog(ctx context.Context) {
 	every(ctx, w.cfg.WatchdogInterval, func(ctx context.Context) {
-		if mine, err := w.store.ClaimProbe(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
+		if mine, err := w.store.ClaimRound(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
 			w.sweepStuck(ctx)
 		}
 	})

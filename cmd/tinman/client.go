@@ -11,8 +11,8 @@ import (
 
 // clientFlags adds the connection flags every client command shares.
 func clientFlags(cmd *cobra.Command) {
-	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running `tinman dev`, else nats://127.0.0.1:4222)")
-	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running `tinman dev`, else http://127.0.0.1:8080)")
+	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running tinman dev, else nats://127.0.0.1:4222)")
+	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running tinman dev, else http://127.0.0.1:8080)")
 	cmd.Flags().String("token", "", "API bearer token")
 }
 
