@@ -335,3 +335,70 @@ func (c *cluster) playInstaller(t *testing.T, s *system, server string) {
 		}
 	}
 }
+
+// stop sends SIGTERM and returns the exit code, failing the test if the
+// process takes longer than within to go.
+func (p *proc) stop(t *testing.T, within time.Duration) int {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("%v still running %s after SIGTERM", p.cmd.Args, within)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func TestProcessWorkerSIGTERMFinishesTheJobInHand(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	c.role(t, "dispatcher")
+	worker := c.role(t, "worker")
+	s := c.client(t)
+	c.sim.Faults().SetLatency(time.Second) // the job is in hand for a few seconds
+
+	s.publish(t, "power", "term-1", `{"id":"term-1","type":"power","server":"srv-1","params":{"action":"on"}}`)
+	s.collect(t, events.Filter{Job: "term-1"}, time.Minute, func(ev events.Event) bool { return ev.Type == events.JobStarted })
+	if code := worker.stop(t, time.Minute); code != 0 {
+		t.Errorf("worker exited %d on SIGTERM, want 0", code)
+	}
+	evs := s.quiet(t, events.Filter{Job: "term-1"}, time.Second)
+	if got := typesOf(evs); got != "job.queued,job.started,job.succeeded" {
+		t.Errorf("job in hand at SIGTERM: %s, want it finished before the worker left", got)
+	}
+	if c.sim.PowerState() != "On" {
+		t.Errorf("BMC power %s, want On", c.sim.PowerState())
+	}
+}
+
+func TestProcessDispatcherRestartLosesNoRequest(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	c.sim.SetPowerState("On")
+	first := c.role(t, "dispatcher")
+	c.role(t, "worker")
+	s := c.client(t)
+	const n = 30
+	for i := range n {
+		id := fmt.Sprintf("rolling-%02d", i)
+		s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":"srv-1","params":{"action":"status"}}`, id))
+		if i == n/3 {
+			if code := first.stop(t, time.Minute); code != 0 {
+				t.Errorf("dispatcher exited %d on SIGTERM, want 0", code)
+			}
+			c.role(t, "dispatcher") // the rolling upgrade's new version
+		}
+	}
+	for i := range n {
+		id := fmt.Sprintf("rolling-%02d", i)
+		evs := s.collect(t, events.Filter{Job: id, Type: "job"}, 2*time.Minute, terminal)
+		if got := typesOf(withoutProgress(evs)); got != "job.queued,job.started,job.succeeded" {
+			t.Errorf("%s: %s", id, got)
+		}
+	}
+	if queued := s.quiet(t, events.Filter{Type: "job.queued"}, time.Second); len(queued) != n {
+		t.Errorf("%d jobs queued, want exactly %d: none lost, none twice", len(queued), n)
+	}
+}
