@@ -55,15 +55,9 @@ func problem(w http.ResponseWriter, status int, title, detail, field string) {
 // A bad or unauthorized report is terminated; one that could not be
 // recorded comes back later.
 func (r *Receiver) Run(ctx context.Context, js jetstream.JetStream) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, events.RequestsStream, jetstream.ConsumerConfig{
-		Durable: "tinman-callbacks", FilterSubject: events.CallbackPrefix + ">",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return fmt.Errorf("create callbacks consumer: %w", err)
+	cons, err := r.consumer(ctx, js)
+	if err != nil || cons == nil {
+		return err
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, msg) })
 	if err != nil {
@@ -73,6 +67,32 @@ func (r *Receiver) Run(ctx context.Context, js jetstream.JetStream) error {
 	cc.Stop()
 	<-cc.Closed()
 	return nil
+}
+
+// consumer creates the durable callbacks consumer, trying again while
+// JetStream does not answer; nil, nil when ctx ends first.
+func (r *Receiver) consumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	cfg := jetstream.ConsumerConfig{
+		Durable: "tinman-callbacks", FilterSubject: events.CallbackPrefix + ">",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
+	}
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := js.CreateOrUpdateConsumer(actx, events.RequestsStream, cfg)
+		cancel()
+		if err == nil {
+			return cons, nil
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("create callbacks consumer: %w", err)
+		}
+		r.log.Warn().Err(err).Dur("retry_in", delay).Msg("create callbacks consumer")
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(delay):
+		}
+	}
 }
 
 func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {

@@ -122,12 +122,9 @@ func (d *Dispatcher) ConsumerConfig() jetstream.ConsumerConfig {
 // Run consumes requests until ctx ends. On the way out it stops fetching and
 // lets every request in hand finish: each is acked, nak'ed or terminated.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	cons, err := d.js.CreateOrUpdateConsumer(ctx, events.RequestsStream, d.ConsumerConfig())
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return fmt.Errorf("create dispatcher consumer: %w", err)
+	cons, err := d.consumer(ctx)
+	if err != nil || cons == nil {
+		return err
 	}
 	work := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
@@ -154,6 +151,29 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	close(work)
 	wg.Wait()
 	return nil
+}
+
+// consumer creates (or finds) the shared consumer, trying again while
+// JetStream does not answer: a broker restart during start-up is waited
+// out. It returns nil, nil when ctx ends first.
+func (d *Dispatcher) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := d.js.CreateOrUpdateConsumer(actx, events.RequestsStream, d.ConsumerConfig())
+		cancel()
+		if err == nil {
+			return cons, nil
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("create dispatcher consumer: %w", err)
+		}
+		d.cfg.Logger.Warn().Err(err).Dur("retry_in", delay).Msg("create dispatcher consumer")
+		select {
+		case <-ctx.Done():
+			return nil, nil // stopped while starting
+		case <-time.After(delay):
+		}
+	}
 }
 
 // handle takes one request to its end: ack, nak with delay, or terminate.

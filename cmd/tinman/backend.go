@@ -69,14 +69,9 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := events.EnsureStreams(sctx, js, cfg.Streams); err != nil {
+	if err := ensureStreams(ctx, js, cfg.Streams, log); err != nil {
 		nc.Close()
-		if errors.Is(err, events.ErrInvalidStreamConfig) {
-			return nil, usageErr("%w", err)
-		}
-		return nil, unreachable(err)
+		return nil, err
 	}
 	rdb, err := openRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -87,6 +82,34 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log, Published: publishCounter(reg)})
 	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
 	return &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
+}
+
+// startPatience is how long a role waits at start for JetStream to answer:
+// a broker restarting during a rolling upgrade is no reason to die.
+const startPatience = time.Minute
+
+// ensureStreams creates or updates the streams, trying again while JetStream
+// does not answer, for up to startPatience.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, streams events.StreamConfig, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, startPatience)
+	defer cancel()
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		err := events.EnsureStreams(actx, js, streams)
+		acancel()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, events.ErrInvalidStreamConfig):
+			return usageErr("%w", err)
+		}
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("JetStream not ready")
+		select {
+		case <-ctx.Done():
+			return unreachable(err)
+		case <-time.After(delay):
+		}
+	}
 }
 
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {

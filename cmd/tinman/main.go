@@ -35,8 +35,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
+	if err == nil || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return exitOK // done, or stopped as asked while still starting
 	}
 	fmt.Fprintln(stderr, "tinman:", err)
 	return exitCode(err)
