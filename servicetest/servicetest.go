@@ -116,6 +116,7 @@ func Redis(t testing.TB) (string, *redis.Client) {
 			t.Fatal("CI=true and TINMAN_TEST_REDIS_URL is not set: CI tests run against the real Redis")
 		}
 		m := miniredis.RunT(t)
+		keepTime(t, m)
 		return clientFor(t, "redis://"+m.Addr())
 	}
 	url := leaseDB(t, base)
@@ -136,4 +137,26 @@ func clientFor(t testing.TB, url string) (string, *redis.Client) {
 		Unavailable(t, "Redis at %s: %v", url, err)
 	}
 	return url, c
+}
+
+// keepTime makes the in-process Redis expire keys as time passes, as a real
+// one does: miniredis only moves its clock when told.
+func keepTime(t testing.TB, m *miniredis.Miniredis) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const step = 50 * time.Millisecond
+		tick := time.NewTicker(step)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				m.FastForward(step)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }

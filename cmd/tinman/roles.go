@@ -61,6 +61,7 @@ func newWorkerCmd() *cobra.Command {
 		},
 	}
 	roleFlags(cmd)
+	secretFlags(cmd)
 	workerFlags(cmd)
 	return cmd
 }
@@ -68,7 +69,6 @@ func newWorkerCmd() *cobra.Command {
 func roleFlags(cmd *cobra.Command) {
 	serviceFlags(cmd)
 	streamFlags(cmd)
-	secretFlags(cmd)
 	cmd.Flags().String("health-addr", "", "serve /healthz, /readyz and /metrics on this address (empty: none)")
 }
 
@@ -138,12 +138,14 @@ func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
 	log = log.With().Str("role", role).Logger()
-	key, err := secretKey(cmd)
-	if err != nil {
-		return nil, err
-	}
-	if key == nil && role != "dispatcher" {
-		return nil, usageErr("the %s reads BMC credentials: give the secret key (TINMAN_SECRET_KEY or --secret-key-file)", role)
+	var key []byte // the dispatcher reads no credentials: it has no key flag
+	if cmd.Flags().Lookup("secret-key") != nil {
+		if key, err = secretKey(cmd); err != nil {
+			return nil, err
+		}
+		if key == nil {
+			return nil, usageErr("the %s reads BMC credentials: give the secret key (TINMAN_SECRET_KEY or --secret-key-file)", role)
+		}
 	}
 	return openBackend(cmd.Context(), backendConfig{NATSURL: natsURL, RedisURL: redisURL,
 		Streams: streamConfig(cmd), Name: role, Logger: log, SecretKey: key})
