@@ -140,14 +140,9 @@ func decodeServer(id string, data []byte) (serverRecord, error) {
 }
 
 func (s *Store) serverRecord(ctx context.Context, id string) (serverRecord, error) {
-	data, err := s.rdb.Get(ctx, serverKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return serverRecord{}, jobs.Errorf(jobs.CodeNotFound, false, "server %s is not enrolled", id)
-	}
-	if err != nil {
-		return serverRecord{}, fmt.Errorf("read server %s: %w", id, err)
-	}
-	return decodeServer(id, data)
+	var rec serverRecord
+	err := s.readJSON(ctx, serverKey(id), &rec, "server %s is not enrolled", id)
+	return rec, err
 }
 
 // Server returns the server with id, without credentials.

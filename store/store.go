@@ -107,17 +107,24 @@ func (s *Store) send(ctx context.Context, jobID string, staged events.Staged) {
 // Job returns the job with id, or a not_found error.
 func (s *Store) Job(ctx context.Context, id string) (jobs.Job, error) {
 	var job jobs.Job
-	data, err := s.rdb.Get(ctx, jobKey(id)).Bytes()
+	err := s.readJSON(ctx, jobKey(id), &job, "job %s not found", id)
+	return job, err
+}
+
+// readJSON decodes the JSON record at key into v. A missing record is a
+// not_found error worded by format and args.
+func (s *Store) readJSON(ctx context.Context, key string, v any, format string, args ...any) error {
+	data, err := s.rdb.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return job, jobs.Errorf(jobs.CodeNotFound, false, "job %s not found", id)
+		return jobs.Errorf(jobs.CodeNotFound, false, format, args...)
 	}
 	if err != nil {
-		return job, fmt.Errorf("read job %s: %w", id, err)
+		return fmt.Errorf("read %s: %w", key, err)
 	}
-	if err := json.Unmarshal(data, &job); err != nil {
-		return job, fmt.Errorf("decode job %s: %w", id, err)
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
 	}
-	return job, nil
+	return nil
 }
 
 // Record saves *job and stages the event of type t that reports it, in one

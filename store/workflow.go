@@ -3,13 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/tinmanhq/tinman/jobs"
 )
 
 // Callback kinds an installer or agent reports.
@@ -69,17 +64,8 @@ func (s *Store) SetBootConfig(ctx context.Context, c BootConfig) error {
 // BootConfig returns a server's current boot configuration, or not_found.
 func (s *Store) BootConfig(ctx context.Context, server string) (BootConfig, error) {
 	var c BootConfig
-	data, err := s.rdb.Get(ctx, bootConfigKey(server)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return c, jobs.Errorf(jobs.CodeNotFound, false, "server %s has no boot configuration", server)
-	}
-	if err != nil {
-		return c, fmt.Errorf("read boot config of %s: %w", server, err)
-	}
-	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("decode boot config of %s: %w", server, err)
-	}
-	return c, nil
+	err := s.readJSON(ctx, bootConfigKey(server), &c, "server %s has no boot configuration", server)
+	return c, err
 }
 
 // ClearBootConfig removes a server's boot configuration if it is job's.
