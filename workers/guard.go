@@ -126,15 +126,54 @@ func (g *guard) done(ctx context.Context) {
 	}
 }
 
-// guardedBMC is a BMC whose every call goes through a guard.
-type guardedBMC struct {
-	BMC
-	g *guard
+// session is one job's connection to its BMC, opened at the first call
+// that needs it and closed when the job's run ends.
+type session struct {
+	g    *guard
+	run  *Run
+	open func(context.Context) (BMC, error)
+	conn BMC
+}
+
+func (s *session) get(ctx context.Context) (BMC, error) {
+	if s.conn != nil {
+		return s.conn, nil
+	}
+	err := s.g.do(ctx, "open", func(ctx context.Context) (err error) {
+		s.conn, err = s.open(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.run.SetProvider(s.conn.Provider())
+	return s.conn, nil
+}
+
+func (s *session) close(ctx context.Context) {
+	if s.conn == nil {
+		return
+	}
+	if err := s.conn.Close(ctx); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("close BMC session")
+	}
+}
+
+// guardedBMC is a BMC whose every call opens the session if need be and
+// goes through the guard.
+type guardedBMC struct{ s *session }
+
+func (b guardedBMC) call(ctx context.Context, op string, fn func(context.Context, BMC) error) error {
+	conn, err := b.s.get(ctx)
+	if err != nil {
+		return err
+	}
+	return b.s.g.do(ctx, op, func(ctx context.Context) error { return fn(ctx, conn) })
 }
 
 func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err error) {
-	err = b.g.do(ctx, "power-state", func(ctx context.Context) (err error) {
-		state, err = b.BMC.PowerState(ctx)
+	err = b.call(ctx, "power-state", func(ctx context.Context, c BMC) (err error) {
+		state, err = c.PowerState(ctx)
 		return err
 	})
 	if err != nil {
@@ -144,24 +183,35 @@ func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err 
 }
 
 func (b guardedBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
-	return b.g.do(ctx, "power-"+string(a), func(ctx context.Context) error { return b.BMC.SetPower(ctx, a) })
+	return b.call(ctx, "power-"+string(a), func(ctx context.Context, c BMC) error { return c.SetPower(ctx, a) })
 }
 
 func (b guardedBMC) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error {
-	return b.g.do(ctx, "boot-device", func(ctx context.Context) error { return b.BMC.SetBootDevice(ctx, p) })
+	return b.call(ctx, "boot-device", func(ctx context.Context, c BMC) error { return c.SetBootDevice(ctx, p) })
 }
 
 func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err error) {
-	err = b.g.do(ctx, "inventory", func(ctx context.Context) (err error) {
-		inv, err = b.BMC.Inventory(ctx)
+	err = b.call(ctx, "inventory", func(ctx context.Context, c BMC) (err error) {
+		inv, err = c.Inventory(ctx)
 		return err
 	})
 	return inv, err
 }
 
 func (b guardedBMC) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
-	return b.g.do(ctx, "bmc-reset", func(ctx context.Context) error { return b.BMC.ResetBMC(ctx, kind) })
+	return b.call(ctx, "bmc-reset", func(ctx context.Context, c BMC) error { return c.ResetBMC(ctx, kind) })
 }
+
+// Provider names the driver of the open session ("" before the first call).
+func (b guardedBMC) Provider() string {
+	if b.s.conn == nil {
+		return ""
+	}
+	return b.s.conn.Provider()
+}
+
+// Close does nothing: the session is closed when the job's run ends.
+func (b guardedBMC) Close(context.Context) error { return nil }
 
 // acquireCallSlot waits for a slot of the process's BMC call budget.
 func (w *Worker) acquireCallSlot(ctx context.Context) error {

@@ -104,7 +104,8 @@ func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (
 	}
 }
 
-// withBMC opens a session to the job's server, runs fn, and closes it.
+// withBMC runs fn with a session to the job's server's BMC, opened at its
+// first call (a workflow that only waits logs in to nothing), and closed.
 // A server whose circuit breaker is open fails the job at once, unless the
 // job is one that may probe it (power status, inspect).
 func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC) error) error {
@@ -123,19 +124,7 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 		return err
 	}
 	defer g.done(ctx)
-	var conn BMC
-	err = g.do(ctx, "open", func(ctx context.Context) (err error) {
-		conn, err = w.connect(ctx, srv, creds)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	run.SetProvider(conn.Provider())
-	defer func() {
-		if err := conn.Close(ctx); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("close BMC session")
-		}
-	}()
-	return fn(srv, guardedBMC{BMC: conn, g: g})
+	sess := &session{g: g, run: run, open: func(ctx context.Context) (BMC, error) { return w.connect(ctx, srv, creds) }}
+	defer sess.close(ctx)
+	return fn(srv, guardedBMC{s: sess})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,6 +143,8 @@ type env struct {
 	queue *asynq.Client
 	bmc   *fakeBMC
 	logs  *syncBuffer
+	// connects counts BMC sessions opened (logins).
+	connects *atomic.Int64
 }
 
 type syncBuffer struct {
@@ -191,7 +194,9 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	}
 	policy := workers.DefaultRetryPolicy()
 	policy.Base, policy.Max = 20*time.Millisecond, 50*time.Millisecond
+	connects := &atomic.Int64{}
 	connect := func(_ context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+		connects.Add(1)
 		if creds.Password != secret {
 			return nil, fmt.Errorf("credentials did not reach the connector")
 		}
@@ -205,7 +210,7 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	}
 	q := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = q.Close() })
-	e := &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmcs["srv-1"], logs: logs}
+	e := &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmcs["srv-1"], logs: logs, connects: connects}
 	cfg := workers.Config{
 		Concurrency: 8, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
 		ShutdownTimeout: 5 * time.Second, Logger: log, LeaseTTL: 2 * time.Second, DelayedTaskCheckInterval: 50 * time.Millisecond,

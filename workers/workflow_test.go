@@ -128,7 +128,7 @@ func TestProvisionInstallerTimeoutMovesServerToError(t *testing.T) {
 
 func TestProvisionWaitHoldsTheServerButNoWorker(t *testing.T) {
 	t.Parallel()
-	e := setupWith(t, &fakeBMC{state: jobs.PowerStateOn}, func(c *workers.Config) { c.Concurrency = 1 })
+	e := setupWith(t, &fakeBMC{state: jobs.PowerStateOn}, func(c *workers.Config) { c.Concurrency = 1; c.WaitPoll = 100 * time.Millisecond })
 	e.submit(t, "prov-4", jobs.Provision, `{"image":"ubuntu-24.04"}`)
 	e.watch(t, "prov-4", func(d events.JobData) bool { return d.Step == "wait-installed" })
 
@@ -138,6 +138,12 @@ func TestProvisionWaitHoldsTheServerButNoWorker(t *testing.T) {
 	evs := e.watch(t, "power-meanwhile", func(d events.JobData) bool { return d.Step == "waiting-for-server" || d.State.Terminal() })
 	if last := evs[len(evs)-1]; last.Step != "waiting-for-server" {
 		t.Fatalf("a power job on a server mid-provision got %s, want it to wait for the server", last.State)
+	}
+	// Parked, the workflow looks again every 100 ms without logging in.
+	before := e.connects.Load()
+	time.Sleep(time.Second)
+	if n := e.connects.Load() - before; n > 1 {
+		t.Errorf("%d BMC logins in a second of waiting for a callback, want none", n)
 	}
 	if _, err := e.store.CancelJob(context.Background(), "prov-4", "test"); err != nil {
 		t.Fatal(err)
