@@ -33,7 +33,7 @@ func DefaultRetryPolicy() RetryPolicy {
 		Max:  5 * time.Minute,
 		Attempts: map[jobs.Type]int{
 			jobs.Power: 5, jobs.BootDevice: 5, jobs.Inspect: 5, jobs.BMCReset: 3,
-			jobs.Provision: 3, jobs.Deprovision: 3, jobs.Deploy: 1,
+			jobs.Provision: 3, jobs.Deprovision: 3, jobs.Deploy: 3,
 		},
 		Timeouts: map[jobs.Type]time.Duration{
 			jobs.Power: 5 * time.Minute, jobs.BootDevice: 2 * time.Minute, jobs.Inspect: 10 * time.Minute,

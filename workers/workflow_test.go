@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,6 +229,49 @@ func TestDeployRollsInBatchesAndHalts(t *testing.T) {
 	for _, id := range []string{"web-1", "web-2", "web-4"} {
 		if srv, _ := e.store.Server(context.Background(), id); srv.State != jobs.ServerActive {
 			t.Errorf("%s is %s after its batch, want active", id, srv.State)
+		}
+	}
+}
+
+// flakySubmitter fails its first n submissions, as NATS might while restarting.
+type flakySubmitter struct {
+	mu    sync.Mutex
+	fails int
+	next  workers.Submitter
+}
+
+func (f *flakySubmitter) Submit(ctx context.Context, req jobs.Request) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("publish request %s: nats: timeout", req.ID)
+	}
+	return f.next.Submit(ctx, req)
+}
+
+func TestDeployResumesAfterATransientFailure(t *testing.T) {
+	t.Parallel()
+	bmcs := map[string]*fakeBMC{"web-1": {state: jobs.PowerStateOn}, "web-2": {state: jobs.PowerStateOn}}
+	flaky := &flakySubmitter{fails: 1}
+	e := setupFleet(t, bmcs, func(c *workers.Config) {
+		flaky.next = c.Submitter
+		c.Submitter = flaky
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.installer(ctx, "web-1", "web-2")
+	e.submitRequest(t, jobs.Request{ID: "roll-2", Type: jobs.Deploy,
+		Params: []byte(`{"image":"ubuntu-26.04","servers":["web-1","web-2"],"batch_size":1}`)})
+	evs := e.watchTypes(t, "roll-2", "job", func(d events.JobData) bool { return d.State.Terminal() })
+	last := evs[len(evs)-1]
+	if last.State != jobs.StateSucceeded || last.Attempt != 2 {
+		t.Fatalf("deploy ended %s at attempt %d (%+v), want succeeded at attempt 2", last.State, last.Attempt, last.Error)
+	}
+	for _, id := range []string{"web-1", "web-2"} {
+		if srv, _ := e.store.Server(context.Background(), id); srv.State != jobs.ServerActive {
+			t.Errorf("%s is %s, want active", id, srv.State)
 		}
 	}
 }
