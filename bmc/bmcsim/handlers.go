@@ -179,23 +179,33 @@ func (b *BMC) handleUnsupported(w http.ResponseWriter, r *http.Request, p string
 // resetRequest is the body of the Reset actions.
 type resetRequest struct{ ResetType string }
 
-// handleSystemReset serves POST ComputerSystem.Reset.
-func (b *BMC) handleSystemReset(w http.ResponseWriter, r *http.Request) {
+// decodeReset reads a Reset action's ResetType, answering the request
+// itself when the body is bad or the type is not one of allowed.
+func decodeReset(w http.ResponseWriter, r *http.Request, allowed []string) (string, bool) {
 	var body resetRequest
 	if !decodeOrReject(w, r, &body) {
-		return
+		return "", false
 	}
-	if !slices.Contains(systemResetTypes(), body.ResetType) {
+	if !slices.Contains(allowed, body.ResetType) {
 		writeError(w, http.StatusBadRequest, "ActionParameterNotSupported",
 			fmt.Sprintf("ResetType %q not supported", body.ResetType))
+		return "", false
+	}
+	return body.ResetType, true
+}
+
+// handleSystemReset serves POST ComputerSystem.Reset.
+func (b *BMC) handleSystemReset(w http.ResponseWriter, r *http.Request) {
+	resetType, ok := decodeReset(w, r, systemResetTypes())
+	if !ok {
 		return
 	}
 	b.mu.Lock()
 	var cmd Command
 	if b.faults.Lying() {
-		cmd = Command{Time: time.Now(), Op: OpPower, Value: body.ResetType, Detail: DetailIgnored}
+		cmd = Command{Time: time.Now(), Op: OpPower, Value: resetType, Detail: DetailIgnored}
 	} else {
-		cmd = b.machine.reset(body.ResetType, time.Now(), b.transition)
+		cmd = b.machine.reset(resetType, time.Now(), b.transition)
 	}
 	b.record(cmd)
 	b.mu.Unlock()
@@ -206,16 +216,11 @@ func (b *BMC) handleSystemReset(w http.ResponseWriter, r *http.Request) {
 // handleManagerReset serves POST Manager.Reset. The simulated BMC restarts
 // instantly: sessions and state survive.
 func (b *BMC) handleManagerReset(w http.ResponseWriter, r *http.Request) {
-	var body resetRequest
-	if !decodeOrReject(w, r, &body) {
+	resetType, ok := decodeReset(w, r, managerResetTypes())
+	if !ok {
 		return
 	}
-	if !slices.Contains(managerResetTypes(), body.ResetType) {
-		writeError(w, http.StatusBadRequest, "ActionParameterNotSupported",
-			fmt.Sprintf("ResetType %q not supported", body.ResetType))
-		return
-	}
-	cmd := Command{Time: time.Now(), Op: OpManagerReset, Value: body.ResetType}
+	cmd := Command{Time: time.Now(), Op: OpManagerReset, Value: resetType}
 	if b.faults.Lying() {
 		cmd.Detail = DetailIgnored
 	}
