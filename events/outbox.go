@@ -113,11 +113,10 @@ return n`)
 // first, and with ErrExists when a Create write's key exists. A single Create
 // write starts the stream anew: its record is new, so is its numbering.
 func (o *Outbox) Append(ctx context.Context, stream string, prev int64, ev Event, writes ...Write) (Staged, error) {
-	data, err := json.Marshal(ev)
+	entry, err := outboxEntry(ev)
 	if err != nil {
-		return Staged{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
+		return Staged{}, err
 	}
-	entry := ev.NATSSubject() + " " + ev.ID + "\n" + string(data)
 	keys := []string{seqPrefix + stream, outboxListPrefix + stream, outboxPendingKey}
 	args := []any{prev, entry, stream, ttlSeconds(seqTTL(o.cfg.KeyTTL, writes))}
 	for _, w := range writes {
@@ -167,11 +166,10 @@ func seqTTL(keyTTL time.Duration, writes []Write) time.Duration {
 // Stage queues ev on stream inside pipe, a transaction of the caller's: the
 // event is durable once pipe executes. Send the result after that.
 func (o *Outbox) Stage(ctx context.Context, pipe redis.Pipeliner, stream string, ev Event) (Staged, error) {
-	data, err := json.Marshal(ev)
+	entry, err := outboxEntry(ev)
 	if err != nil {
-		return Staged{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
+		return Staged{}, err
 	}
-	entry := ev.NATSSubject() + " " + ev.ID + "\n" + string(data)
 	pipe.RPush(ctx, outboxListPrefix+stream, entry)
 	pipe.SAdd(ctx, outboxPendingKey, stream)
 	return Staged{stream: stream, entry: entry}, nil
@@ -251,6 +249,16 @@ func (o *Outbox) forget(ctx context.Context, stream string) error {
 		return fmt.Errorf("forget outbox %s: %w", stream, err)
 	}
 	return nil
+}
+
+// outboxEntry is how an event waits in the outbox: "subject id" on the
+// first line, the event's JSON after it (read back by publishEntry).
+func outboxEntry(ev Event) (string, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("marshal event %s: %w", ev.ID, err)
+	}
+	return ev.NATSSubject() + " " + ev.ID + "\n" + string(data), nil
 }
 
 func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
