@@ -2,14 +2,12 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +32,7 @@ type env struct {
 	js     jetstream.JetStream
 	rdb    *redis.Client
 	store  *store.Store
-	logs   *syncBuffer
+	logs   *servicetest.Buffer
 	tokens map[Role]string
 }
 
@@ -45,28 +43,10 @@ var testTokens = map[Role]string{
 	RoleAdmin:    "admin-token-0123456789",
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // setup starts NATS, Redis and the API; tune changes the config first.
 func setup(t *testing.T, tune ...func(*Config)) *env {
 	t.Helper()
-	e := &env{nats: servicetest.EmbeddedNATS(t, t.TempDir()), logs: &syncBuffer{}, tokens: testTokens}
+	e := &env{nats: servicetest.EmbeddedNATS(t, t.TempDir()), logs: &servicetest.Buffer{}, tokens: testTokens}
 	_, e.js = servicetest.JetStream(t, e.nats.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

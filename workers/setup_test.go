@@ -1,7 +1,6 @@
 package workers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,22 +141,10 @@ type env struct {
 	store *store.Store
 	queue *asynq.Client
 	bmc   *fakeBMC
-	logs  *syncBuffer
+	logs  *servicetest.Buffer
 	// connects counts BMC sessions opened (logins).
 	connects *atomic.Int64
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func setup(t *testing.T, bmc *fakeBMC) *env {
 	t.Helper()
@@ -181,7 +168,7 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &servicetest.Buffer{}
 	log := zerolog.New(logs)
 	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
 	st := store.New(rdb, outbox, store.Config{Source: "/test/worker", Logger: log})

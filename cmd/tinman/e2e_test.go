@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -424,7 +423,7 @@ func TestEndToEndCredentialsNeverLeak(t *testing.T) {
 	t.Parallel()
 	const secret = "Zq-7f3!leak-canary-91"
 	redisURL, rdb := servicetest.Redis(t)
-	logs := &lockedBuffer{}
+	logs := &servicetest.Buffer{}
 	s := startDevWith(t, redisURL, 2, func(c *devConfig) {
 		fastInstaller(c)
 		c.SimPassword = secret
@@ -467,21 +466,4 @@ func TestEndToEndCredentialsNeverLeak(t *testing.T) {
 			t.Errorf("Redis key %s holds the password in clear", k)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
