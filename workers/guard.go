@@ -139,15 +139,17 @@ func (s *session) get(ctx context.Context) (BMC, error) {
 	if s.conn != nil {
 		return s.conn, nil
 	}
+	var conn BMC
 	err := s.g.do(ctx, "open", func(ctx context.Context) (err error) {
-		s.conn, err = s.open(ctx)
+		conn, err = s.open(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, err // s.conn stays nil: close has nothing to close
 	}
-	s.run.SetProvider(s.conn.Provider())
-	return s.conn, nil
+	s.conn = conn
+	s.run.SetProvider(conn.Provider())
+	return conn, nil
 }
 
 func (s *session) close(ctx context.Context) {

@@ -188,7 +188,7 @@ func wrongPassword(e *env) {
 // retryable, within CallTimeout and a margin.
 func deadPort(e *env) {
 	srv := e.peer.Server
-	srv.BMC.Address = deadAddress(e)
+	srv.BMC.Address = DeadAddress(e)
 	unanswered(e, "open dead port", func() error {
 		_, _, err := e.open("open dead port", srv, e.peer.Credentials)
 		return err
@@ -199,7 +199,7 @@ func deadPort(e *env) {
 // retryable, within CallTimeout and a margin.
 func silentPort(e *env) {
 	srv := e.peer.Server
-	srv.BMC.Address = silentAddress(e)
+	srv.BMC.Address = SilentAddress(e)
 	unanswered(e, "open silent port", func() error {
 		_, _, err := e.open("open silent port", srv, e.peer.Credentials)
 		return err
@@ -245,7 +245,7 @@ func canceledLate(e *env) {
 // cancelAfter.
 func openCanceled(e *env) (time.Duration, error) {
 	srv := e.peer.Server
-	srv.BMC.Address = silentAddress(e)
+	srv.BMC.Address = SilentAddress(e)
 	ctx, cancel := context.WithCancel(e.Context())
 	defer cancel()
 	stop := time.AfterFunc(cancelAfter, cancel)

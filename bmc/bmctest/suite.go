@@ -212,8 +212,8 @@ func wantRestartOnce(got []Command) error {
 	return fmt.Errorf("commands %v are not one restart (one cycle, one reset, or off then on)", got)
 }
 
-// deadAddress returns a 127.0.0.1 port where nothing listens, on TCP or UDP.
-func deadAddress(t testing.TB) string {
+// DeadAddress returns a 127.0.0.1 port where nothing listens, on TCP or UDP.
+func DeadAddress(t testing.TB) string {
 	t.Helper()
 	for range 20 {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -232,9 +232,9 @@ func deadAddress(t testing.TB) string {
 	return ""
 }
 
-// silentAddress returns a 127.0.0.1 port that takes TCP connections and UDP
+// SilentAddress returns a 127.0.0.1 port that takes TCP connections and UDP
 // datagrams and never answers either, until the test ends.
-func silentAddress(t testing.TB) string {
+func SilentAddress(t testing.TB) string {
 	t.Helper()
 	for range 20 {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")

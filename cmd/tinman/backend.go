@@ -173,15 +173,25 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 	}
 	if connect == nil {
 		bmcCfg.Logger = cfg.Logger
-		dialer := bmc.NewDialer(bmcCfg)
-		connect = func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
-			return dialer.Open(ctx, srv, creds)
-		}
+		connect = bmclibConnector(bmc.NewDialer(bmcCfg))
 	}
 	if cfg.Submitter == nil {
 		cfg.Submitter = natsSubmitter{b.js}
 	}
 	return workers.New(b.rdb, b.store, connect, cfg)
+}
+
+// bmclibConnector opens BMC sessions through bmclib. A failed Open returns a
+// nil interface, never a nil *bmc.Session inside a non-nil workers.BMC: that
+// typed nil would pass every "!= nil" check and panic at its first call.
+func bmclibConnector(d *bmc.Dialer) workers.Connector {
+	return func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+		s, err := d.Open(ctx, srv, creds)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 }
 
 // natsSubmitter publishes job requests to TINMAN_REQUESTS, as any client

@@ -137,7 +137,7 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.fleet.Close()
-	disp, q, err := b.dispatcher(dispatch.Config{})
+	disp, q, err := b.dispatcher(dispatch.Config{Retry: d.cfg.Worker.Retry}) // one retry policy: the attempts a job is given are the ones the workers allow
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/bmc/bmctest"
+	"github.com/tinmanhq/tinman/bmc/ipmisim"
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/workers"
+)
+
+// The fault matrix: every row runs the real `tinman dev` wiring (real bmclib
+// through the worker's own connector, the real dispatcher, asynq on Redis,
+// NATS), points one server at a BMC that fails in one way, publishes one
+// power job as any NATS client would, and checks what an operator sees: the
+// exact event sequence, the error code, how many attempts were made, the
+// circuit breaker, and the server's record afterwards.
+//
+// No fake BMC stands in anywhere: the Redfish rows talk to the simulator over
+// HTTPS, the IPMI rows to a real OpenIPMI ipmi_sim through ipmitool, and the
+// network rows to real sockets.
+
+// faultCallTimeout bounds each BMC call in the matrix, so a silent BMC fails
+// in seconds, not the default 30 s.
+const faultCallTimeout = 2 * time.Second
+
+// faultAttempts is the attempts a power job gets in the matrix.
+const faultAttempts = 3
+
+// faultRow is one fault and provider, and what must follow.
+type faultRow struct {
+	name string
+	// ipmi rows need ipmi_sim and ipmitool.
+	ipmi bool
+	// target makes the fault and returns the server to act on; it runs
+	// against a dev system whose sim-01 is a healthy Redfish BMC, power off.
+	target func(t *testing.T, s *system) string
+	action jobs.PowerAction
+	want   faultOutcome
+}
+
+// faultOutcome is what an operator must see after the job.
+type faultOutcome struct {
+	events   []events.Type
+	code     jobs.Code // "" for success
+	attempts int       // the attempt number on the terminal event
+	// inMessage must appear in the failure's message: the real cause.
+	inMessage string
+	// breaker: the server ends in maintenance set by the circuit breaker.
+	breaker bool
+	// power is the server record's power_state afterwards ("" skips the check).
+	power jobs.PowerState
+}
+
+func faultRows() []faultRow {
+	queuedStartedFailed := []events.Type{events.JobQueued, events.JobStarted, events.JobFailed}
+	retriedTwice := []events.Type{events.JobQueued, events.JobStarted, events.JobRetrying,
+		events.JobStarted, events.JobRetrying, events.JobStarted, events.JobFailed}
+	return []faultRow{
+		{
+			name: "redfish/healthy", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string { return "sim-01" },
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded},
+				attempts: 1, power: jobs.PowerStateOn},
+		},
+		{
+			// A wrong password is never retried: real BMCs lock an account
+			// after a few failed logins.
+			name: "redfish/wrong-password", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.sim(t, "sim-01").Faults().SetAuthFailure(true)
+				return "sim-01"
+			},
+			want: faultOutcome{events: queuedStartedFailed, code: jobs.CodeBMCAuthFailed, attempts: 1,
+				inMessage: "refused the credentials", power: jobs.PowerStateOff},
+		},
+		{
+			name: "redfish/refused-port", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				return enrol(t, s, "refused-01", jobs.BMC{Address: bmctest.DeadAddress(t), Provider: jobs.ProviderRedfish}, "admin", "password")
+			},
+			want: faultOutcome{events: retriedTwice, code: jobs.CodeBMCUnreachable, attempts: faultAttempts,
+				inMessage: "connection refused", breaker: true, power: jobs.PowerStateOff},
+		},
+		{
+			name: "redfish/silent-port", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				return enrol(t, s, "silent-01", jobs.BMC{Address: bmctest.SilentAddress(t), Provider: jobs.ProviderRedfish}, "admin", "password")
+			},
+			want: faultOutcome{events: retriedTwice, code: jobs.CodeBMCTimeout, attempts: faultAttempts,
+				inMessage: "did not answer in time", power: jobs.PowerStateOff},
+		},
+		{
+			name: "redfish/hanging-bmc", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.sim(t, "sim-01").Faults().SetHang(true)
+				t.Cleanup(func() { s.sim(t, "sim-01").Faults().SetHang(false) })
+				return "sim-01"
+			},
+			want: faultOutcome{events: retriedTwice, code: jobs.CodeBMCTimeout, attempts: faultAttempts,
+				inMessage: "did not answer in time", power: jobs.PowerStateOff},
+		},
+		{
+			name: "redfish/slow-under-deadline", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.sim(t, "sim-01").Faults().SetLatency(faultCallTimeout / 4)
+				return "sim-01"
+			},
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded},
+				attempts: 1, power: jobs.PowerStateOn},
+		},
+		{
+			// The BMC answers 200 to the power change and does nothing.
+			name: "redfish/lying-power", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.sim(t, "sim-01").Faults().SetLying(true)
+				return "sim-01"
+			},
+			want: faultOutcome{events: queuedStartedFailed, code: jobs.CodePowerStateUnverified, attempts: 1,
+				power: jobs.PowerStateOff},
+		},
+		{
+			name: "ipmi/healthy", ipmi: true, action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				return enrolIPMI(t, s, "ipmi-ok", ipmisim.Password)
+			},
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded},
+				attempts: 1, power: jobs.PowerStateOn},
+		},
+		{
+			name: "ipmi/wrong-password", ipmi: true, action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				return enrolIPMI(t, s, "ipmi-denied", ipmisim.Password+"-wrong")
+			},
+			want: faultOutcome{events: queuedStartedFailed, code: jobs.CodeBMCAuthFailed, attempts: 1,
+				inMessage: "refused the credentials", power: jobs.PowerStateOff},
+		},
+		{
+			name: "ipmi/silent-port", ipmi: true, action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				return enrol(t, s, "ipmi-silent", jobs.BMC{Address: bmctest.SilentAddress(t), Provider: jobs.ProviderIPMI,
+					CipherSuite: ipmisim.CipherSuite}, ipmisim.Username, ipmisim.Password)
+			},
+			want: faultOutcome{events: retriedTwice, code: jobs.CodeBMCTimeout, attempts: faultAttempts,
+				inMessage: "did not answer in time", power: jobs.PowerStateOff},
+		},
+	}
+}
+
+func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
+	for _, row := range faultRows() {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			if row.ipmi {
+				ipmisim.RequireTools(t)
+			}
+			redisURL, _ := servicetest.Redis(t)
+			logs := &servicetest.Buffer{}
+			s := startDevWith(t, redisURL, 1, func(c *devConfig) { faultConfig(c, logs) })
+			s.sim(t, "sim-01").SetPowerState("Off")
+			if err := s.dev.backend.store.SetPowerState(context.Background(), "sim-01", jobs.PowerStateOff); err != nil {
+				t.Fatal(err)
+			}
+			server := row.target(t, s)
+
+			id := "fault-" + strings.ReplaceAll(row.name, "/", "-")
+			s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, server, row.action))
+			evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, terminal)
+			checkFaultOutcome(t, s, server, evs, row.want)
+			if strings.Contains(logs.String(), `"panic"`) || strings.Contains(logs.String(), "nil pointer") {
+				t.Errorf("a log line reports a panic:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// faultConfig makes retries and call deadlines short, so each row ends in
+// seconds, and keeps the logs for the panic check.
+func faultConfig(c *devConfig, logs *servicetest.Buffer) {
+	c.Logger = c.Logger.Output(logs)
+	c.BMC.CallTimeout = faultCallTimeout
+	retry := workers.DefaultRetryPolicy()
+	retry.Base, retry.Max = 100*time.Millisecond, 400*time.Millisecond
+	retry.Attempts[jobs.Power] = faultAttempts
+	c.Worker.Retry = retry
+	c.Worker.BreakerThreshold = faultAttempts
+	c.Worker.PowerVerifyTimeout = 2 * time.Second
+	c.Worker.MinCommandInterval = map[jobs.Provider]time.Duration{jobs.ProviderIPMI: 100 * time.Millisecond}
+}
+
+// checkFaultOutcome asserts the events of one job and the server afterwards.
+func checkFaultOutcome(t *testing.T, s *system, server string, evs []events.Event, want faultOutcome) {
+	t.Helper()
+	checkSequence(t, evs, want.events...)
+	last, err := evs[len(evs)-1].JobData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Attempt != want.attempts {
+		t.Errorf("terminal event at attempt %d, want %d", last.Attempt, want.attempts)
+	}
+	switch {
+	case want.code == "" && last.Error != nil:
+		t.Errorf("job failed %+v, want success", last.Error)
+	case want.code != "" && (last.Error == nil || last.Error.Code != want.code):
+		t.Errorf("job error %+v, want code %s", last.Error, want.code)
+	case want.code != "" && !strings.Contains(last.Error.Message, want.inMessage):
+		t.Errorf("job error message %q, want it to say %q", last.Error.Message, want.inMessage)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := s.dev.backend.store.Server(ctx, server)
+	if err != nil {
+		t.Fatalf("read server %s: %v", server, err)
+	}
+	opened := srv.Maintenance != nil && srv.Maintenance.SetBy == store.BreakerSetter
+	if opened != want.breaker {
+		t.Errorf("server maintenance %+v, want breaker open %v", srv.Maintenance, want.breaker)
+	}
+	if want.power != "" && srv.PowerState != want.power {
+		t.Errorf("server power_state %s, want %s", srv.PowerState, want.power)
+	}
+}
+
+// enrol puts a server at bmc into the running system's registry, available
+// and powered off.
+func enrol(t *testing.T, s *system, id string, b jobs.BMC, user, pass string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv := jobs.Server{ID: id, BMC: b, State: jobs.ServerAvailable, PowerState: jobs.PowerStateOff}
+	if err := s.dev.backend.store.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
+		t.Fatalf("enrol %s: %v", id, err)
+	}
+	return id
+}
+
+// enrolIPMI starts a real ipmi_sim and enrols it as id with password.
+func enrolIPMI(t *testing.T, s *system, id, password string) string {
+	t.Helper()
+	sim := ipmisim.Start(t, 1)[0]
+	return enrol(t, s, id, jobs.BMC{Address: sim.Addr(), Provider: jobs.ProviderIPMI, CipherSuite: ipmisim.CipherSuite},
+		ipmisim.Username, password)
+}
+
+// TestConnectorFailsWithNilInterface: the worker's own connector, through
+// real bmclib, returns a nil workers.BMC when the login fails, for every
+// provider; a nil *bmc.Session inside the interface panicked at Close.
+func TestConnectorFailsWithNilInterface(t *testing.T) {
+	t.Parallel()
+	connect := bmclibConnector(bmc.NewDialer(bmc.Config{CallTimeout: faultCallTimeout}))
+	for _, p := range []jobs.Provider{jobs.ProviderRedfish, jobs.ProviderIPMI} {
+		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
+			if p == jobs.ProviderIPMI {
+				ipmisim.RequireTools(t)
+			}
+			srv := jobs.Server{ID: "nil-check", BMC: jobs.BMC{Address: bmctest.DeadAddress(t), Provider: p, CipherSuite: ipmisim.CipherSuite}}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*faultCallTimeout)
+			defer cancel()
+			b, err := connect(ctx, srv, jobs.Credentials{Username: "admin", Password: "password"})
+			if err == nil {
+				t.Fatal("opening a dead BMC succeeded")
+			}
+			if b != nil {
+				t.Errorf("a failed open returned a non-nil %T beside %v", b, err)
+			}
+		})
+	}
+}
