@@ -193,7 +193,9 @@ func failing(info *types.Info, results *types.Tuple, ret *ast.ReturnStmt) bool {
 	return false
 }
 
-func isPlainInterface(t types.Type) bool { return types.IsInterface(t) && !types.Identical(t, errorType) }
+func isPlainInterface(t types.Type) bool {
+	return types.IsInterface(t) && !types.Identical(t, errorType)
+}
 
 // nillable: a concrete type whose zero value is nil.
 func nillable(t types.Type) bool {
