@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/events"
@@ -27,6 +26,9 @@ type Store interface {
 	EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error
 	UpdateServer(ctx context.Context, id string, change store.ServerChange) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
+	CreateSubmitted(ctx context.Context, req jobs.Request) (bool, error)
+	RemoveSubmitted(ctx context.Context, id string) error
+	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 }
 
 // Publisher puts a job request on NATS and returns once JetStream has
@@ -59,7 +61,7 @@ type Callbacks interface {
 	ServeCallback(w http.ResponseWriter, r *http.Request)
 }
 
-// Config configures the API. Store, Publisher, Redis, Watcher and Validator
+// Config configures the API. Store, Publisher, Watcher and Validator
 // are required; the rest have documented defaults.
 type Config struct {
 	// Logger receives one line per request and every failure.
@@ -68,10 +70,7 @@ type Config struct {
 	Store Store
 	// Publisher sends job requests to NATS (see NewJetStreamPublisher).
 	Publisher Publisher
-	// Redis keeps the "submitted" record of each job request between its
-	// NATS ack and the dispatcher's job record.
-	Redis redis.UniversalClient
-	// Watcher feeds GET /v1/events and the follower of rejections.
+	// Watcher feeds GET /v1/events.
 	Watcher Watcher
 	// Validator checks job requests against schemas/request.json.
 	Validator Validator
@@ -93,9 +92,6 @@ type Config struct {
 	Monitor asynq.RedisConnOpt
 	// Timeouts of the HTTP server (zero values take the defaults).
 	Timeouts Timeouts
-	// SubmittedTTL is how long a submitted record lasts (default 7 days,
-	// the life of a request in TINMAN_REQUESTS).
-	SubmittedTTL time.Duration
 	// Heartbeat is the interval of comments on an idle event stream (default 15 s).
 	Heartbeat time.Duration
 }
@@ -144,9 +140,6 @@ func (c *Config) setDefaults() {
 	if c.Registry == nil {
 		c.Registry = NewRegistry()
 	}
-	if c.SubmittedTTL <= 0 {
-		c.SubmittedTTL = 7 * 24 * time.Hour
-	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
 	}
@@ -155,14 +148,13 @@ func (c *Config) setDefaults() {
 // API is Tinman's HTTP face: the routes of the contract behind auth,
 // logging, metrics and panic recovery.
 type API struct {
-	cfg       Config
-	log       zerolog.Logger
-	health    *Health
-	metrics   *metrics
-	submitted *submissions
-	monitor   *asynqmon.HTTPHandler
-	mux       *http.ServeMux
-	handler   http.Handler
+	cfg     Config
+	log     zerolog.Logger
+	health  *Health
+	metrics *metrics
+	monitor *asynqmon.HTTPHandler
+	mux     *http.ServeMux
+	handler http.Handler
 	// streams ends every event stream when the server shuts down.
 	streams     context.Context
 	stopStreams context.CancelFunc
@@ -172,7 +164,6 @@ type API struct {
 func New(cfg Config) *API {
 	cfg.setDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger, health: cfg.Health, metrics: newMetrics(cfg.Registry)}
-	a.submitted = &submissions{rdb: cfg.Redis, ttl: cfg.SubmittedTTL}
 	if cfg.Monitor != nil {
 		a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitor", RedisConnOpt: cfg.Monitor, ReadOnly: true})
 	}

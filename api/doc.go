@@ -21,9 +21,9 @@
 // is stable and whose field names the request field at fault.
 //
 // A job is readable as soon as its POST returned: before publishing, the
-// API writes a "submitted" record in Redis, removed again when NATS does
-// not ack; GET /v1/jobs/{id} falls back to it until the dispatcher's job
-// record exists, and API.Run marks it "rejected" when a dispatcher refuses
+// API writes a submitted record (store.Submitted), removed again when NATS
+// does not ack; GET /v1/jobs/{id} falls back to it until the dispatcher's
+// job record exists, and the dispatcher marks it rejected when it refuses
 // the request. Serve shuts down gracefully: readiness drops first, then
 // in-flight requests finish.
 package api

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -122,10 +123,14 @@ func TestMetricsAfterRequests(t *testing.T) {
 
 func TestQueueMonitorIsReadOnly(t *testing.T) {
 	t.Parallel()
-	e2 := setup(t, func(c *Config) {
-		opt := c.Redis.(*redis.Client).Options()
+	e2 := setup(t)
+	opt := e2.rdb.Options()
+	e2.api = New(e2.config(t, func(c *Config) {
 		c.Monitor = asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB, Password: opt.Password}
-	})
+	}))
+	t.Cleanup(func() { _ = e2.api.Close() })
+	e2.srv = httptest.NewServer(e2.api.Handler())
+	t.Cleanup(e2.srv.Close)
 	enqueue(t, e2.rdb)
 	a := e2.do(t, RoleViewer, "GET", "/monitor/", "")
 	if a.status != http.StatusOK || !strings.Contains(string(a.body), "<html") {

@@ -151,11 +151,11 @@ func (a *API) admit(ctx context.Context, req jobs.Request) error {
 // repeat of a known id must be the same request, and not one that was
 // rejected: JetStream would drop it as a duplicate.
 func (a *API) submit(ctx context.Context, req jobs.Request) (jobs.State, error) {
-	created, err := a.submitted.create(ctx, req)
+	created, err := a.cfg.Store.CreateSubmitted(ctx, req)
 	if err != nil {
 		return "", err
 	}
-	state := StateSubmitted
+	state := jobs.StateSubmitted
 	if !created {
 		if state, err = a.repeat(ctx, req); err != nil {
 			return "", err
@@ -174,7 +174,7 @@ func (a *API) submit(ctx context.Context, req jobs.Request) (jobs.State, error) 
 func (a *API) repeat(ctx context.Context, req jobs.Request) (jobs.State, error) {
 	job, err := a.job(ctx, req.ID)
 	if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
-		return StateSubmitted, nil // the record went meanwhile: the publish decides
+		return jobs.StateSubmitted, nil // the record went meanwhile: the publish decides
 	}
 	switch {
 	case err != nil:
@@ -182,7 +182,7 @@ func (a *API) repeat(ctx context.Context, req jobs.Request) (jobs.State, error) 
 	case !sameRequest(job.Request(), req):
 		return "", &jobs.Error{Code: jobs.CodeConflict, Field: "id",
 			Message: fmt.Sprintf("job %s exists with a different request: use another id", req.ID)}
-	case job.State == StateRejected:
+	case job.State == jobs.StateRejected:
 		return "", &jobs.Error{Code: jobs.CodeConflict, Field: "id",
 			Message: fmt.Sprintf("job %s was rejected (%v): submit it again with a new id", req.ID, job.Error)}
 	}
@@ -210,7 +210,7 @@ func (a *API) forget(ctx context.Context, id string, created bool) {
 	if !created {
 		return
 	}
-	if err := a.submitted.remove(context.WithoutCancel(ctx), id); err != nil {
+	if err := a.cfg.Store.RemoveSubmitted(context.WithoutCancel(ctx), id); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("job_id", id).Msg("a submitted record outlives its failed publish")
 	}
 }
@@ -222,11 +222,11 @@ func (a *API) job(ctx context.Context, id string) (jobs.Job, error) {
 	if e := jobs.AsError(err); e == nil || e.Code != jobs.CodeNotFound {
 		return job, err
 	}
-	rec, err := a.submitted.get(ctx, id)
+	rec, err := a.cfg.Store.SubmittedJob(ctx, id)
 	if err != nil {
 		return jobs.Job{}, err
 	}
-	return rec.job(), nil
+	return rec.Job(), nil
 }
 
 // getJob answers GET /v1/jobs/{id}.
@@ -343,11 +343,11 @@ func (a *API) cancelable(ctx context.Context, id string) error {
 	if e := jobs.AsError(err); e == nil || e.Code != jobs.CodeNotFound {
 		return err
 	}
-	rec, err := a.submitted.get(ctx, id)
+	rec, err := a.cfg.Store.SubmittedJob(ctx, id)
 	switch {
 	case err != nil:
 		return err
-	case rec.State == StateRejected:
+	case rec.State == jobs.StateRejected:
 		return jobs.Errorf(jobs.CodeConflict, false, "job %s was rejected: there is nothing to cancel", id)
 	}
 	return jobs.Errorf(jobs.CodeConflict, false, "job %s is submitted and not queued yet: try again in a moment", id)

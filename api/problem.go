@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // ProblemContentType is the media type of every error answer (RFC 9457).
@@ -124,7 +124,7 @@ func unavailable(err error) bool {
 	var ne net.Error
 	var oe *net.OpError
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
+		store.Unreachable(err) ||
 		errors.As(err, &oe) || errors.As(err, &ne) && ne.Timeout()
 }
 

@@ -56,7 +56,7 @@ func setup(t *testing.T, tune ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	_, e.rdb = servicetest.Redis(t)
-	outbox := events.NewOutbox(e.rdb, events.NewPublisher(e.js), events.OutboxConfig{Logger: zerolog.Nop()})
+	outbox := store.NewOutbox(e.rdb, events.NewPublisher(e.js), store.OutboxConfig{Logger: zerolog.Nop()})
 	e.store = store.New(e.rdb, outbox, store.Config{Logger: zerolog.Nop(), SecretKey: store.NewKey()})
 	e.api = New(e.config(t, tune...))
 	t.Cleanup(func() { _ = e.api.Close() })
@@ -77,22 +77,13 @@ func (e *env) config(t *testing.T, tune ...func(*Config)) Config {
 	}
 	cfg := Config{
 		Logger: zerolog.New(e.logs).Level(zerolog.DebugLevel), Store: e.store,
-		Publisher: NewJetStreamPublisher(e.js, 2*time.Second), Redis: e.rdb,
-		Watcher: events.NewWatcher(e.js), Validator: v, Tokens: tokens,
+		Publisher: NewJetStreamPublisher(e.js, 2*time.Second),
+		Watcher:   events.NewWatcher(e.js), Validator: v, Tokens: tokens,
 	}
 	for _, f := range tune {
 		f(&cfg)
 	}
 	return cfg
-}
-
-// run starts the API's background work (the follower of rejections).
-func (e *env) run(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.api.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 }
 
 // answer is an HTTP answer, read whole.

@@ -23,8 +23,8 @@ type pkg struct {
 	Files []*ast.File
 	Info  *types.Info
 	Fset  *token.FileSet
-	// Imports are every package it imports, directly or not.
-	Deps []string
+	// Imports are the packages it imports directly.
+	Imports []string
 }
 
 // listed is what `go list -json` says of a package.
@@ -33,7 +33,7 @@ type listed struct {
 	Dir        string
 	Export     string
 	GoFiles    []string
-	Deps       []string
+	Imports    []string
 	DepOnly    bool
 	Standard   bool
 	Module     *struct{ Main bool }
@@ -91,7 +91,7 @@ func load() ([]*pkg, error) {
 	})
 	var pkgs []*pkg
 	for _, l := range own {
-		p := &pkg{Path: l.ImportPath, Fset: fset, Deps: l.Deps, Info: &types.Info{
+		p := &pkg{Path: l.ImportPath, Fset: fset, Imports: l.Imports, Info: &types.Info{
 			Types: map[ast.Expr]types.TypeAndValue{}, Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{},
 		}}
 		for _, name := range l.GoFiles {

@@ -49,7 +49,7 @@ func setup(t *testing.T) *env {
 	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(rdb, events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{}), store.Config{})
+	st := store.New(rdb, store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{})
 	req := jobs.Request{ID: "prov-1", Type: jobs.Provision, Server: "srv-1", Params: []byte(`{"image":"x"}`)}
 	if _, _, err := st.Accept(ctx, jobs.NewJob(req, 3, time.Now())); err != nil {
 		t.Fatal(err)

@@ -82,6 +82,7 @@ type Store interface {
 	Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error)
 	Server(ctx context.Context, id string) (jobs.Server, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
+	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -303,17 +304,24 @@ func (d *Dispatcher) claim(ctx context.Context, req jobs.Request) error {
 	return err
 }
 
-// reject publishes tinman.request.rejected and terminates the request. When
-// the event cannot be published the request is nak'ed instead: it is never
-// dropped unannounced.
+// reject marks the request's submitted record rejected (when it has one),
+// publishes tinman.request.rejected and terminates the request. When either
+// fails the request is nak'ed instead: it is never dropped unannounced.
 func (d *Dispatcher) reject(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, req jobs.Request, cause error) {
 	id := req.ID
 	if id == "" {
 		id = msg.Headers().Get(jetstream.MsgIDHeader)
 	}
-	ev, err := events.NewRejected(d.cfg.Source, id, req.Server, msg.Data(), cause)
+	var err error
+	if jobs.ValidJobID(id) {
+		err = d.store.RejectSubmitted(ctx, id, jobs.AsError(cause))
+	}
+	var ev events.Event
 	if err == nil {
-		ev.ID = fmt.Sprintf("rejected.%s.%d", events.RequestsStream, meta.Sequence.Stream)
+		ev, err = events.NewRejected(d.cfg.Source, id, req.Server, msg.Data(), cause)
+	}
+	if err == nil {
+		ev.ID = events.RejectionEventID(events.RequestsStream, meta.Sequence.Stream)
 		err = d.pub.Publish(ctx, ev)
 	}
 	log := d.cfg.Logger.With().Str("subject", msg.Subject()).Str("job_id", id).Logger()

@@ -39,7 +39,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	st := store.New(rdb, events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{}), store.Config{Logger: log})
+	st := store.New(rdb, store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{Logger: log})
 	srv := jobs.Server{ID: "s1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderIPMI}}
 	if err := st.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
 		t.Fatal(err)
@@ -228,5 +228,25 @@ func TestDispatchDuplicateAfterTheJobRan(t *testing.T) {
 	waitTerminated(t, e.js)
 	if _, err := e.insp.GetTaskInfo("default", "ran"); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("a duplicate of a finished job was enqueued again: %v", err)
+	}
+}
+
+// A request submitted through the API (or any submitter that writes a
+// submitted record) and refused by the dispatcher is marked rejected on its
+// record by the dispatcher itself, with the cause, before the rejection
+// event goes out: a reader never sees it submitted for ever.
+func TestDispatchMarksSubmittedRecordRejected(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	req := jobs.Request{ID: "sub-refused", Type: jobs.Power, Server: "s9", Params: []byte(`{"action":"on"}`)}
+	if _, err := e.store.CreateSubmitted(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, "tinman.requests.power", "sub-refused", `{"id":"sub-refused","type":"power","server":"s9","params":{"action":"on"}}`)
+	e.next(t, events.Filter{Type: "request.rejected"})
+	rec, err := e.store.SubmittedJob(ctx, "sub-refused")
+	if err != nil || rec.State != jobs.StateRejected || rec.Error == nil || rec.Error.Field != "server" {
+		t.Fatalf("submitted record after the rejection: %+v, %v; want rejected naming server", rec, err)
 	}
 }

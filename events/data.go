@@ -52,7 +52,7 @@ func NewJobEvent(source string, t Type, job jobs.Job, seq int64, d Detail) (Even
 	if err != nil {
 		return ev, err
 	}
-	ev.ID = job.ID + "." + itoa(seq) // stable: a re-publish of the same event is deduplicated
+	ev.ID = JobEventID(job.ID, seq) // stable: a re-publish of the same event is deduplicated
 	return ev, nil
 }
 
@@ -90,11 +90,6 @@ func NewRejected(source, jobID, server string, raw []byte, err error) (Event, er
 		d.RequestText = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
 	return New(source, RequestRejected, d.Server, d)
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // StateChangedData is the data of tinman.server.state_changed.

@@ -45,7 +45,7 @@ func TestNewJobEvent(t *testing.T) {
 			if err := ev.Validate(); err != nil {
 				t.Errorf("Validate() = %v", err)
 			}
-			if want := "job-7." + itoa(tt.seq); ev.ID != want || ev.Subject != tt.server || ev.Source != source || ev.Type != tt.typ {
+			if want := "job.job-7." + itoa(tt.seq); ev.ID != want || ev.Subject != tt.server || ev.Source != source || ev.Type != tt.typ {
 				t.Errorf("event = id %q subject %q source %q type %q; want id %q", ev.ID, ev.Subject, ev.Source, ev.Type, want)
 			}
 			checkJobData(t, ev, tt.seq, tt.detail)

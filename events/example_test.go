@@ -27,7 +27,7 @@ func ExampleNewJobEvent() {
 	fmt.Println(ev.NATSSubject())
 	fmt.Println(string(ev.Data))
 	// Output:
-	// job-1.2
+	// job.job-1.2
 	// tinman.events.srv-042.job.started
 	// {"job_id":"job-1","job_type":"power","server":"srv-042","state":"running","seq":2,"attempt":1,"max_attempts":8,"provider":"redfish"}
 }

@@ -22,7 +22,6 @@ type env struct {
 	js      jetstream.JetStream
 	rdb     *redis.Client
 	pub     *events.Publisher
-	outbox  *events.Outbox
 	watcher *events.Watcher
 }
 
@@ -32,7 +31,7 @@ func setup(t *testing.T) env {
 	ensureStreams(t, js, jetstream.MemoryStorage)
 	_, rdb := servicetest.Redis(t)
 	pub := events.NewPublisher(js)
-	return env{js: js, rdb: rdb, pub: pub, outbox: events.NewOutbox(rdb, pub, events.OutboxConfig{}), watcher: events.NewWatcher(js)}
+	return env{js: js, rdb: rdb, pub: pub, watcher: events.NewWatcher(js)}
 }
 
 func ensureStreams(t *testing.T, js jetstream.JetStream, storage jetstream.StorageType) {

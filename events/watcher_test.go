@@ -35,27 +35,27 @@ func TestWatchFilter(t *testing.T) {
 	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-d", "srv-a", 1), rejected, jobEvent(t, events.JobStarted, "job-a", "srv-a", 2),
 		changed, jobEvent(t, events.JobFailed, "job-b", "srv-b", 2), jobEvent(t, events.JobFailed, "job-a", "srv-a", 3))
 
-	jobEvents := []string{"job-a.1", "job-b.1", "job-d.1", "job-a.2", "job-b.2", "job-a.3"}
+	jobEvents := []string{"job.job-a.1", "job.job-b.1", "job.job-d.1", "job.job-a.2", "job.job-b.2", "job.job-a.3"}
 	tests := []struct {
 		name string
 		f    events.Filter
 		want []string
 	}{
-		{"all", events.Filter{}, []string{"job-a.1", "job-b.1", "job-d.1", "rejected-1", "job-a.2", "state-1", "job-b.2", "job-a.3"}},
-		{"server", events.Filter{Server: "srv-a"}, []string{"job-a.1", "job-d.1", "job-a.2", "job-a.3"}},
-		{"job", events.Filter{Job: "job-a"}, []string{"job-a.1", "job-a.2", "job-a.3"}},
-		{"type", events.Filter{Type: "job.failed"}, []string{"job-b.2", "job-a.3"}},
-		{"full type", events.Filter{Type: "tinman.job.failed"}, []string{"job-b.2", "job-a.3"}},
+		{"all", events.Filter{}, []string{"job.job-a.1", "job.job-b.1", "job.job-d.1", "rejected-1", "job.job-a.2", "state-1", "job.job-b.2", "job.job-a.3"}},
+		{"server", events.Filter{Server: "srv-a"}, []string{"job.job-a.1", "job.job-d.1", "job.job-a.2", "job.job-a.3"}},
+		{"job", events.Filter{Job: "job-a"}, []string{"job.job-a.1", "job.job-a.2", "job.job-a.3"}},
+		{"type", events.Filter{Type: "job.failed"}, []string{"job.job-b.2", "job.job-a.3"}},
+		{"full type", events.Filter{Type: "tinman.job.failed"}, []string{"job.job-b.2", "job.job-a.3"}},
 		{"kind", events.Filter{Type: "job"}, jobEvents},
 		{"kind pattern", events.Filter{Type: "tinman.job.*"}, jobEvents},
-		{"server and type", events.Filter{Server: "srv-a", Type: "job.failed"}, []string{"job-a.3"}},
-		{"server, job and type", events.Filter{Server: "srv-a", Job: "job-a", Type: "job.*"}, []string{"job-a.1", "job-a.2", "job-a.3"}},
+		{"server and type", events.Filter{Server: "srv-a", Type: "job.failed"}, []string{"job.job-a.3"}},
+		{"server, job and type", events.Filter{Server: "srv-a", Job: "job-a", Type: "job.*"}, []string{"job.job-a.1", "job.job-a.2", "job.job-a.3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.f.Since = time.Hour
-			got := ids(collect(t, e.watcher, tt.f, untilID("job-a.3")))
+			got := ids(collect(t, e.watcher, tt.f, untilID("job.job-a.3")))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Watch(%+v) = %v, want %v", tt.f, got, tt.want)
 			}
@@ -80,13 +80,13 @@ func TestWatchSince(t *testing.T) {
 		since func() time.Duration
 		want  []string
 	}{
-		{"shorter than the old event's age", func() time.Duration { return time.Since(newAt) + newAt.Sub(oldAt)/2 }, []string{"job-new.1"}},
-		{"longer than the old event's age", func() time.Duration { return time.Since(oldAt) + time.Minute }, []string{"job-old.1", "job-new.1"}},
+		{"shorter than the old event's age", func() time.Duration { return time.Since(newAt) + newAt.Sub(oldAt)/2 }, []string{"job.job-new.1"}},
+		{"longer than the old event's age", func() time.Duration { return time.Since(oldAt) + time.Minute }, []string{"job.job-old.1", "job.job-new.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := ids(collect(t, e.watcher, events.Filter{Since: tt.since()}, untilID("job-new.1")))
+			got := ids(collect(t, e.watcher, events.Filter{Since: tt.since()}, untilID("job.job-new.1")))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -110,7 +110,7 @@ func TestWatchAfterSeq(t *testing.T) {
 	for seq := int64(1); seq <= 3; seq++ {
 		publish(t, e.pub, jobEvent(t, events.JobProgress, "job-1", "srv-1", seq))
 	}
-	all := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job-1.3"))
+	all := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job.job-1.3"))
 	if len(all) != 3 {
 		t.Fatalf("history = %v", ids(all))
 	}
@@ -119,14 +119,14 @@ func TestWatchAfterSeq(t *testing.T) {
 		f    events.Filter
 		want []string
 	}{
-		{"after the first", events.Filter{AfterSeq: all[0].StreamSeq}, []string{"job-1.2", "job-1.3"}},
-		{"after the second", events.Filter{AfterSeq: all[1].StreamSeq}, []string{"job-1.3"}},
-		{"wins over since", events.Filter{AfterSeq: all[0].StreamSeq, Since: time.Nanosecond}, []string{"job-1.2", "job-1.3"}},
+		{"after the first", events.Filter{AfterSeq: all[0].StreamSeq}, []string{"job.job-1.2", "job.job-1.3"}},
+		{"after the second", events.Filter{AfterSeq: all[1].StreamSeq}, []string{"job.job-1.3"}},
+		{"wins over since", events.Filter{AfterSeq: all[0].StreamSeq, Since: time.Nanosecond}, []string{"job.job-1.2", "job.job-1.3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := collect(t, e.watcher, tt.f, untilID("job-1.3"))
+			got := collect(t, e.watcher, tt.f, untilID("job.job-1.3"))
 			if !slices.Equal(ids(got), tt.want) || got[0].StreamSeq != tt.f.AfterSeq+1 {
 				t.Errorf("Watch(%+v) = %v from stream seq %d, want %v", tt.f, ids(got), got[0].StreamSeq, tt.want)
 			}
@@ -154,7 +154,7 @@ func TestWatchNewOnly(t *testing.T) {
 		publish(t, e.pub, jobEvent(t, events.JobProgress, "job-new", "srv-1", seq))
 		select {
 		case err := <-done:
-			if err != nil || !strings.HasPrefix(first, "job-new.") {
+			if err != nil || !strings.HasPrefix(first, "job.job-new.") {
 				t.Errorf("Watch() = %v with first event %q, want nil after a new event: history stays behind", err, first)
 			}
 			return

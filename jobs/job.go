@@ -16,6 +16,11 @@ const (
 	StateSucceeded State = "succeeded"
 	StateFailed    State = "failed"
 	StateCanceled  State = "canceled"
+	// StateSubmitted is a request published to NATS that no dispatcher has
+	// taken yet; StateRejected one a dispatcher refused. Neither has a job
+	// record: they are the states of a submitted record.
+	StateSubmitted State = "submitted"
+	StateRejected  State = "rejected"
 )
 
 // Terminal reports whether no further work happens in state s.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
@@ -17,7 +16,7 @@ import (
 //	TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 go test -run '^$' -bench ListServers ./store/
 func BenchmarkListServers(b *testing.B) {
 	_, rdb := servicetest.Redis(b)
-	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{})
+	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{})
 	ctx := context.Background()
 	for i := range 10000 {
 		srv := jobs.Server{ID: fmt.Sprintf("srv-%05d", i), BMC: jobs.BMC{Address: "10.0.0.1", Provider: jobs.ProviderRedfish},

@@ -15,10 +15,6 @@ import (
 // only the breaker clears it again.
 const BreakerSetter = "tinman:breaker"
 
-const breakerOpenKey = "tinman:breaker:open"
-
-func breakerKey(server string) string { return "tinman:breaker:" + server }
-
 // BMCFailed counts one more consecutive bmc_unreachable of server's BMC,
 // within window. It opens the breaker at threshold failures: the server goes
 // into maintenance with reason, set by the breaker. It reports whether this
@@ -43,7 +39,7 @@ func (s *Store) BMCFailed(ctx context.Context, server, reason string, threshold 
 	if err != nil {
 		return false, err
 	}
-	return true, s.rdb.SAdd(ctx, breakerOpenKey, server).Err()
+	return true, s.rdb.SAdd(ctx, breakersOpen, server).Err()
 }
 
 // BMCAnswered resets server's failure count and, when the breaker had put
@@ -51,7 +47,7 @@ func (s *Store) BMCFailed(ctx context.Context, server, reason string, threshold 
 func (s *Store) BMCAnswered(ctx context.Context, server string) (bool, error) {
 	pipe := s.rdb.Pipeline() // one round trip: this runs once per job
 	n := pipe.Del(ctx, breakerKey(server))
-	removed := pipe.SRem(ctx, breakerOpenKey, server)
+	removed := pipe.SRem(ctx, breakersOpen, server)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("reset BMC failures of %s: %w", server, err)
 	}
@@ -70,7 +66,7 @@ func (s *Store) BMCAnswered(ctx context.Context, server string) (bool, error) {
 
 // OpenBreakers lists the servers whose breaker is open.
 func (s *Store) OpenBreakers(ctx context.Context) ([]string, error) {
-	ids, err := s.rdb.SMembers(ctx, breakerOpenKey).Result()
+	ids, err := s.rdb.SMembers(ctx, breakersOpen).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list open breakers: %w", err)
 	}
@@ -80,14 +76,12 @@ func (s *Store) OpenBreakers(ctx context.Context) ([]string, error) {
 // ClaimProbe gives one caller in the whole system, per interval, the right
 // to probe server's BMC.
 func (s *Store) ClaimProbe(ctx context.Context, server string, interval time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, "tinman:breaker:probe:"+server, 1, interval).Result()
+	ok, err := s.rdb.SetNX(ctx, probeKey(server), 1, interval).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("claim probe of %s: %w", server, err)
 	}
 	return ok, nil
 }
-
-func paceKey(server string) string { return "tinman:pace:" + server }
 
 // SetLastCall remembers when server's BMC was last called, for interval:
 // the next holder of its lease waits out the rest of it.
@@ -114,7 +108,7 @@ func (s *Store) LastCall(ctx context.Context, server string) (time.Time, error) 
 // ClaimRound gives one caller in the whole system, per interval, the right
 // to run the periodic task name (the watchdog's sweep).
 func (s *Store) ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, "tinman:round:"+name, 1, interval).Result()
+	ok, err := s.rdb.SetNX(ctx, roundKey(name), 1, interval).Result()
 	if err != nil {
 		return false, fmt.Errorf("claim %s round: %w", name, err)
 	}

@@ -9,8 +9,6 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-func cancelKey(jobID string) string { return "tinman:cancel:" + jobID }
-
 // CancelJob asks for a job to stop. A job that waits (queued, retrying) is
 // canceled at once, with its tinman.job.canceled event; a running one is
 // flagged and stops at its next step boundary. A job that ended is a conflict.
@@ -35,7 +33,7 @@ func (s *Store) CancelJob(ctx context.Context, id, by string) (jobs.Job, error) 
 		if err == nil && job.Server != "" {
 			err = s.ReleaseUnstarted(ctx, job.Server, job.ID)
 		}
-		if !errors.Is(err, events.ErrSeqConflict) {
+		if !errors.Is(err, ErrSeqConflict) {
 			return job, err
 		}
 	}

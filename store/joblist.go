@@ -11,10 +11,6 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-const jobIndexKey = "tinman:jobs"
-
-func serverJobsKey(server string) string { return "tinman:jobs:server:" + server }
-
 // index adds an accepted job to the job indexes, newest last, and drops
 // entries older than the job records' life.
 func (s *Store) index(ctx context.Context, job jobs.Job) {

@@ -28,9 +28,6 @@ type Lease struct {
 	TTL    time.Duration
 }
 
-func leaseKey(server string) string { return "tinman:lease:" + server }
-func fenceKey(server string) string { return "tinman:fence:" + server }
-
 // A lease's value is "owner token": renewals and releases name both, so a
 // grant that expired cannot be renewed, nor release the next grant, even
 // when the same owner was granted the server again.
@@ -101,7 +98,7 @@ func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
 // MarkWaiting records that a job waits for its server; it reports whether
 // this is the first time, so that the wait is announced once.
 func (s *Store) MarkWaiting(ctx context.Context, jobID string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, "tinman:waiting:"+jobID, 1, s.cfg.JobTTL).Result()
+	ok, err := s.rdb.SetNX(ctx, waitingKey(jobID), 1, s.cfg.JobTTL).Result()
 	if err != nil {
 		return false, fmt.Errorf("mark job %s waiting: %w", jobID, err)
 	}

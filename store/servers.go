@@ -17,10 +17,6 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-const serverIndexKey = "tinman:servers"
-
-func serverKey(id string) string { return "tinman:server:" + id }
-
 // serverRecord is a server as stored: its credentials sealed, its events numbered.
 type serverRecord struct {
 	jobs.Server
@@ -100,8 +96,6 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	}
 	return nil
 }
-
-func labelKey(k, v string) string { return "tinman:label:" + k + "=" + v }
 
 // indexLabels moves server id from the label sets of before to those of after.
 func indexLabels(ctx context.Context, pipe redis.Pipeliner, id string, before, after map[string]string) {
@@ -292,7 +286,7 @@ func (s *Store) RemoveServer(ctx context.Context, id string) error {
 	pipe.Del(ctx, serverKey(id), breakerKey(id), paceKey(id))
 	pipe.SRem(ctx, serverIndexKey, id)
 	indexLabels(ctx, pipe, id, srv.Labels, nil)
-	pipe.SRem(ctx, breakerOpenKey, id)
+	pipe.SRem(ctx, breakersOpen, id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("remove server %s: %w", id, err)
 	}
@@ -393,8 +387,7 @@ func matches(labels, selector map[string]string) bool {
 // and records tinman.server.state_changed in the same transaction. A server
 // in another state is a conflict that names it.
 func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error) {
-	stream := "server." + id
-	var staged events.Staged
+	var staged Staged
 	rec, err := s.updateServerTx(ctx, id, func(rec *serverRecord, pipe redis.Pipeliner) error {
 		if rec.State == to && rec.Job == jobID && jobID != "" {
 			return errNoChange // the same job asked again: done already
@@ -419,8 +412,8 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 		if err != nil {
 			return err
 		}
-		ev.ID = fmt.Sprintf("%s.%d", stream, rec.Seq)
-		staged, err = s.outbox.Stage(ctx, pipe, stream, ev)
+		ev.ID = events.ServerEventID(id, rec.Seq)
+		staged, err = s.outbox.stage(ctx, pipe, serverStream(id), ev)
 		return err
 	})
 	if errors.Is(err, errNoChange) {
@@ -429,7 +422,7 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 	if err != nil {
 		return rec.Server, err
 	}
-	s.send(ctx, stream, staged)
+	s.send(ctx, staged)
 	return rec.Server, nil
 }
 

@@ -18,7 +18,7 @@ import (
 // private JetStream with the Tinman streams.
 type env struct {
 	store  *store.Store
-	outbox *events.Outbox
+	outbox *store.Outbox
 	rdb    *redis.Client
 	js     jetstream.JetStream
 }
@@ -32,7 +32,7 @@ func setup(t *testing.T) env {
 		t.Fatalf("EnsureStreams: %v", err)
 	}
 	_, rdb := servicetest.Redis(t)
-	ob := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{})
+	ob := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{})
 	return env{store: store.New(rdb, ob, store.Config{Source: "/tinman/test"}), outbox: ob, rdb: rdb, js: js}
 }
 
@@ -78,10 +78,10 @@ func published(t *testing.T, e env, jobID string) []events.Event {
 }
 
 // staged is how many events wait in the job's outbox list. It reads the
-// outbox's Redis layout (tinman:outbox:<stream>): no API counts them.
+// outbox's Redis layout (tinman:outbox:job:<job id>): no API counts them.
 func staged(t *testing.T, e env, jobID string) int64 {
 	t.Helper()
-	n, err := e.rdb.LLen(testContext(t), "tinman:outbox:"+jobID).Result()
+	n, err := e.rdb.LLen(testContext(t), "tinman:outbox:job:"+jobID).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +93,6 @@ func newOfflineStore(t *testing.T, e env) *store.Store {
 	t.Helper()
 	nc, js := servicetest.JetStream(t, servicetest.NATS(t))
 	nc.Close()
-	ob := events.NewOutbox(e.rdb, events.NewPublisher(js), events.OutboxConfig{})
+	ob := store.NewOutbox(e.rdb, events.NewPublisher(js), store.OutboxConfig{})
 	return store.New(e.rdb, ob, store.Config{Source: "/tinman/test"})
 }

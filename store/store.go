@@ -34,7 +34,7 @@ type Config struct {
 // Store reads and writes records in Redis.
 type Store struct {
 	rdb       redis.UniversalClient
-	outbox    *events.Outbox
+	outbox    *Outbox
 	cfg       Config
 	sealer    *sealer
 	sealerErr error // a bad SecretKey: every use of credentials fails with it
@@ -43,7 +43,7 @@ type Store struct {
 // New returns a Store on rdb that records events through outbox. A secret
 // key of the wrong size makes every use of credentials fail with ErrBadKey:
 // check it first with ParseKey.
-func New(rdb redis.UniversalClient, outbox *events.Outbox, cfg Config) *Store {
+func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) *Store {
 	if cfg.JobTTL <= 0 {
 		cfg.JobTTL = 7 * 24 * time.Hour
 	}
@@ -57,8 +57,6 @@ func New(rdb redis.UniversalClient, outbox *events.Outbox, cfg Config) *Store {
 	sl, err := newSealer(key)
 	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl, sealerErr: err}
 }
-
-func jobKey(id string) string { return "tinman:job:" + id }
 
 // Accept stores a newly requested job together with its queued event (seq 1),
 // in one transaction, and sends the event. It returns the stored job and
@@ -75,32 +73,32 @@ func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error
 		return job, false, err
 	}
 	write.Create = true
-	staged, err := s.outbox.Append(ctx, job.ID, 0, ev, write)
-	if errors.Is(err, events.ErrExists) {
+	staged, err := s.outbox.appendJob(ctx, job.ID, 0, ev, write)
+	if errors.Is(err, ErrExists) {
 		stored, err := s.Job(ctx, job.ID)
 		return stored, err == nil && stored.State == jobs.StateQueued, err
 	}
 	if err != nil {
 		return job, false, fmt.Errorf("accept job %s: %w", job.ID, err)
 	}
-	s.send(ctx, job.ID, staged)
+	s.send(ctx, staged)
 	s.index(ctx, job)
 	return job, true, nil
 }
 
-func (s *Store) jobWrite(job jobs.Job) (events.Write, error) {
+func (s *Store) jobWrite(job jobs.Job) (Write, error) {
 	data, err := json.Marshal(job)
 	if err != nil {
-		return events.Write{}, fmt.Errorf("marshal job %s: %w", job.ID, err)
+		return Write{}, fmt.Errorf("marshal job %s: %w", job.ID, err)
 	}
-	return events.Write{Key: jobKey(job.ID), Value: data, TTL: s.cfg.JobTTL}, nil
+	return Write{Key: jobKey(job.ID), Value: data, TTL: s.cfg.JobTTL}, nil
 }
 
 // send publishes a staged event. A failure is logged, not returned: the event
 // is durable, and the outbox sweep sends it when NATS is back.
-func (s *Store) send(ctx context.Context, jobID string, staged events.Staged) {
-	if err := s.outbox.Send(ctx, staged); err != nil {
-		s.cfg.Logger.Warn().Err(err).Str("job_id", jobID).Msg("event staged, publish deferred to the outbox sweep")
+func (s *Store) send(ctx context.Context, staged Staged) {
+	if err := s.outbox.send(ctx, staged); err != nil {
+		s.cfg.Logger.Warn().Err(err).Stringer("stream", staged.stream).Msg("event staged, publish deferred to the outbox sweep")
 	}
 }
 
@@ -130,7 +128,7 @@ func (s *Store) readJSON(ctx context.Context, key string, v any, format string, 
 // Record saves *job and stages the event of type t that reports it, in one
 // transaction, then sends the event; on success *job carries the event's
 // seq. The write happens only if no other event was recorded for the job
-// since *job was read (events.ErrSeqConflict otherwise), so a job's events
+// since *job was read (store.ErrSeqConflict otherwise), so a job's events
 // are numbered without gaps and in the order of its changes.
 func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error) {
 	next := *job
@@ -144,18 +142,25 @@ func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d even
 	if err != nil {
 		return ev, err
 	}
-	staged, err := s.outbox.Append(ctx, job.ID, job.Seq, ev, write)
+	staged, err := s.outbox.appendJob(ctx, job.ID, job.Seq, ev, write)
 	if err != nil {
 		return ev, fmt.Errorf("record %s of job %s: %w", t, job.ID, err)
 	}
 	*job = next
-	s.send(ctx, job.ID, staged)
+	s.send(ctx, staged)
 	return ev, nil
 }
 
 // Flush publishes the job's staged events, if any.
 func (s *Store) Flush(ctx context.Context, jobID string) error {
 	return s.outbox.Flush(ctx, jobID)
+}
+
+// Unreachable reports whether err says Redis could not be reached: the
+// client is closed or no connection came free in time. (Network errors and
+// deadlines are the callers' to recognise: they are not Redis's own.)
+func Unreachable(err error) bool {
+	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
 func jsonUnmarshal(data string, v any) error { return json.Unmarshal([]byte(data), v) }

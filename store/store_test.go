@@ -10,6 +10,7 @@ import (
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // Accept stores the job with its queued event (seq 1), which it sends. A
@@ -164,7 +165,7 @@ func TestRecordPublishesInOrder(t *testing.T) {
 		}
 		before := job.UpdatedAt
 		ev, err := e.store.Record(ctx, &job, s.typ, s.detail)
-		if want := fmt.Sprintf("job-1.%d", i+2); err != nil || ev.ID != want {
+		if want := fmt.Sprintf("job.job-1.%d", i+2); err != nil || ev.ID != want {
 			t.Fatalf("Record %s = %s, %v; want %s", s.typ, ev.ID, err, want)
 		}
 		if job.Seq != int64(i+2) || !job.UpdatedAt.After(before) {
@@ -191,7 +192,7 @@ func checkPublished(t *testing.T, e env, jobID string, types ...events.Type) {
 	}
 	for i, ev := range got {
 		d, err := ev.JobData()
-		if err != nil || ev.Type != types[i] || d.Seq != int64(i+1) || ev.ID != fmt.Sprintf("%s.%d", jobID, i+1) {
+		if err != nil || ev.Type != types[i] || d.Seq != int64(i+1) || ev.ID != events.JobEventID(jobID, int64(i+1)) {
 			t.Errorf("event %d = %s %s seq %d (%v), want %s seq %d", i, ev.ID, ev.Type, d.Seq, err, types[i], i+1)
 		}
 		if (d.Result != nil) != ev.Type.Terminal() {
@@ -274,7 +275,7 @@ func TestRecordStaleCopy(t *testing.T) {
 			}
 			stale.Seq, stale.State = tt.seq, jobs.StateCanceled
 			want := stale
-			if _, err := e.store.Record(ctx, &stale, events.JobCanceled, events.Detail{}); !errors.Is(err, events.ErrSeqConflict) {
+			if _, err := e.store.Record(ctx, &stale, events.JobCanceled, events.Detail{}); !errors.Is(err, store.ErrSeqConflict) {
 				t.Fatalf("Record on a copy at seq %d = %v, want ErrSeqConflict", tt.seq, err)
 			}
 			if stale.Seq != want.Seq || !stale.UpdatedAt.Equal(want.UpdatedAt) {
@@ -317,7 +318,7 @@ func TestRecordConcurrent(t *testing.T) {
 				}
 				job.State = jobs.StateRunning
 				_, err = e.store.Record(ctx, &job, events.JobProgress, events.Detail{Message: fmt.Sprint(w)})
-				if errors.Is(err, events.ErrSeqConflict) {
+				if errors.Is(err, store.ErrSeqConflict) {
 					continue
 				}
 				if err != nil {

@@ -14,9 +14,6 @@ const (
 	CallbackWiped     = "wiped"
 )
 
-func callbacksKey(jobID string) string   { return "tinman:callbacks:" + jobID }
-func bootConfigKey(server string) string { return "tinman:bootcfg:" + server }
-
 // RecordCallback notes that a job's installer reported kind.
 func (s *Store) RecordCallback(ctx context.Context, jobID, kind string) error {
 	pipe := s.rdb.TxPipeline()

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 	"github.com/tinmanhq/tinman/webhook"
 )
 
@@ -33,7 +34,7 @@ func Example() {
 		GitHubSecret:  []byte("from a file or TINMAN_GITHUB_WEBHOOK_SECRET"),
 		GenericSecret: []byte("another secret"),
 		Rules:         rules,
-		Redis:         redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
+		Deliveries:    store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), nil, store.Config{}),
 		Logger:        zerolog.Nop(),
 	}, printSubmitter{})
 	if err != nil {

@@ -98,9 +98,9 @@ func TestNewChecksConfig(t *testing.T) {
 		sub  webhook.Submitter
 	}{
 		{"no Redis", webhook.Config{}, e.sub},
-		{"no submitter", webhook.Config{Redis: e.rdb}, nil},
-		{"negative TTL", webhook.Config{Redis: e.rdb, DedupeTTL: -1}, e.sub},
-		{"bad rule", webhook.Config{Redis: e.rdb, Rules: []webhook.Rule{{Name: "r", Repository: "o/r", Events: []string{"push"}, Image: "i"}}}, e.sub},
+		{"no submitter", webhook.Config{Deliveries: e.cfg.Deliveries}, nil},
+		{"negative TTL", webhook.Config{Deliveries: e.cfg.Deliveries, DedupeTTL: -1}, e.sub},
+		{"bad rule", webhook.Config{Deliveries: e.cfg.Deliveries, Rules: []webhook.Rule{{Name: "r", Repository: "o/r", Events: []string{"push"}, Image: "i"}}}, e.sub},
 	}
 	for _, tt := range tests {
 		tt.cfg.Logger = zerolog.Nop()

@@ -2,12 +2,13 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/jobs"
@@ -28,6 +29,15 @@ type Submitter interface {
 	Submit(ctx context.Context, req jobs.Request) error
 }
 
+// Deliveries remembers which delivery started which job (implemented by
+// *store.Store). ClaimDelivery returns the job id recorded before, or ""
+// when the claim is new.
+type Deliveries interface {
+	ClaimDelivery(ctx context.Context, source, delivery, jobID string, ttl time.Duration) (string, error)
+	DeliveryJob(ctx context.Context, source, delivery string) (string, error)
+	ForgetDelivery(ctx context.Context, source, delivery string) error
+}
+
 // Config configures a Handler.
 type Config struct {
 	// GitHubSecret is the HMAC key of X-Hub-Signature-256. Empty disables
@@ -38,8 +48,8 @@ type Config struct {
 	GenericSecret []byte
 	// Rules map GitHub events to deploys; the first that matches wins.
 	Rules []Rule
-	// Redis keeps the delivery ids (required).
-	Redis redis.UniversalClient
+	// Deliveries remembers delivery ids (required: a *store.Store).
+	Deliveries Deliveries
 	// DedupeTTL is how long a delivery id is remembered (default 72 h).
 	DedupeTTL time.Duration
 	// Logger receives one line per delivery.
@@ -53,7 +63,8 @@ type Handler struct {
 	githubSecret  []byte
 	genericSecret []byte
 	rules         []rule
-	deliveries    deliveries
+	deliveries    Deliveries
+	dedupeTTL     time.Duration
 	submit        Submitter
 	log           zerolog.Logger
 	maxBody       int64
@@ -74,7 +85,8 @@ func New(cfg Config, submit Submitter) (*Handler, error) {
 		githubSecret:  cfg.GitHubSecret,
 		genericSecret: cfg.GenericSecret,
 		rules:         rules,
-		deliveries:    deliveries{rdb: cfg.Redis, ttl: cfg.DedupeTTL},
+		deliveries:    cfg.Deliveries,
+		dedupeTTL:     cfg.DedupeTTL,
 		submit:        submit,
 		log:           cfg.Logger,
 		maxBody:       cfg.MaxBody,
@@ -83,8 +95,8 @@ func New(cfg Config, submit Submitter) (*Handler, error) {
 
 func (c Config) check(submit Submitter) error {
 	switch {
-	case c.Redis == nil:
-		return fmt.Errorf("%w: Redis is required (delivery dedupe)", ErrInvalidConfig)
+	case c.Deliveries == nil:
+		return fmt.Errorf("%w: Deliveries is required (delivery dedupe)", ErrInvalidConfig)
 	case submit == nil:
 		return fmt.Errorf("%w: a Submitter is required", ErrInvalidConfig)
 	case c.DedupeTTL < 0:
@@ -108,7 +120,7 @@ func (c *Config) defaults() {
 // already recorded answers duplicate; a failed Submit forgets the delivery
 // so that a redelivery may try again.
 func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.Request, ok answer) (answer, error) {
-	original, err := h.deliveries.claim(ctx, source, delivery, req.ID)
+	original, err := h.deliveries.ClaimDelivery(ctx, source, delivery, req.ID, h.dedupeTTL)
 	if err != nil {
 		return answer{}, unavailable("record the delivery: %v", err)
 	}
@@ -116,7 +128,7 @@ func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.R
 		return duplicate(original), nil
 	}
 	if err := h.submit.Submit(ctx, req); err != nil {
-		if ferr := h.deliveries.forget(context.WithoutCancel(ctx), source, delivery); ferr != nil {
+		if ferr := h.deliveries.ForgetDelivery(ctx, source, delivery); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("forget delivery: %w", ferr))
 		}
 		return answer{}, unavailable("submit job %s: %v", req.ID, err)
@@ -128,7 +140,7 @@ func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.R
 // seen answers duplicate when the delivery is already recorded, so that a
 // replay is one even if the rules have changed since the first delivery.
 func (h *Handler) seen(ctx context.Context, source, delivery string) (answer, error) {
-	original, err := h.deliveries.lookup(ctx, source, delivery)
+	original, err := h.deliveries.DeliveryJob(ctx, source, delivery)
 	switch {
 	case err != nil:
 		return answer{}, unavailable("look up the delivery: %v", err)
@@ -136,4 +148,11 @@ func (h *Handler) seen(ctx context.Context, source, delivery string) (answer, er
 		return duplicate(original), nil
 	}
 	return answer{}, nil
+}
+
+// jobID derives the job id of a delivery: the same delivery is always the
+// same job, which the request stream then keeps from running twice.
+func jobID(source, delivery string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + delivery))
+	return "wh-" + source + "-" + hex.EncodeToString(sum[:16])
 }

@@ -179,7 +179,7 @@ func attemptFailure(ctx context.Context, herr error) *jobs.Error {
 func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) error {
 	var err error
 	for delay := 50 * time.Millisecond; ; delay *= 2 {
-		if _, err = w.store.Record(ctx, job, t, d); err == nil || errors.Is(err, events.ErrSeqConflict) {
+		if _, err = w.store.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
 			return err
 		}
 		select {

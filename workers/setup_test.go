@@ -170,7 +170,7 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	}
 	logs := &servicetest.Buffer{}
 	log := zerolog.New(logs)
-	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log})
+	outbox := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log})
 	st := store.New(rdb, outbox, store.Config{Source: "/test/worker", Logger: log})
 	for id := range bmcs {
 		srv := jobs.Server{ID: id, BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish},

@@ -88,7 +88,7 @@ func runAPI(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer a.Close()
-	return runAll(cmd.Context(), b.outbox.Run, a.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) })
+	return runAll(cmd.Context(), b.outbox.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) })
 }
 
 // apiTokens reads --tokens and --tokens-file. Without any token the API
@@ -138,7 +138,6 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	cfg.Logger = b.log.With().Str("component", "api").Logger()
 	cfg.Store = b.store
 	cfg.Publisher = api.NewJetStreamPublisher(b.js, publishTimeout)
-	cfg.Redis = b.rdb
 	cfg.Watcher = events.NewWatcher(b.js)
 	cfg.Validator = v
 	cfg.Health = api.NewHealth(time.Second, b.checks()...)

@@ -34,7 +34,7 @@ type backend struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	rdb     *redis.Client
-	outbox  *events.Outbox
+	outbox  *store.Outbox
 	store   *store.Store
 }
 
@@ -79,9 +79,31 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		return nil, err
 	}
 	reg := newRegistry(rdb)
-	outbox := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{Logger: log, Published: publishCounter(reg)})
+	outbox := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log, Published: publishCounter(reg)})
 	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
+	if err := migrate(ctx, st, log); err != nil {
+		nc.Close()
+		_ = rdb.Close()
+		return nil, err
+	}
 	return &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
+}
+
+// migrate brings Redis to the key layout of this tinman (store.Migrate),
+// waiting up to startPatience for another process that migrates it.
+func migrate(ctx context.Context, st *store.Store, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, startPatience)
+	defer cancel()
+	n, err := st.Migrate(ctx)
+	switch {
+	case errors.Is(err, store.ErrNewerLayout):
+		return usageErr("%v", err)
+	case err != nil:
+		return unreachable(fmt.Errorf("migrate the Redis key layout: %w", err))
+	case n > 0:
+		log.Info().Int("keys", n).Msg("Redis keys of the previous layout migrated in place")
+	}
+	return nil
 }
 
 // startPatience is how long a role waits at start for JetStream to answer:

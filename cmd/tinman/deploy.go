@@ -67,7 +67,7 @@ func runDeploy(cmd *cobra.Command, _ []string) error {
 	} else {
 		fmt.Fprintln(out, sub.JobID)
 	}
-	if sub.State != api.StateSubmitted {
+	if sub.State != jobs.StateSubmitted {
 		fmt.Fprintf(cmd.ErrOrStderr(), "deploy %s was submitted before: it is the same job, now %s\n", sub.JobID, sub.State)
 	}
 	if wait, _ := cmd.Flags().GetBool("wait"); !wait || err != nil {
@@ -148,7 +148,7 @@ func deployEnd(cmd *cobra.Command, c *restClient, id string, end jobs.State) err
 	switch end {
 	case jobs.StateSucceeded:
 		return nil
-	case api.StateRejected:
+	case jobs.StateRejected:
 		return usageErr("deploy %s: request rejected (see the event above)", id)
 	}
 	return failed(fmt.Errorf("deploy %s %s", id, end))

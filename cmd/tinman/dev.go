@@ -272,7 +272,7 @@ func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 			return err
 		}
 		defer a.Close()
-		return runAll(ctx, a.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) })
+		return a.Serve(ctx, ln)
 	}
 }
 

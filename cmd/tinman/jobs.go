@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/workers"
@@ -289,7 +288,7 @@ func followJob(cmd *cobra.Command, f events.Filter, since time.Time) (jobs.State
 		printEvent(out, d.Event, asJSON, color)
 		switch {
 		case d.Type == events.RequestRejected:
-			end = api.StateRejected
+			end = jobs.StateRejected
 		case d.Type.Terminal():
 			end = jobs.State(strings.TrimPrefix(string(d.Type), "tinman.job."))
 		default:

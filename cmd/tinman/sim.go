@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
-	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
 )
@@ -83,7 +82,7 @@ func enrollFleet(ctx context.Context, redisURL string, key []byte, prefix string
 		return err
 	}
 	defer rdb.Close()
-	st := store.New(rdb, events.NewOutbox(rdb, nil, events.OutboxConfig{}), store.Config{SecretKey: key})
+	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{SecretKey: key})
 	bmcs := fleet.BMCs()
 	for i, b := range bmcs {
 		user, pass := b.Credentials()

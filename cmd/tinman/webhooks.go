@@ -43,7 +43,7 @@ func (b *backend) webhooks(cfg *webhook.Config) (*webhook.Handler, error) {
 	if cfg == nil {
 		return nil, nil
 	}
-	cfg.Redis = b.rdb
+	cfg.Deliveries = b.store
 	cfg.Logger = b.log.With().Str("component", "webhooks").Logger()
 	h, err := webhook.New(*cfg, natsSubmitter{b.js})
 	if err != nil {

@@ -1,4 +1,4 @@
-package events_test
+package store
 
 import (
 	"context"
@@ -16,13 +16,13 @@ import (
 )
 
 // appendSeq stages stream's event number seq (after seq-1), with writes.
-func appendSeq(ctx context.Context, t *testing.T, ob *events.Outbox, stream string, seq int64, writes ...events.Write) (events.Staged, error) {
+func appendSeq(ctx context.Context, t *testing.T, ob *Outbox, stream string, seq int64, writes ...Write) (Staged, error) {
 	t.Helper()
-	return ob.Append(ctx, stream, seq-1, jobEvent(t, events.JobProgress, stream, "srv-1", seq), writes...)
+	return ob.appendJob(ctx, stream, seq-1, jobEvent(t, events.JobProgress, stream, "srv-1", seq), writes...)
 }
 
 // mustAppend is appendSeq that fails the test on an error.
-func mustAppend(ctx context.Context, t *testing.T, ob *events.Outbox, stream string, seq int64, writes ...events.Write) events.Staged {
+func mustAppend(ctx context.Context, t *testing.T, ob *Outbox, stream string, seq int64, writes ...Write) Staged {
 	t.Helper()
 	s, err := appendSeq(ctx, t, ob, stream, seq, writes...)
 	if err != nil {
@@ -32,17 +32,17 @@ func mustAppend(ctx context.Context, t *testing.T, ob *events.Outbox, stream str
 }
 
 // stagedLen is how many events wait in stream's outbox list. It reads the
-// outbox's Redis layout (tinman:outbox:<stream>): no API counts them.
+// outbox's Redis layout (keys.go): no API counts them.
 func stagedLen(t *testing.T, rdb *redis.Client, stream string) int64 {
 	t.Helper()
-	n, err := rdb.LLen(testContext(t), "tinman:outbox:"+stream).Result()
+	n, err := rdb.LLen(testContext(t), jobStream(stream).listKey()).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func checkPending(t *testing.T, ob *events.Outbox, want int64) {
+func checkPending(t *testing.T, ob *Outbox, want int64) {
 	t.Helper()
 	if p, err := ob.Pending(testContext(t)); err != nil || p != want {
 		t.Errorf("Pending() = %d, %v; want %d", p, err, want)
@@ -54,28 +54,28 @@ func checkPending(t *testing.T, ob *events.Outbox, want int64) {
 func TestOutboxAppendSeq(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := events.NewOutbox(rdb, nil, events.OutboxConfig{})
+	ob := NewOutbox(rdb, nil, OutboxConfig{})
 	ctx := testContext(t)
-	create := func(stream string) events.Write {
-		return events.Write{Key: "rec:" + stream, Value: []byte("v"), TTL: time.Hour, Create: true}
+	create := func(stream string) Write {
+		return Write{Key: "rec:" + stream, Value: []byte("v"), TTL: time.Hour, Create: true}
 	}
 	tests := []struct {
 		name   string
 		before int64 // events appended first, 1..before, without writes
-		writes func(stream string) []events.Write
+		writes func(stream string) []Write
 		prev   int64
 		want   error // nil: staged as prev+1
 	}{
 		{"first event", 0, nil, 0, nil},
 		{"next event", 3, nil, 3, nil},
-		{"fresh stream, prev ahead", 0, nil, 4, events.ErrSeqConflict},
-		{"prev behind", 3, nil, 2, events.ErrSeqConflict},
-		{"prev replayed", 3, nil, 0, events.ErrSeqConflict},
-		{"prev ahead", 3, nil, 4, events.ErrSeqConflict},
-		{"create starts anew", 3, func(s string) []events.Write { return []events.Write{create(s)} }, 0, nil},
-		{"two writes do not start anew", 3, func(s string) []events.Write {
-			return []events.Write{create(s), {Key: "other:" + s, Value: []byte("v"), TTL: time.Hour}}
-		}, 0, events.ErrSeqConflict},
+		{"fresh stream, prev ahead", 0, nil, 4, ErrSeqConflict},
+		{"prev behind", 3, nil, 2, ErrSeqConflict},
+		{"prev replayed", 3, nil, 0, ErrSeqConflict},
+		{"prev ahead", 3, nil, 4, ErrSeqConflict},
+		{"create starts anew", 3, func(s string) []Write { return []Write{create(s)} }, 0, nil},
+		{"two writes do not start anew", 3, func(s string) []Write {
+			return []Write{create(s), {Key: "other:" + s, Value: []byte("v"), TTL: time.Hour}}
+		}, 0, ErrSeqConflict},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestOutboxAppendSeq(t *testing.T) {
 			for seq := int64(1); seq <= tt.before; seq++ {
 				mustAppend(ctx, t, ob, stream, seq)
 			}
-			var writes []events.Write
+			var writes []Write
 			if tt.writes != nil {
 				writes = tt.writes(stream)
 			}
@@ -111,15 +111,15 @@ func TestOutboxAppendSeq(t *testing.T) {
 func TestOutboxAppendCreateExists(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := events.NewOutbox(rdb, nil, events.OutboxConfig{})
+	ob := NewOutbox(rdb, nil, OutboxConfig{})
 	ctx := testContext(t)
-	first := events.Write{Key: "rec:job-1", Value: []byte("first"), TTL: time.Hour, Create: true}
+	first := Write{Key: "rec:job-1", Value: []byte("first"), TTL: time.Hour, Create: true}
 	mustAppend(ctx, t, ob, "job-1", 1, first)
 	mustAppend(ctx, t, ob, "job-1", 2)
-	again := events.Write{Key: "rec:job-1", Value: []byte("second"), TTL: time.Hour, Create: true}
-	side := events.Write{Key: "side:job-1", Value: []byte("side"), TTL: time.Hour}
-	for _, writes := range [][]events.Write{{again}, {side, again}} {
-		if _, err := appendSeq(ctx, t, ob, "job-1", 1, writes...); !errors.Is(err, events.ErrExists) {
+	again := Write{Key: "rec:job-1", Value: []byte("second"), TTL: time.Hour, Create: true}
+	side := Write{Key: "side:job-1", Value: []byte("side"), TTL: time.Hour}
+	for _, writes := range [][]Write{{again}, {side, again}} {
+		if _, err := appendSeq(ctx, t, ob, "job-1", 1, writes...); !errors.Is(err, ErrExists) {
 			t.Errorf("Append(%d writes) on an existing record = %v, want ErrExists", len(writes), err)
 		}
 	}
@@ -140,12 +140,12 @@ func TestOutboxAppendCreateExists(t *testing.T) {
 func TestOutboxAppendWrites(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := events.NewOutbox(rdb, nil, events.OutboxConfig{})
+	ob := NewOutbox(rdb, nil, OutboxConfig{})
 	ctx := testContext(t)
 	mustAppend(ctx, t, ob, "job-1", 1,
-		events.Write{Key: "a:job-1", Value: []byte(`{"a":1}`), TTL: time.Hour, Create: true},
-		events.Write{Key: "b:job-1", Value: []byte("b"), TTL: 90 * time.Second})
-	mustAppend(ctx, t, ob, "job-1", 2, events.Write{Key: "a:job-1", Value: []byte(`{"a":2}`), TTL: 2 * time.Hour})
+		Write{Key: "a:job-1", Value: []byte(`{"a":1}`), TTL: time.Hour, Create: true},
+		Write{Key: "b:job-1", Value: []byte("b"), TTL: 90 * time.Second})
+	mustAppend(ctx, t, ob, "job-1", 2, Write{Key: "a:job-1", Value: []byte(`{"a":2}`), TTL: 2 * time.Hour})
 	for key, want := range map[string]struct {
 		value string
 		ttl   time.Duration
@@ -164,11 +164,11 @@ func TestOutboxSendInOrder(t *testing.T) {
 	ctx := testContext(t)
 	const n = 5
 	for seq := int64(1); seq <= n; seq++ {
-		if err := e.outbox.Send(ctx, mustAppend(ctx, t, e.outbox, "job-1", seq)); err != nil {
+		if err := e.outbox.send(ctx, mustAppend(ctx, t, e.outbox, "job-1", seq)); err != nil {
 			t.Fatalf("Send seq %d: %v", seq, err)
 		}
 	}
-	got := collect(t, e.watcher, events.Filter{Job: "job-1", Since: time.Hour}, untilID("job-1.5"))
+	got := collect(t, e.watcher, events.Filter{Job: "job-1", Since: time.Hour}, untilID("job.job-1.5"))
 	checkSeqs(t, got, "job-1", n)
 	checkPending(t, e.outbox, 0)
 	if l := stagedLen(t, e.rdb, "job-1"); l != 0 {
@@ -184,7 +184,7 @@ func TestOutboxSendFlushesBacklog(t *testing.T) {
 	ctx := testContext(t)
 	mustAppend(ctx, t, e.outbox, "job-1", 1)
 	mustAppend(ctx, t, e.outbox, "job-1", 2)
-	if err := e.outbox.Send(ctx, mustAppend(ctx, t, e.outbox, "job-1", 3)); err != nil {
+	if err := e.outbox.send(ctx, mustAppend(ctx, t, e.outbox, "job-1", 3)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	checkSeqs(t, stored(t, e.js), "job-1", 3)
@@ -199,7 +199,7 @@ func checkSeqs(t *testing.T, got []events.Delivered, job string, n int) {
 	}
 	for i, d := range got {
 		data, err := d.JobData()
-		if want := fmt.Sprintf("%s.%d", job, i+1); err != nil || d.ID != want || data.Seq != int64(i+1) {
+		if want := events.JobEventID(job, int64(i+1)); err != nil || d.ID != want || data.Seq != int64(i+1) {
 			t.Errorf("event %d = %s seq %d (%v), want %s", i, d.ID, data.Seq, err, want)
 		}
 	}
@@ -218,7 +218,7 @@ func TestOutboxConcurrentAppend(t *testing.T) {
 		wg.Go(func() {
 			for seq := int64(1); seq <= n; seq++ {
 				s, err := appendSeq(ctx, t, e.outbox, "job-1", seq)
-				if errors.Is(err, events.ErrSeqConflict) {
+				if errors.Is(err, ErrSeqConflict) {
 					continue
 				}
 				if err != nil {
@@ -226,7 +226,7 @@ func TestOutboxConcurrentAppend(t *testing.T) {
 					return
 				}
 				wins[seq].Add(1)
-				if err := e.outbox.Send(ctx, s); err != nil {
+				if err := e.outbox.send(ctx, s); err != nil {
 					t.Errorf("Send seq %d: %v", seq, err)
 				}
 			}
@@ -253,11 +253,11 @@ func TestOutboxConcurrentFlush(t *testing.T) {
 	for seq := int64(1); seq <= n; seq++ {
 		mustAppend(ctx, t, e.outbox, "job-1", seq)
 	}
-	other := events.NewOutbox(e.rdb, events.NewPublisher(e.js), events.OutboxConfig{})
+	other := NewOutbox(e.rdb, events.NewPublisher(e.js), OutboxConfig{})
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		ob := []*events.Outbox{e.outbox, other}[i%2]
+		ob := []*Outbox{e.outbox, other}[i%2]
 		wg.Go(func() { errs[i] = ob.Flush(ctx, "job-1") })
 	}
 	wg.Wait()
@@ -286,7 +286,7 @@ func TestOutboxFlushRaceKeepsStreamPending(t *testing.T) {
 			t.Error(err)
 		}
 	}})
-	racing := events.NewOutbox(hooked, e.pub, events.OutboxConfig{})
+	racing := NewOutbox(hooked, e.pub, OutboxConfig{})
 	if err := racing.Flush(ctx, "job-1"); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -321,5 +321,24 @@ func (h *afterEmptyRange) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 			h.once.Do(h.do)
 		}
 		return err
+	}
+}
+
+// An append that meets a key of the wrong type writes nothing at all: the
+// record, the counter and the outbox stay as they were (Redis does not roll
+// back a script that fails half way, so the script checks first).
+func TestOutboxAppendWrongTypeWritesNothing(t *testing.T) {
+	t.Parallel()
+	_, rdb := servicetest.Redis(t)
+	ob := NewOutbox(rdb, nil, OutboxConfig{})
+	ctx := testContext(t)
+	rdb.RPush(ctx, seqKey("job-w"), "not a counter")
+	_, err := ob.appendJob(ctx, "job-w", 0, jobEvent(t, events.JobQueued, "job-w", "srv-1", 1),
+		Write{Key: "rec:job-w", Value: []byte("v"), TTL: time.Hour})
+	if err == nil {
+		t.Fatal("append over a list seq key succeeded")
+	}
+	if n := rdb.Exists(ctx, "rec:job-w", jobStream("job-w").listKey(), outboxPending).Val(); n != 0 {
+		t.Errorf("a refused append wrote %d keys", n)
 	}
 }

@@ -1,4 +1,4 @@
-package events
+package store
 
 import (
 	"context"
@@ -11,22 +11,28 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/events"
 )
 
 // Outbox makes events durable before they reach NATS. An event is staged in
 // Redis in the same transaction as the state change it reports (Append),
 // then sent to JetStream in order (Send, Flush); what a crash or a NATS outage leaves behind is
-// flushed by the sweep of any process. Each ordering stream (a job id) keeps
-// its events in a Redis list, so a job's events reach NATS in seq order.
+// flushed by the sweep of any process. Each ordering stream (a job, or a
+// server's state changes) keeps its events in a Redis list, so a job's events
+// reach NATS in seq order.
 type Outbox struct {
 	rdb  redis.UniversalClient
-	pub  *Publisher
+	pub  *events.Publisher
 	cfg  OutboxConfig
 	pops atomic.Pointer[chan sent] // set while Run runs: sent entries are removed in batches
 }
 
 // sent is an entry published to NATS, to be removed from its stream's list.
-type sent struct{ stream, entry string }
+type sent struct {
+	stream outboxStream
+	entry  string
+}
 
 // OutboxConfig configures an Outbox.
 type OutboxConfig struct {
@@ -40,14 +46,8 @@ type OutboxConfig struct {
 	Published func(err error)
 }
 
-const (
-	outboxPendingKey = "tinman:outbox:pending"
-	outboxListPrefix = "tinman:outbox:"
-	seqPrefix        = "tinman:seq:"
-)
-
 // NewOutbox returns an Outbox that stages in rdb and publishes through pub.
-func NewOutbox(rdb redis.UniversalClient, pub *Publisher, cfg OutboxConfig) *Outbox {
+func NewOutbox(rdb redis.UniversalClient, pub *events.Publisher, cfg OutboxConfig) *Outbox {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 2 * time.Second
 	}
@@ -77,16 +77,28 @@ type Write struct {
 
 // Staged is an event durably staged by Append, to be sent by Send.
 type Staged struct {
-	stream string
+	stream outboxStream
 	entry  string
 	depth  int64 // the stream's list length right after the append
 }
 
 // appendScript appends the event ARGV[2] as the stream's next, if the stream's
-// seq is still ARGV[1], and writes the records of KEYS[4..] with it.
+// seq is still ARGV[1], and writes the records of KEYS[4..] with it. Every
+// check comes before the first write, so a refusal writes nothing (Redis does
+// not roll back a script that fails half way).
 // KEYS: seq, list, pending, records...; ARGV: prev seq, entry, stream, seq
 // ttl (s), then value, ttl (s), create (0|1) per record. Returns the list length.
 var appendScript = redis.NewScript(`
+local function kind(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. t) end
+end
+local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'list') or kind(KEYS[3], 'set')
+if bad then return bad end
+for i = 4, #KEYS do
+  bad = kind(KEYS[i], 'string')
+  if bad then return bad end
+end
 for i = 4, #KEYS do
   if ARGV[4 + (i-4)*3 + 3] == '1' and redis.call('EXISTS', KEYS[i]) == 1 then
     return redis.error_reply('EXISTS')
@@ -107,18 +119,19 @@ local n = redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
 return n`)
 
-// Append stages ev as stream's event number prev+1, in one Redis transaction
-// with writes, provided stream's last event is still number prev. ev must
-// carry seq prev+1. It fails with ErrSeqConflict when another event came
-// first, and with ErrExists when a Create write's key exists. A single Create
-// write starts the stream anew: its record is new, so is its numbering.
-func (o *Outbox) Append(ctx context.Context, stream string, prev int64, ev Event, writes ...Write) (Staged, error) {
+// appendJob stages ev as job jobID's event number prev+1, in one Redis
+// transaction with writes, provided the job's last event is still number
+// prev. ev must carry seq prev+1. It fails with ErrSeqConflict when another
+// event came first, and with ErrExists when a Create write's key exists. A
+// single Create write starts the numbering anew: its record is new.
+func (o *Outbox) appendJob(ctx context.Context, jobID string, prev int64, ev events.Event, writes ...Write) (Staged, error) {
 	entry, err := outboxEntry(ev)
 	if err != nil {
 		return Staged{}, err
 	}
-	keys := []string{seqPrefix + stream, outboxListPrefix + stream, outboxPendingKey}
-	args := []any{prev, entry, stream, ttlSeconds(seqTTL(o.cfg.KeyTTL, writes))}
+	stream := jobStream(jobID)
+	keys := []string{seqKey(jobID), stream.listKey(), outboxPending}
+	args := []any{prev, entry, string(stream), ttlSeconds(seqTTL(o.cfg.KeyTTL, writes))}
 	for _, w := range writes {
 		create := 0
 		if w.Create {
@@ -163,24 +176,24 @@ func seqTTL(keyTTL time.Duration, writes []Write) time.Duration {
 	return ttl
 }
 
-// Stage queues ev on stream inside pipe, a transaction of the caller's: the
+// stage queues ev on stream inside pipe, a transaction of the caller's: the
 // event is durable once pipe executes. Send the result after that.
-func (o *Outbox) Stage(ctx context.Context, pipe redis.Pipeliner, stream string, ev Event) (Staged, error) {
+func (o *Outbox) stage(ctx context.Context, pipe redis.Pipeliner, stream outboxStream, ev events.Event) (Staged, error) {
 	entry, err := outboxEntry(ev)
 	if err != nil {
 		return Staged{}, err
 	}
-	pipe.RPush(ctx, outboxListPrefix+stream, entry)
-	pipe.SAdd(ctx, outboxPendingKey, stream)
+	pipe.RPush(ctx, stream.listKey(), entry)
+	pipe.SAdd(ctx, outboxPending, string(stream))
 	return Staged{stream: stream, entry: entry}, nil
 }
 
-// Send publishes a staged event: at once when it is alone in its stream's
+// send publishes a staged event: at once when it is alone in its stream's
 // list (the common case: one round trip saved), else by flushing the list in
 // order.
-func (o *Outbox) Send(ctx context.Context, s Staged) error {
+func (o *Outbox) send(ctx context.Context, s Staged) error {
 	if s.depth != 1 {
-		return o.Flush(ctx, s.stream)
+		return o.flush(ctx, s.stream)
 	}
 	if err := o.publishEntry(ctx, s.entry); err != nil {
 		return err
@@ -203,10 +216,15 @@ if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) 
 if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 return 1`)
 
-// Flush publishes stream's staged events in order, removing each once
+// Flush publishes job jobID's staged events in order; see flush.
+func (o *Outbox) Flush(ctx context.Context, jobID string) error {
+	return o.flush(ctx, jobStream(jobID))
+}
+
+// flush publishes stream's staged events in order, removing each once
 // JetStream has acked it. It stops at the first failure; the rest stays staged.
-func (o *Outbox) Flush(ctx context.Context, stream string) error {
-	key := outboxListPrefix + stream
+func (o *Outbox) flush(ctx context.Context, stream outboxStream) error {
+	key := stream.listKey()
 	for {
 		entries, err := o.rdb.LRange(ctx, key, 0, 63).Result()
 		if err != nil {
@@ -229,9 +247,9 @@ func (o *Outbox) Flush(ctx context.Context, stream string) error {
 	}
 }
 
-func (o *Outbox) pop(ctx context.Context, stream, entry string) error {
-	keys := []string{outboxListPrefix + stream, outboxPendingKey}
-	if err := popHead.Run(ctx, o.rdb, keys, entry, stream).Err(); err != nil {
+func (o *Outbox) pop(ctx context.Context, stream outboxStream, entry string) error {
+	keys := []string{stream.listKey(), outboxPending}
+	if err := popHead.Run(ctx, o.rdb, keys, entry, string(stream)).Err(); err != nil {
 		return fmt.Errorf("pop outbox %s: %w", stream, err)
 	}
 	return nil
@@ -243,9 +261,9 @@ var forgetEmpty = redis.NewScript(`
 if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 return 1`)
 
-func (o *Outbox) forget(ctx context.Context, stream string) error {
-	keys := []string{outboxListPrefix + stream, outboxPendingKey}
-	if err := forgetEmpty.Run(ctx, o.rdb, keys, stream).Err(); err != nil {
+func (o *Outbox) forget(ctx context.Context, stream outboxStream) error {
+	keys := []string{stream.listKey(), outboxPending}
+	if err := forgetEmpty.Run(ctx, o.rdb, keys, string(stream)).Err(); err != nil {
 		return fmt.Errorf("forget outbox %s: %w", stream, err)
 	}
 	return nil
@@ -253,7 +271,7 @@ func (o *Outbox) forget(ctx context.Context, stream string) error {
 
 // outboxEntry is how an event waits in the outbox: "subject id" on the
 // first line, the event's JSON after it (read back by publishEntry).
-func outboxEntry(ev Event) (string, error) {
+func outboxEntry(ev events.Event) (string, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return "", fmt.Errorf("marshal event %s: %w", ev.ID, err)
@@ -303,7 +321,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 func (o *Outbox) popBatch(ctx context.Context, first *sent, pops chan sent) {
 	pipe := o.rdb.Pipeline()
 	add := func(p sent) {
-		popHead.Eval(ctx, pipe, []string{outboxListPrefix + p.stream, outboxPendingKey}, p.entry, p.stream)
+		popHead.Eval(ctx, pipe, []string{p.stream.listKey(), outboxPending}, p.entry, string(p.stream))
 	}
 	if first != nil {
 		add(*first)
@@ -327,10 +345,10 @@ func (o *Outbox) popBatch(ctx context.Context, first *sent, pops chan sent) {
 
 // Sweep flushes every pending stream once.
 func (o *Outbox) Sweep(ctx context.Context) error {
-	iter := o.rdb.SScan(ctx, outboxPendingKey, 0, "", 256).Iterator()
+	iter := o.rdb.SScan(ctx, outboxPending, 0, "", 256).Iterator()
 	var errs []error
 	for iter.Next(ctx) {
-		if err := o.Flush(ctx, iter.Val()); err != nil {
+		if err := o.flush(ctx, outboxStream(iter.Val())); err != nil {
 			errs = append(errs, err)
 			if len(errs) > 8 {
 				break // NATS is likely down: try again next sweep
@@ -345,5 +363,5 @@ func (o *Outbox) Sweep(ctx context.Context) error {
 
 // Pending returns how many streams have staged events.
 func (o *Outbox) Pending(ctx context.Context) (int64, error) {
-	return o.rdb.SCard(ctx, outboxPendingKey).Result()
+	return o.rdb.SCard(ctx, outboxPending).Result()
 }

@@ -1,4 +1,4 @@
-package events_test
+package store
 
 import (
 	"context"
@@ -20,12 +20,12 @@ import (
 func TestOutboxRun(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ob := events.NewOutbox(e.rdb, e.pub, events.OutboxConfig{SweepInterval: 10 * time.Millisecond})
+	ob := NewOutbox(e.rdb, e.pub, OutboxConfig{SweepInterval: 10 * time.Millisecond})
 	mustAppend(testContext(t), t, ob, "job-1", 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- ob.Run(ctx) }()
-	got := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job-1.1"))
+	got := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job.job-1.1"))
 	cancel()
 	if err := <-done; err != nil || len(got) != 1 {
 		t.Errorf("Run() = %v after %v", err, ids(got))
@@ -34,7 +34,7 @@ func TestOutboxRun(t *testing.T) {
 
 // startRun runs ob.Run until the test ends, and returns a stop that cancels
 // it and waits for it.
-func startRun(t *testing.T, ob *events.Outbox) (stop func()) {
+func startRun(t *testing.T, ob *Outbox) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -62,7 +62,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 	t.Cleanup(func() { _ = counted.Close() })
 	hook := &scriptHook{}
 	counted.AddHook(hook)
-	ob := events.NewOutbox(counted, e.pub, events.OutboxConfig{SweepInterval: time.Hour})
+	ob := NewOutbox(counted, e.pub, OutboxConfig{SweepInterval: time.Hour})
 	startRun(t, ob)
 
 	// Send until Run removes one in a batch: then it is surely running.
@@ -72,7 +72,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 			t.Fatal("Run removed no sent event in a batch within 10 s")
 		}
 		probes++
-		if err := ob.Send(ctx, mustAppend(ctx, t, ob, "job-probe", probes)); err != nil {
+		if err := ob.send(ctx, mustAppend(ctx, t, ob, "job-probe", probes)); err != nil {
 			t.Fatalf("Send probe %d: %v", probes, err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -85,7 +85,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 			for seq := int64(1); seq <= n; seq++ {
 				s, err := appendSeq(ctx, t, ob, job, seq)
 				if err == nil {
-					err = ob.Send(ctx, s)
+					err = ob.send(ctx, s)
 				}
 				if err != nil {
 					t.Errorf("%s.%d: %v", job, seq, err)
@@ -108,7 +108,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 }
 
 // waitPending waits, up to limit, until ob has want pending streams.
-func waitPending(t *testing.T, ob *events.Outbox, want int64, limit time.Duration) {
+func waitPending(t *testing.T, ob *Outbox, want int64, limit time.Duration) {
 	t.Helper()
 	var p int64
 	var err error
@@ -140,12 +140,12 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 			broken := redis.NewClient(e.rdb.Options())
 			t.Cleanup(func() { _ = broken.Close() })
 			broken.AddHook(&scriptHook{fail: true})
-			ob := events.NewOutbox(broken, e.pub, events.OutboxConfig{SweepInterval: time.Hour})
+			ob := NewOutbox(broken, e.pub, OutboxConfig{SweepInterval: time.Hour})
 			var left int
 			if tt.batch {
 				left = sendUntilBatched(t, e, ob)
 			} else {
-				err := ob.Send(ctx, mustAppend(ctx, t, e.outbox, "job-1", 1))
+				err := ob.send(ctx, mustAppend(ctx, t, e.outbox, "job-1", 1))
 				if err == nil {
 					t.Fatal("Send with removal refused = nil, want the removal's error")
 				}
@@ -174,13 +174,13 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 // sendUntilBatched runs ob (whose removals all fail) and sends the first
 // event of job-1, job-2... until Send hands one to Run's batches (it returns
 // nil only then), then stops Run. It returns how many jobs it sent.
-func sendUntilBatched(t *testing.T, e env, ob *events.Outbox) int {
+func sendUntilBatched(t *testing.T, e env, ob *Outbox) int {
 	t.Helper()
 	ctx := testContext(t)
 	stop := startRun(t, ob)
 	defer stop()
 	for i, deadline := 1, time.Now().Add(10*time.Second); time.Now().Before(deadline); i++ {
-		err := ob.Send(ctx, mustAppend(ctx, t, e.outbox, fmt.Sprintf("job-%d", i), 1))
+		err := ob.send(ctx, mustAppend(ctx, t, e.outbox, fmt.Sprintf("job-%d", i), 1))
 		if err == nil {
 			return i
 		}

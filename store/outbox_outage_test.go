@@ -1,4 +1,4 @@
-package events_test
+package store
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 			js := reconnectingJetStream(t, srv.URL(), tt.bufSize)
 			ensureStreams(t, js, jetstream.FileStorage)
 			_, rdb := servicetest.Redis(t)
-			ob := events.NewOutbox(rdb, events.NewPublisher(js), events.OutboxConfig{})
+			ob := NewOutbox(rdb, events.NewPublisher(js), OutboxConfig{})
 			jobIDs := []string{"job-a", "job-b"}
 			const before, total = 2, 4
 
@@ -83,13 +83,13 @@ func reconnectingJetStream(t *testing.T, url string, bufSize int) jetstream.JetS
 
 // emit appends and sends seq from..to of every job, in turn. With NATS down
 // each Send must leave its event staged and fail to publish.
-func emit(t *testing.T, ob *events.Outbox, jobIDs []string, from, to int64, down bool, timeout time.Duration) {
+func emit(t *testing.T, ob *Outbox, jobIDs []string, from, to int64, down bool, timeout time.Duration) {
 	t.Helper()
 	for seq := from; seq <= to; seq++ {
 		for _, job := range jobIDs {
 			staged := mustAppend(testContext(t), t, ob, job, seq)
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
-			err := ob.Send(ctx, staged)
+			err := ob.send(ctx, staged)
 			cancel()
 			switch {
 			case down && (err == nil || !strings.HasPrefix(err.Error(), "publish event ")):
@@ -102,7 +102,7 @@ func emit(t *testing.T, ob *events.Outbox, jobIDs []string, from, to int64, down
 }
 
 // sweepUntilDone sweeps until nothing is pending, while the client reconnects.
-func sweepUntilDone(t *testing.T, ob *events.Outbox) {
+func sweepUntilDone(t *testing.T, ob *Outbox) {
 	t.Helper()
 	ctx := testContext(t)
 	var err error

@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/store"
+)
+
+// A submitted record is made once, read back as a job, marked rejected with
+// its cause (only while submitted), and removed.
+func TestSubmittedRecord(t *testing.T) {
+	t.Parallel()
+	_, rdb := servicetest.Redis(t)
+	st := store.New(rdb, nil, store.Config{})
+	ctx := testContext(t)
+	req := jobs.Request{ID: "sub-1", Type: jobs.Power, Server: "srv-1", Params: []byte(`{"action":"on"}`), RequestedBy: "ops"}
+	for i, want := range []bool{true, false} {
+		if made, err := st.CreateSubmitted(ctx, req); err != nil || made != want {
+			t.Fatalf("CreateSubmitted #%d = %v, %v; want %v", i+1, made, err, want)
+		}
+	}
+	rec, err := st.SubmittedJob(ctx, "sub-1")
+	if job := rec.Job(); err != nil || job.State != jobs.StateSubmitted || job.Server != "srv-1" || job.RequestedBy != "ops" {
+		t.Fatalf("SubmittedJob = %+v, %v; want the request, submitted", job, err)
+	}
+	cause := &jobs.Error{Code: jobs.CodeNotFound, Field: "server", Message: "server srv-1 is not enrolled"}
+	if err := st.RejectSubmitted(ctx, "sub-1", cause); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = st.SubmittedJob(ctx, "sub-1")
+	if rec.State != jobs.StateRejected || rec.Error == nil || rec.Error.Field != "server" {
+		t.Errorf("after RejectSubmitted: %+v, want rejected naming server", rec)
+	}
+	if err := st.RejectSubmitted(ctx, "never-submitted", cause); err != nil {
+		t.Errorf("RejectSubmitted of an id with no record = %v, want nothing done", err)
+	}
+	if err := st.RemoveSubmitted(ctx, "sub-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SubmittedJob(ctx, "sub-1"); jobs.CodeOf(err) != jobs.CodeNotFound {
+		t.Errorf("SubmittedJob after RemoveSubmitted = %v, want not_found", err)
+	}
+}
+
+// A delivery is claimed once per source; the same id from the other source
+// is another delivery; a forgotten one can be claimed again.
+func TestDeliveries(t *testing.T) {
+	t.Parallel()
+	_, rdb := servicetest.Redis(t)
+	st := store.New(rdb, nil, store.Config{})
+	ctx := testContext(t)
+	if orig, err := st.ClaimDelivery(ctx, store.WebhookGitHub, "d-1", "job-a", time.Hour); err != nil || orig != "" {
+		t.Fatalf("first claim = %q, %v; want new", orig, err)
+	}
+	if orig, err := st.ClaimDelivery(ctx, store.WebhookGitHub, "d-1", "job-b", time.Hour); err != nil || orig != "job-a" {
+		t.Errorf("second claim = %q, %v; want job-a", orig, err)
+	}
+	if orig, err := st.ClaimDelivery(ctx, store.WebhookGeneric, "d-1", "job-c", time.Hour); err != nil || orig != "" {
+		t.Errorf("generic claim of a GitHub delivery id = %q, %v; want new", orig, err)
+	}
+	if got, err := st.DeliveryJob(ctx, store.WebhookGitHub, "d-1"); err != nil || got != "job-a" {
+		t.Errorf("DeliveryJob = %q, %v; want job-a", got, err)
+	}
+	if err := st.ForgetDelivery(ctx, store.WebhookGitHub, "d-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.DeliveryJob(ctx, store.WebhookGitHub, "d-1"); err != nil || got != "" {
+		t.Errorf("DeliveryJob after ForgetDelivery = %q, %v; want none", got, err)
+	}
+	if _, err := st.ClaimDelivery(ctx, "gitlab", "d-1", "job-d", time.Hour); err == nil {
+		t.Error("a claim from an unknown source succeeded")
+	}
+}
