@@ -26,16 +26,16 @@ type Store interface {
 	EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error
 	UpdateServer(ctx context.Context, id string, change store.ServerChange) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
-	CreateSubmitted(ctx context.Context, req jobs.Request) (bool, error)
-	RemoveSubmitted(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 }
 
-// Publisher puts a job request on NATS and returns once JetStream has
-// stored it (see JetStreamPublisher). An error means the request may be
-// lost: the API answers 503, never 202.
-type Publisher interface {
-	Publish(ctx context.Context, req jobs.Request) error
+// Submitter records a job request as submitted and puts it on NATS,
+// returning once JetStream has stored it (a *submit.Submitter with the
+// store as its recorder). admit runs between the two, told whether the
+// record is new. An error means nothing was accepted: the API answers 4xx
+// or 503, never 202.
+type Submitter interface {
+	Submit(ctx context.Context, req jobs.Request, admit func(created bool) error) (bool, error)
 }
 
 // Watcher follows the event stream (implemented by *events.Watcher).
@@ -61,15 +61,15 @@ type Callbacks interface {
 	ServeCallback(w http.ResponseWriter, r *http.Request)
 }
 
-// Config configures the API. Store, Publisher, Watcher and Validator
+// Config configures the API. Store, Submitter, Watcher and Validator
 // are required; the rest have documented defaults.
 type Config struct {
 	// Logger receives one line per request and every failure.
 	Logger zerolog.Logger
 	// Store reads and changes jobs and servers (a *store.Store).
 	Store Store
-	// Publisher sends job requests to NATS (see NewJetStreamPublisher).
-	Publisher Publisher
+	// Submitter submits job requests (see package submit).
+	Submitter Submitter
 	// Watcher feeds GET /v1/events.
 	Watcher Watcher
 	// Validator checks job requests against schemas/request.json.

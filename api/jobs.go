@@ -18,6 +18,7 @@ import (
 
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/submit"
 )
 
 // IdempotencyKeyHeader names the job id of a POST /v1/jobs whose body has none.
@@ -151,19 +152,18 @@ func (a *API) admit(ctx context.Context, req jobs.Request) error {
 // repeat of a known id must be the same request, and not one that was
 // rejected: JetStream would drop it as a duplicate.
 func (a *API) submit(ctx context.Context, req jobs.Request) (jobs.State, error) {
-	created, err := a.cfg.Store.CreateSubmitted(ctx, req)
+	state := jobs.StateSubmitted
+	created, err := a.cfg.Submitter.Submit(ctx, req, func(created bool) (err error) {
+		if !created {
+			state, err = a.repeat(ctx, req)
+		}
+		return err
+	})
+	if errors.Is(err, submit.ErrUnavailable) {
+		return "", fmt.Errorf("%w: NATS did not acknowledge the request, so it was not accepted: retry with the same id: %w", ErrUnavailable, err)
+	}
 	if err != nil {
 		return "", err
-	}
-	state := jobs.StateSubmitted
-	if !created {
-		if state, err = a.repeat(ctx, req); err != nil {
-			return "", err
-		}
-	}
-	if err := a.cfg.Publisher.Publish(ctx, req); err != nil {
-		a.forget(ctx, req.ID, created)
-		return "", fmt.Errorf("%w: NATS did not acknowledge the request, so it was not accepted: retry with the same id: %w", ErrUnavailable, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("job_id", req.ID).Str("type", string(req.Type)).Str("server", req.Server).
 		Bool("repeat", !created).Msg("job submitted")
@@ -202,17 +202,6 @@ func compactJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
-}
-
-// forget removes the submitted record of a request NATS did not take, if
-// this call made it.
-func (a *API) forget(ctx context.Context, id string, created bool) {
-	if !created {
-		return
-	}
-	if err := a.cfg.Store.RemoveSubmitted(context.WithoutCancel(ctx), id); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Str("job_id", id).Msg("a submitted record outlives its failed publish")
-	}
 }
 
 // job returns the job with id: its record, or while it has none the

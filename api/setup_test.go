@@ -21,6 +21,7 @@ import (
 	"github.com/tinmanhq/tinman/schemas"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/submit"
 )
 
 // env is an API on real NATS (embedded, its own) and real Redis (a
@@ -77,13 +78,23 @@ func (e *env) config(t *testing.T, tune ...func(*Config)) Config {
 	}
 	cfg := Config{
 		Logger: zerolog.New(e.logs).Level(zerolog.DebugLevel), Store: e.store,
-		Publisher: NewJetStreamPublisher(e.js, 2*time.Second),
+		Submitter: e.submitter(t),
 		Watcher:   events.NewWatcher(e.js), Validator: v, Tokens: tokens,
 	}
 	for _, f := range tune {
 		f(&cfg)
 	}
 	return cfg
+}
+
+// submitter is the API's one way to submit, recording in the test's store.
+func (e *env) submitter(t *testing.T) *submit.Submitter {
+	t.Helper()
+	s, err := submit.New(e.js, submit.Config{Timeout: 2 * time.Second, Recorder: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // answer is an HTTP answer, read whole.

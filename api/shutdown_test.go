@@ -13,17 +13,17 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-// gatedPublisher holds every publish until released, to keep a request in flight.
-type gatedPublisher struct {
-	Publisher
+// gatedSubmitter holds every submission until released, to keep a request in flight.
+type gatedSubmitter struct {
+	Submitter
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *gatedPublisher) Publish(ctx context.Context, req jobs.Request) error {
+func (g *gatedSubmitter) Submit(ctx context.Context, req jobs.Request, admit func(bool) error) (bool, error) {
 	g.entered <- struct{}{}
 	<-g.release
-	return g.Publisher.Publish(ctx, req)
+	return g.Submitter.Submit(ctx, req, admit)
 }
 
 // TestGracefulShutdown holds a request in flight and cancels Serve's
@@ -32,10 +32,10 @@ func (g *gatedPublisher) Publish(ctx context.Context, req jobs.Request) error {
 // returns with no error.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	gate := &gatedPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	gate := &gatedSubmitter{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	e := setup(t, func(c *Config) {
-		gate.Publisher = c.Publisher
-		c.Publisher = gate
+		gate.Submitter = c.Submitter
+		c.Submitter = gate
 		c.Timeouts.DrainDelay = 300 * time.Millisecond
 		c.Health = NewHealth(50 * time.Millisecond)
 	})

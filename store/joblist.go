@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,10 +88,13 @@ func (s *Store) jobsByID(ctx context.Context, ids []string) ([]jobs.Job, error) 
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	out := make([]jobs.Job, 0, len(vals))
+	var missing []int
 	for i, v := range vals {
 		data, ok := v.(string)
 		if !ok {
-			continue // expired since it was indexed
+			missing = append(missing, i) // only submitted, or expired since it was indexed
+			out = append(out, jobs.Job{})
+			continue
 		}
 		var j jobs.Job
 		if err := jsonUnmarshal(data, &j); err != nil {
@@ -98,5 +102,34 @@ func (s *Store) jobsByID(ctx context.Context, ids []string) ([]jobs.Job, error) 
 		}
 		out = append(out, j)
 	}
-	return out, nil
+	if err := s.fillSubmitted(ctx, ids, missing, out); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(j jobs.Job) bool { return j.ID == "" }), nil
+}
+
+// fillSubmitted puts the submitted record of each job ids[i], i in missing,
+// at out[i], in one round trip; a job with none stays empty.
+func (s *Store) fillSubmitted(ctx context.Context, ids []string, missing []int, out []jobs.Job) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(missing))
+	for n, i := range missing {
+		cmds[n] = pipe.HGetAll(ctx, submittedKey(ids[i]))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("list submitted jobs: %w", err)
+	}
+	for n, i := range missing {
+		if fields := cmds[n].Val(); len(fields) > 0 {
+			rec, err := decodeSubmitted(ids[i], fields)
+			if err != nil {
+				return err
+			}
+			out[i] = rec.Job()
+		}
+	}
+	return nil
 }

@@ -57,6 +57,9 @@ func (s *Store) CreateSubmitted(ctx context.Context, req jobs.Request) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("record submitted job %s: %w", req.ID, err)
 	}
+	if n == 1 { // listed from now on, as jobs are
+		s.index(ctx, jobs.Job{ID: req.ID, Server: req.Server, CreatedAt: time.Now()})
+	}
 	return n == 1, nil
 }
 

@@ -74,3 +74,26 @@ func TestDeliveries(t *testing.T) {
 		t.Error("a claim from an unknown source succeeded")
 	}
 }
+
+// A submitted request is listed with the jobs, newest first, until its job
+// record takes its place; a state filter finds it.
+func TestListJobsShowsSubmitted(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := testContext(t)
+	if _, _, err := e.store.Accept(ctx, newJob("job-old")); err != nil {
+		t.Fatal(err)
+	}
+	req := jobs.Request{ID: "sub-new", Type: jobs.Power, Server: "srv-1", Params: []byte(`{"action":"on"}`)}
+	if _, err := e.store.CreateSubmitted(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	all, err := e.store.ListJobs(ctx, store.JobFilter{})
+	if err != nil || len(all) != 2 || all[0].ID != "sub-new" || all[0].State != jobs.StateSubmitted || all[1].ID != "job-old" {
+		t.Fatalf("ListJobs = %+v, %v; want sub-new (submitted), then job-old", all, err)
+	}
+	got, err := e.store.ListJobs(ctx, store.JobFilter{Server: "srv-1", State: jobs.StateSubmitted})
+	if err != nil || len(got) != 1 || got[0].ID != "sub-new" {
+		t.Errorf("ListJobs(server srv-1, submitted) = %+v, %v; want sub-new", got, err)
+	}
+}

@@ -179,18 +179,30 @@ func (w *Worker) batchDone(ctx context.Context, run *Run, plan *DeployPlan, p jo
 	return true, w.savePlan(ctx, run, plan, events.JobProgress, fmt.Sprintf("batch %d done: %d succeeded, %d failed", plan.Current, len(succeeded), len(failed)))
 }
 
-// childState is the state of the deploy's job on server. A job that never
-// appeared (its request was rejected: the server did not fit) counts as
-// failed once the dispatcher has had ample time.
+// childState is the state of the deploy's job on server. Until a
+// dispatcher records the job, its submitted record tells: still submitted
+// (waiting), or rejected (failed, at once). A job with neither record (its
+// submitted record expired, or was never written by an older version)
+// counts as failed once the dispatcher has had ample time.
 func (w *Worker) childState(ctx context.Context, run *Run, plan *DeployPlan, server string) (jobs.State, error) {
-	job, err := w.store.Job(ctx, childID(run.Job.ID, server))
-	if jobs.CodeOf(err) == jobs.CodeNotFound {
-		if time.Since(*plan.StartedAt) > 2*time.Minute {
-			return jobs.StateFailed, nil
-		}
-		return jobs.StateQueued, nil
+	id := childID(run.Job.ID, server)
+	job, err := w.store.Job(ctx, id)
+	if jobs.CodeOf(err) != jobs.CodeNotFound {
+		return job.State, err
 	}
-	return job.State, err
+	sub, err := w.store.SubmittedJob(ctx, id)
+	switch {
+	case err == nil && sub.State == jobs.StateRejected:
+		zerolog.Ctx(ctx).Info().Str("child", id).Interface("error", sub.Error).Msg("deploy's job rejected")
+		return jobs.StateFailed, nil
+	case err == nil:
+		return jobs.StateQueued, nil
+	case jobs.CodeOf(err) != jobs.CodeNotFound:
+		return "", err
+	case time.Since(*plan.StartedAt) > 2*time.Minute:
+		return jobs.StateFailed, nil
+	}
+	return jobs.StateQueued, nil
 }
 
 // deployCanceled stops a deploy that was asked to stop: its running jobs are

@@ -51,4 +51,5 @@ type Store interface {
 	SetBootConfig(ctx context.Context, c store.BootConfig) error
 	ClearBootConfig(ctx context.Context, server, jobID string) error
 	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
+	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 }

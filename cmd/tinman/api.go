@@ -137,7 +137,11 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	}
 	cfg.Logger = b.log.With().Str("component", "api").Logger()
 	cfg.Store = b.store
-	cfg.Publisher = api.NewJetStreamPublisher(b.js, publishTimeout)
+	sub, err := b.submitter(publishTimeout)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Submitter = sub
 	cfg.Watcher = events.NewWatcher(b.js)
 	cfg.Validator = v
 	cfg.Health = api.NewHealth(time.Second, b.checks()...)

@@ -24,6 +24,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/schemas"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/submit"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -36,6 +37,8 @@ type backend struct {
 	rdb     *redis.Client
 	outbox  *store.Outbox
 	store   *store.Store
+	// submit submits job requests: a deploy's jobs, a webhook's deploys.
+	submit *submit.Submitter
 }
 
 // backendConfig says where the services are.
@@ -86,7 +89,13 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	return &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}, nil
+	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}
+	if b.submit, err = b.submitter(0); err != nil {
+		nc.Close()
+		_ = rdb.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // migrate brings Redis to the key layout of this tinman (store.Migrate),
@@ -198,7 +207,7 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 		connect = bmclibConnector(bmc.NewDialer(bmcCfg))
 	}
 	if cfg.Submitter == nil {
-		cfg.Submitter = natsSubmitter{b.js}
+		cfg.Submitter = requestSubmitter{b.submit}
 	}
 	return workers.New(b.rdb, b.store, connect, cfg)
 }
@@ -216,13 +225,26 @@ func bmclibConnector(d *bmc.Dialer) workers.Connector {
 	}
 }
 
-// natsSubmitter publishes job requests to TINMAN_REQUESTS, as any client
-// does: the API's publisher, for the deploys of workers and webhooks.
-type natsSubmitter struct{ js jetstream.JetStream }
+// submitter is the one way this process submits job requests: the
+// submitted record in the store, then JetStream, timeout bounding the ack
+// (0: submit.DefaultTimeout).
+func (b *backend) submitter(timeout time.Duration) (*submit.Submitter, error) {
+	s, err := submit.New(b.js, submit.Config{Timeout: timeout, Recorder: b.store, Logger: b.log})
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return s, nil
+}
 
-// Submit publishes req and returns once JetStream has stored it.
-func (s natsSubmitter) Submit(ctx context.Context, req jobs.Request) error {
-	return api.NewJetStreamPublisher(s.js, 0).Publish(ctx, req)
+// requestSubmitter submits with no admission of its own: for the jobs of a
+// deploy and the deploys of webhooks, whose ids are derived, so a repeat is
+// the same request.
+type requestSubmitter struct{ s *submit.Submitter }
+
+// Submit records and publishes req; it returns once JetStream has stored it.
+func (r requestSubmitter) Submit(ctx context.Context, req jobs.Request) error {
+	_, err := r.s.Submit(ctx, req, nil)
+	return err
 }
 
 // newRegistry is the process's Prometheus registry: the Go runtime, the

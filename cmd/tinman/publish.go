@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/submit"
 	"github.com/tinmanhq/tinman/schemas"
 )
 
@@ -61,8 +61,11 @@ func newPublishCmd() *cobra.Command {
 	return cmd
 }
 
+// publishAckTimeout bounds the wait for JetStream's ack of a published request.
+const publishAckTimeout = 10 * time.Second
+
 func runPublish(cmd *cobra.Command, args []string) error {
-	raw, req, err := buildRequest(cmd, args)
+	_, req, err := buildRequest(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -72,15 +75,18 @@ func runPublish(cmd *cobra.Command, args []string) error {
 	}
 	defer nc.Close()
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-	defer cancel()
-	msg := &nats.Msg{Subject: events.RequestSubject(string(req.Type)), Data: raw, Header: nats.Header{}}
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(req.ID), jetstream.WithExpectStream(events.RequestsStream))
+	// No submitted record: a NATS client has no Redis. The dispatcher's
+	// rejection event says what became of a refused request.
+	sub, err := submit.New(js, submit.Config{Timeout: publishAckTimeout})
 	if err != nil {
-		return unreachable(fmt.Errorf("publish request: %w", err))
+		return err
+	}
+	duplicate, err := sub.Publish(cmd.Context(), req)
+	if err != nil {
+		return unreachable(err)
 	}
 	out := cmd.OutOrStdout()
-	if ack.Duplicate {
+	if duplicate {
 		fmt.Fprintf(cmd.ErrOrStderr(), "a request with id %s was already published: it is the same job\n", req.ID)
 	}
 	fmt.Fprintln(out, req.ID)

@@ -45,7 +45,7 @@ func (b *backend) webhooks(cfg *webhook.Config) (*webhook.Handler, error) {
 	}
 	cfg.Deliveries = b.store
 	cfg.Logger = b.log.With().Str("component", "webhooks").Logger()
-	h, err := webhook.New(*cfg, natsSubmitter{b.js})
+	h, err := webhook.New(*cfg, requestSubmitter{b.submit})
 	if err != nil {
 		return nil, usageErr("webhooks: %v", err)
 	}
