@@ -15,8 +15,8 @@ import (
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
-	"github.com/tinmanhq/tinman/submit"
 	"github.com/tinmanhq/tinman/schemas"
+	"github.com/tinmanhq/tinman/submit"
 )
 
 // paramFlags maps each param flag to its JSON name in params.
