@@ -48,6 +48,9 @@ const (
 	roundPrefix        = "tinman:round:"                    // round name: one periodic task's claim
 	githubDelivery     = "tinman:webhook:delivery:github:"  // GitHub delivery id: its job
 	genericDelivery    = "tinman:webhook:delivery:generic:" // generic delivery id: its job
+	githubBody         = "tinman:webhook:body:github:"      // SHA-256 of a signed GitHub body: its job
+	genericBody        = "tinman:webhook:body:generic:"     // SHA-256 of a signed generic body: its job
+	githubEvent        = "tinman:webhook:event:github:"     // a GitHub event's identity: its job
 )
 
 // keyLayout is every fixed name and prefix, for the layout tests.
@@ -56,7 +59,7 @@ var keyLayout = struct{ fixed, prefixes []string }{
 	prefixes: []string{jobPrefix, seqPrefix, submittedPrefix, cancelPrefix, waitingPrefix, callbacksPrefix,
 		outboxJobPrefix, outboxServerPrefix, serverJobsPrefix, serverPrefix, leasePrefix, fencePrefix,
 		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, labelPrefix, roundPrefix,
-		githubDelivery, genericDelivery},
+		githubDelivery, genericDelivery, githubBody, genericBody, githubEvent},
 }
 
 // KeyNames returns the layout's fixed names and prefixes, for tools and

@@ -49,8 +49,11 @@ func TestKeyBuildersUseTheirPrefix(t *testing.T) {
 		outboxJobPrefix:    func(id string) string { return jobStream(id).listKey() },
 		outboxServerPrefix: func(id string) string { return serverStream(id).listKey() },
 		labelPrefix:        func(id string) string { return labelKey("k", id) },
-		githubDelivery:     func(id string) string { k, _ := deliveryKey(WebhookGitHub, id); return k },
-		genericDelivery:    func(id string) string { k, _ := deliveryKey(WebhookGeneric, id); return k },
+		githubDelivery:     func(id string) string { return deliveryKeys(WebhookGitHub, id, "", "") },
+		genericDelivery:    func(id string) string { return deliveryKeys(WebhookGeneric, id, "", "") },
+		githubBody:         func(id string) string { return deliveryKeys(WebhookGitHub, "", id, "") },
+		genericBody:        func(id string) string { return deliveryKeys(WebhookGeneric, "", id, "") },
+		githubEvent:        func(id string) string { return deliveryKeys(WebhookGitHub, "", "", id) },
 	}
 	if len(builders) != len(keyLayout.prefixes) {
 		t.Fatalf("%d builders for %d prefixes: list each prefix's builder here", len(builders), len(keyLayout.prefixes))
@@ -79,4 +82,13 @@ func collisionIDs() []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// deliveryKeys is the one key of a delivery known by one name.
+func deliveryKeys(source, id, body, event string) string {
+	keys, err := Delivery{Source: source, ID: id, BodySHA256: body, Event: event}.keys()
+	if err != nil || len(keys) != 1 {
+		return ""
+	}
+	return keys[0]
 }

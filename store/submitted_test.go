@@ -45,33 +45,50 @@ func TestSubmittedRecord(t *testing.T) {
 	}
 }
 
-// A delivery is claimed once per source; the same id from the other source
-// is another delivery; a forgotten one can be claimed again.
+// A delivery is claimed once under all its names: a replay that matches
+// any one of them (the same id, the same signed body under a new id, the
+// same event in another body) finds the first job; the same id from the
+// other source is another delivery; a forgotten one can be claimed again.
 func TestDeliveries(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
 	st := store.New(rdb, nil, store.Config{})
 	ctx := testContext(t)
-	if orig, err := st.ClaimDelivery(ctx, store.WebhookGitHub, "d-1", "job-a", time.Hour); err != nil || orig != "" {
+	first := store.Delivery{Source: store.WebhookGitHub, ID: "d-1", BodySHA256: "aa", Event: "release:o/r:v1"}
+	if orig, err := st.ClaimDelivery(ctx, first, "job-a", time.Hour); err != nil || orig != "" {
 		t.Fatalf("first claim = %q, %v; want new", orig, err)
 	}
-	if orig, err := st.ClaimDelivery(ctx, store.WebhookGitHub, "d-1", "job-b", time.Hour); err != nil || orig != "job-a" {
-		t.Errorf("second claim = %q, %v; want job-a", orig, err)
+	replays := map[string]store.Delivery{
+		"same id":              {Source: store.WebhookGitHub, ID: "d-1", BodySHA256: "bb", Event: "release:o/r:v2"},
+		"same body, new id":    {Source: store.WebhookGitHub, ID: "d-2", BodySHA256: "aa"},
+		"same event, new body": {Source: store.WebhookGitHub, ID: "d-3", BodySHA256: "cc", Event: "release:o/r:v1"},
 	}
-	if orig, err := st.ClaimDelivery(ctx, store.WebhookGeneric, "d-1", "job-c", time.Hour); err != nil || orig != "" {
-		t.Errorf("generic claim of a GitHub delivery id = %q, %v; want new", orig, err)
+	for name, d := range replays {
+		if orig, err := st.ClaimDelivery(ctx, d, "job-b", time.Hour); err != nil || orig != "job-a" {
+			t.Errorf("%s: claim = %q, %v; want job-a", name, orig, err)
+		}
+		if got, err := st.DeliveryJob(ctx, d); err != nil || got != "job-a" {
+			t.Errorf("%s: DeliveryJob = %q, %v; want job-a", name, got, err)
+		}
 	}
-	if got, err := st.DeliveryJob(ctx, store.WebhookGitHub, "d-1"); err != nil || got != "job-a" {
-		t.Errorf("DeliveryJob = %q, %v; want job-a", got, err)
+	other := store.Delivery{Source: store.WebhookGeneric, ID: "d-1", BodySHA256: "aa"}
+	if orig, err := st.ClaimDelivery(ctx, other, "job-c", time.Hour); err != nil || orig != "" {
+		t.Errorf("generic claim of a GitHub delivery's names = %q, %v; want new", orig, err)
 	}
-	if err := st.ForgetDelivery(ctx, store.WebhookGitHub, "d-1"); err != nil {
+	if err := st.ForgetDelivery(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := st.DeliveryJob(ctx, store.WebhookGitHub, "d-1"); err != nil || got != "" {
+	if got, err := st.DeliveryJob(ctx, first); err != nil || got != "" {
 		t.Errorf("DeliveryJob after ForgetDelivery = %q, %v; want none", got, err)
 	}
-	if _, err := st.ClaimDelivery(ctx, "gitlab", "d-1", "job-d", time.Hour); err == nil {
-		t.Error("a claim from an unknown source succeeded")
+	for name, d := range map[string]store.Delivery{
+		"unknown source":         {Source: "gitlab", ID: "d-1"},
+		"no name":                {Source: store.WebhookGitHub},
+		"generic event identity": {Source: store.WebhookGeneric, ID: "d-1", Event: "x"},
+	} {
+		if _, err := st.ClaimDelivery(ctx, d, "job-d", time.Hour); err == nil {
+			t.Errorf("%s: claim succeeded", name)
+		}
 	}
 }
 

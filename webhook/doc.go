@@ -10,11 +10,14 @@
 //     X-Tinman-Signature that names the image and the servers itself.
 //
 // Both check the HMAC-SHA256 signature over the raw body before reading it,
-// answer errors as RFC 9457 problem+json, and remember each delivery id in
-// Redis (SET NX with a TTL), so that a replayed delivery answers with the
-// job id of the first and starts nothing. The job id is derived from the
-// delivery id, so even a delivery forgotten by Redis cannot make a second job
-// once the request stream has seen the first.
+// answer errors as RFC 9457 problem+json, and remember each delivery under
+// all its names (its delivery id, the SHA-256 of its signed body, and for
+// GitHub its event's identity) for DedupeTTL, so that a replayed delivery
+// answers with the job id of the first and starts nothing, even under a new
+// delivery id: that header is not signed. The job id is derived from the
+// event (GitHub) or the signed delivery_id (generic), so even a delivery
+// forgotten by Redis cannot make a second job once the request stream has
+// seen the first.
 //
 // The answers, in the order they are decided:
 //

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // ServeGeneric handles POST /v1/webhooks/generic: a body signed with
@@ -35,10 +36,11 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request) (answer, error
 	if err != nil {
 		return answer{}, err
 	}
-	if a, err := h.seen(r.Context(), "generic", delivery); err != nil || a.Status != "" {
+	d := store.Delivery{Source: store.WebhookGeneric, ID: delivery, BodySHA256: bodyHash(body)}
+	if a, err := h.seen(r.Context(), d); err != nil || a.Status != "" {
 		return a, err
 	}
-	return h.start(r.Context(), "generic", delivery, req, answer{Image: imageOf(req)})
+	return h.start(r.Context(), d, req, answer{Image: imageOf(req)})
 }
 
 // parseGeneric reads a generic body into its delivery id and deploy request.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // GitHub's delivery headers.
@@ -44,13 +45,18 @@ func (h *Handler) github(w http.ResponseWriter, r *http.Request) (answer, error)
 	case event == "ping":
 		return pong(), nil
 	}
-	if a, err := h.seen(r.Context(), "github", delivery); err != nil || a.Status != "" {
+	d := store.Delivery{Source: store.WebhookGitHub, ID: delivery, BodySHA256: bodyHash(body)}
+	if a, err := h.seen(r.Context(), d); err != nil || a.Status != "" {
 		return a, err
 	}
-	return h.githubEvent(r, event, delivery, body)
+	return h.githubEvent(r, event, d, body)
 }
 
-func (h *Handler) githubEvent(r *http.Request, event, delivery string, body []byte) (answer, error) {
+// githubEvent deploys what a verified delivery d of event asks for. The
+// delivery id header is not signed: the deploy's job id and its dedupe rest
+// on the event's identity, so replaying a captured body under new delivery
+// ids starts nothing.
+func (h *Handler) githubEvent(r *http.Request, event string, d store.Delivery, body []byte) (answer, error) {
 	payload, err := githubPayload(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		return answer{}, err
@@ -67,11 +73,12 @@ func (h *Handler) githubEvent(r *http.Request, event, delivery string, body []by
 	if rule == nil {
 		return ignored("no rule matches %s %s %s", vars.Repository, event, vars.Ref), nil
 	}
-	req, image, bad := rule.request(vars, delivery)
+	d.Event = vars.identity
+	req, image, bad := rule.request(vars, d)
 	if bad != nil {
 		return answer{}, unprocessable(rule.Name, bad)
 	}
-	return h.start(r.Context(), "github", delivery, req, answer{Rule: rule.Name, Image: image})
+	return h.start(r.Context(), d, req, answer{Rule: rule.Name, Image: image})
 }
 
 func githubHeaders(r *http.Request) (event, delivery string, err error) {
@@ -129,6 +136,8 @@ type event struct {
 		TagName string `json:"tag_name"`
 	} `json:"release"`
 	WorkflowRun *struct {
+		ID             int64  `json:"id"`
+		RunAttempt     int    `json:"run_attempt"`
 		Name           string `json:"name"`
 		HeadSHA        string `json:"head_sha"`
 		HeadBranch     string `json:"head_branch"`
@@ -158,6 +167,7 @@ func parseGitHub(name string, payload []byte) (ImageVars, error) {
 	}
 	vars, err := parse(e)
 	vars.Repository, vars.Event = e.Repository.FullName, name
+	vars.identity = identity(name, e)
 	if len(vars.SHA) >= 7 {
 		vars.ShortSHA = vars.SHA[:7]
 	}
@@ -236,19 +246,36 @@ func malformed(format string, args ...any) error {
 // deployError says which field of a rule's deploy is wrong for an event.
 type deployError struct{ field, message string }
 
+// identity is what makes an event itself, whatever body or delivery id
+// carries it: the same commit pushed to the same ref, the same release, the
+// same attempt of a workflow run.
+func identity(name string, e event) string {
+	repo := e.Repository.FullName
+	switch {
+	case name == EventPush:
+		return "push:" + repo + ":" + e.Ref + ":" + e.After
+	case name == EventRelease && e.Release != nil:
+		return "release:" + repo + ":" + e.Release.TagName
+	case name == EventWorkflowRun && e.WorkflowRun != nil && e.WorkflowRun.ID != 0:
+		return fmt.Sprintf("workflow_run:%s:%d:%d", repo, e.WorkflowRun.ID, e.WorkflowRun.RunAttempt)
+	}
+	return ""
+}
+
 // request builds the deploy of rule r for an event, checked as jobs checks
 // every request, and returns it with its image.
-func (r *rule) request(v ImageVars, delivery string) (jobs.Request, string, *deployError) {
+func (r *rule) request(v ImageVars, d store.Delivery) (jobs.Request, string, *deployError) {
 	image, err := render(r.image, v)
 	if err != nil {
 		return jobs.Request{}, "", &deployError{"image", "template: " + err.Error()}
 	}
-	req, bad := r.deploy(image, delivery)
+	req, bad := r.deploy(image, d)
 	return req, image, bad
 }
 
-// deploy returns the deploy request of rule r for image and delivery.
-func (r *rule) deploy(image, delivery string) (jobs.Request, *deployError) {
+// deploy returns the deploy request of rule r for image and delivery d: its
+// job id comes from the event's identity, else from the signed body.
+func (r *rule) deploy(image string, d store.Delivery) (jobs.Request, *deployError) {
 	params := jobs.DeployParams{Image: image, Selector: r.Selector, Servers: r.Servers, MaxFailures: r.MaxFailures}
 	if batch := r.BatchSize; batch != 0 {
 		params.BatchSize = &batch
@@ -257,8 +284,12 @@ func (r *rule) deploy(image, delivery string) (jobs.Request, *deployError) {
 	if err != nil { // unreachable: strings, ints and a map of strings
 		return jobs.Request{}, &deployError{"image", err.Error()}
 	}
-	req := jobs.Request{ID: jobID("github", delivery), Type: jobs.Deploy, Params: raw,
-		Priority: r.Priority, RequestedBy: "webhook:github:" + delivery}
+	id := d.Event
+	if id == "" {
+		id = "body:" + d.BodySHA256
+	}
+	req := jobs.Request{ID: jobID("github", id), Type: jobs.Deploy, Params: raw,
+		Priority: r.Priority, RequestedBy: "webhook:github:" + d.ID}
 	if err := req.Validate(); err != nil {
 		je := jobs.AsError(err)
 		return jobs.Request{}, &deployError{strings.TrimPrefix(je.Field, "params."), je.Message}

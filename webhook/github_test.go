@@ -96,16 +96,55 @@ func checkDeploy(t *testing.T, e env, got reply, rule, id string, want *jobs.Dep
 	}
 }
 
-func TestGitHubJobIDIsDerivedFromTheDelivery(t *testing.T) {
+// A captured delivery replayed under new delivery ids (the header is not
+// signed) starts nothing: the same signed body, or the same event in
+// another encoding, answers duplicate with the first job. The job id comes
+// from the event, so even a Redis that forgot the delivery makes the same
+// job, which the request stream then keeps from running twice.
+func TestGitHubReplayStartsNothing(t *testing.T) {
 	t.Parallel()
-	a, b := setup(t), setup(t)
+	for _, tt := range []struct{ event, file string }{
+		{"release", "release-published.json"},
+		{"push", "push-main.json"},
+		{"workflow_run", "workflow-run-success.json"},
+	} {
+		t.Run(tt.event, func(t *testing.T) {
+			t.Parallel()
+			e, fresh := setup(t), setup(t)
+			body := payload(t, tt.file)
+			first := answer(t, e.github(t, delivery{Event: tt.event, ID: "d-1", Body: body}), 202)
+			form := []byte("payload=" + url.QueryEscape(string(body)))
+			for i, replay := range []delivery{
+				{Event: tt.event, ID: "d-1", Body: body},
+				{Event: tt.event, ID: "replayed-" + tt.event, Body: body},
+				{Event: tt.event, ID: "replayed-form", Body: form, ContentType: "application/x-www-form-urlencoded"},
+			} {
+				got := answer(t, e.github(t, replay), 200)
+				if got.Status != "duplicate" || got.JobID != first.JobID {
+					t.Errorf("replay %d: %+v, want duplicate of %s", i, got, first.JobID)
+				}
+			}
+			if n := e.sub.count(); n != 1 {
+				t.Errorf("%d deploys submitted, want 1", n)
+			}
+			again := answer(t, fresh.github(t, delivery{Event: tt.event, ID: "d-9", Body: body}), 202)
+			if again.JobID != first.JobID {
+				t.Errorf("with Redis forgotten the same event made job %s, want %s", again.JobID, first.JobID)
+			}
+		})
+	}
+}
+
+// Another event (another tag) is another deploy.
+func TestGitHubAnotherEventIsAnotherJob(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
 	body := payload(t, "release-published.json")
-	first := answer(t, a.github(t, delivery{Event: "release", ID: "d-1", Body: body}), 202)
-	again := answer(t, b.github(t, delivery{Event: "release", ID: "d-1", Body: body}), 202)
-	other := answer(t, b.github(t, delivery{Event: "release", ID: "d-2", Body: body}), 202)
-	if first.JobID != again.JobID || first.JobID == other.JobID {
-		t.Errorf("job ids %q, %q (same delivery), %q (another): want the same delivery to give the same id, another another",
-			first.JobID, again.JobID, other.JobID)
+	first := answer(t, e.github(t, delivery{Event: "release", ID: "d-1", Body: body}), 202)
+	next := bytes.Replace(body, []byte("v24.04.3"), []byte("v24.04.4"), -1)
+	other := answer(t, e.github(t, delivery{Event: "release", ID: "d-2", Body: next}), 202)
+	if first.JobID == other.JobID {
+		t.Errorf("releases v24.04.3 and v24.04.4 made the same job %s", first.JobID)
 	}
 }
 

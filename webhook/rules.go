@@ -12,6 +12,7 @@ import (
 	"text/template"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // The GitHub events a rule may name.
@@ -61,6 +62,8 @@ type ImageVars struct {
 	SHA        string // the commit: push (after), workflow_run (head_sha)
 	ShortSHA   string // the first 7 characters of SHA
 	Workflow   string // the workflow's name: workflow_run
+
+	identity string // the event itself (see identity), for dedupe: not a template variable
 }
 
 func (v ImageVars) values() map[string]string {
@@ -274,7 +277,7 @@ func compileImage(text string) (*template.Template, *RuleError) {
 // the image: a template may render empty for some events, which is answered
 // 422 when it happens.
 func checkDeploy(c rule) *RuleError {
-	if _, bad := c.deploy("image", "check"); bad != nil {
+	if _, bad := c.deploy("image", store.Delivery{Source: store.WebhookGitHub, ID: "check"}); bad != nil {
 		return &RuleError{Field: bad.field, Message: bad.message}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // Defaults of Config.
@@ -29,13 +30,13 @@ type Submitter interface {
 	Submit(ctx context.Context, req jobs.Request) error
 }
 
-// Deliveries remembers which delivery started which job (implemented by
-// *store.Store). ClaimDelivery returns the job id recorded before, or ""
-// when the claim is new.
+// Deliveries remembers which delivery started which job, under each of the
+// delivery's names (implemented by *store.Store). ClaimDelivery returns the
+// job id recorded before under any of them, or "" when the claim is new.
 type Deliveries interface {
-	ClaimDelivery(ctx context.Context, source, delivery, jobID string, ttl time.Duration) (string, error)
-	DeliveryJob(ctx context.Context, source, delivery string) (string, error)
-	ForgetDelivery(ctx context.Context, source, delivery string) error
+	ClaimDelivery(ctx context.Context, d store.Delivery, jobID string, ttl time.Duration) (string, error)
+	DeliveryJob(ctx context.Context, d store.Delivery) (string, error)
+	ForgetDelivery(ctx context.Context, d store.Delivery) error
 }
 
 // Config configures a Handler.
@@ -116,11 +117,11 @@ func (c *Config) defaults() {
 	}
 }
 
-// start submits req for a verified delivery of source, once: a delivery
-// already recorded answers duplicate; a failed Submit forgets the delivery
-// so that a redelivery may try again.
-func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.Request, ok answer) (answer, error) {
-	original, err := h.deliveries.ClaimDelivery(ctx, source, delivery, req.ID, h.dedupeTTL)
+// start submits req for a verified delivery d, once: a delivery already
+// recorded under any of its names answers duplicate; a failed Submit
+// forgets the delivery so that a redelivery may try again.
+func (h *Handler) start(ctx context.Context, d store.Delivery, req jobs.Request, ok answer) (answer, error) {
+	original, err := h.deliveries.ClaimDelivery(ctx, d, req.ID, h.dedupeTTL)
 	if err != nil {
 		return answer{}, unavailable("record the delivery: %v", err)
 	}
@@ -128,7 +129,7 @@ func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.R
 		return duplicate(original), nil
 	}
 	if err := h.submit.Submit(ctx, req); err != nil {
-		if ferr := h.deliveries.ForgetDelivery(ctx, source, delivery); ferr != nil {
+		if ferr := h.deliveries.ForgetDelivery(ctx, d); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("forget delivery: %w", ferr))
 		}
 		return answer{}, unavailable("submit job %s: %v", req.ID, err)
@@ -137,10 +138,11 @@ func (h *Handler) start(ctx context.Context, source, delivery string, req jobs.R
 	return ok, nil
 }
 
-// seen answers duplicate when the delivery is already recorded, so that a
-// replay is one even if the rules have changed since the first delivery.
-func (h *Handler) seen(ctx context.Context, source, delivery string) (answer, error) {
-	original, err := h.deliveries.DeliveryJob(ctx, source, delivery)
+// seen answers duplicate when the delivery is already recorded under its
+// id or its body, so that a replay is one even if the rules have changed
+// since the first delivery.
+func (h *Handler) seen(ctx context.Context, d store.Delivery) (answer, error) {
+	original, err := h.deliveries.DeliveryJob(ctx, d)
 	switch {
 	case err != nil:
 		return answer{}, unavailable("look up the delivery: %v", err)
@@ -150,9 +152,17 @@ func (h *Handler) seen(ctx context.Context, source, delivery string) (answer, er
 	return answer{}, nil
 }
 
-// jobID derives the job id of a delivery: the same delivery is always the
-// same job, which the request stream then keeps from running twice.
-func jobID(source, delivery string) string {
-	sum := sha256.Sum256([]byte(source + "\x00" + delivery))
+// jobID derives the job id of a delivery from what identifies it (the
+// event's identity, or the delivery id the generic body signs): the same
+// delivery is always the same job, which the request stream then keeps from
+// running twice even if Redis forgot it.
+func jobID(source, identity string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + identity))
 	return "wh-" + source + "-" + hex.EncodeToString(sum[:16])
+}
+
+// bodyHash is the hex SHA-256 of a signed body: what the signature covers.
+func bodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }

@@ -123,8 +123,16 @@ func TestEndToEndSignedReleaseWebhookRollsTheFleet(t *testing.T) {
 		t.Fatalf("signed release answered %d %v", code, body)
 	}
 	deployID, _ := body["job_id"].(string)
-	if code, again := post(s.dev.webhookSecret, "delivery-1"); code != http.StatusOK || again["job_id"] != deployID {
-		t.Errorf("replayed delivery answered %d %v, want the original job and nothing started", code, again)
+	// GitHub's own redelivery, and an attacker's replay of the captured
+	// body under fresh delivery ids (the header is not signed).
+	for _, id := range []string{"delivery-1", "replay-1", "replay-2"} {
+		if code, again := post(s.dev.webhookSecret, id); code != http.StatusOK || again["job_id"] != deployID {
+			t.Errorf("replayed delivery as %s answered %d %v, want the original job and nothing started", id, code, again)
+		}
+	}
+	// The webhook's deploy is readable at once: it was submitted with a record.
+	if job, err := s.dev.backend.store.SubmittedJob(context.Background(), deployID); err != nil || job.Request.ID != deployID {
+		t.Errorf("the webhook's deploy has no submitted record: %+v, %v", job, err)
 	}
 	evs := s.collect(t, events.Filter{Job: deployID}, 3*time.Minute, func(ev events.Event) bool {
 		d, _ := ev.JobData()
