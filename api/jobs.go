@@ -125,26 +125,30 @@ func requireJSON(r *http.Request) error {
 // errUnsupportedMedia is a body that is not JSON.
 var errUnsupportedMedia = errors.New("the body must be application/json")
 
-// admit refuses early what the dispatcher would refuse for certain: a job
-// for a server that is not enrolled, or held in maintenance. The
-// dispatcher checks again (and more): what it refuses later shows as state
-// "rejected".
+// admit refuses early, by the rules the dispatcher applies (jobs.Admit),
+// what it would refuse for certain. The dispatcher checks again and claims
+// the server: what it refuses later shows as state "rejected". An unknown
+// server is a bad request here (400), as the contract says.
 func (a *API) admit(ctx context.Context, req jobs.Request) error {
 	if !req.Type.TargetsServer() {
 		return nil
 	}
+	var found *jobs.Server
 	srv, err := a.cfg.Store.Server(ctx, req.Server)
-	if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
-		return jobs.Invalid("server", fmt.Sprintf("server %s is not enrolled", req.Server))
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		found = &srv
+	case jobs.CodeOf(err) != jobs.CodeNotFound:
 		return fmt.Errorf("read server %s: %w", req.Server, err)
 	}
-	if srv.Maintenance != nil && !jobs.AllowedInMaintenance(req.Type, req.Params) {
-		return &jobs.Error{Code: jobs.CodeConflict, Field: "server",
-			Message: fmt.Sprintf("server %s is in maintenance (%s): only power status and inspect jobs run", srv.ID, srv.Maintenance.Reason)}
+	refused := jobs.Admit(req, found)
+	switch {
+	case refused == nil:
+		return nil
+	case refused.Code == jobs.CodeNotFound:
+		return jobs.Invalid(refused.Field, refused.Message)
 	}
-	return nil
+	return refused
 }
 
 // submit records req as submitted, publishes it and returns the job's

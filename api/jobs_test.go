@@ -101,6 +101,10 @@ func TestSubmitJobRefuses(t *testing.T) {
 	e := setup(t)
 	e.enrol(t, "srv-1", nil)
 	e.enrol(t, "srv-m", nil)
+	ipmi := jobs.Server{ID: "srv-ipmi", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderIPMI}}
+	if err := e.store.EnrollServer(context.Background(), ipmi, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := e.store.UpdateServer(context.Background(), "srv-m", func(srv *jobs.Server, _ *jobs.Credentials) error {
 		srv.Maintenance = &jobs.Maintenance{Reason: "fan", SetBy: "test", Since: time.Now()}
 		return nil
@@ -124,6 +128,8 @@ func TestSubmitJobRefuses(t *testing.T) {
 		{"bad server id", `{"type":"power","server":"SRV 1","params":{"action":"on"}}`, nil, 400, "server"},
 		{"server not enrolled", `{"type":"power","server":"srv-2","params":{"action":"on"}}`, nil, 400, "server"},
 		{"server in maintenance", `{"type":"power","server":"srv-m","params":{"action":"on"}}`, nil, 409, "server"},
+		{"inspect over IPMI", `{"type":"inspect","server":"srv-ipmi"}`, nil, 422, "type"},
+		{"provision of a server only enrolled", `{"type":"provision","server":"srv-1","params":{"image":"u"}}`, nil, 409, "server"},
 		{"ids differ", `{"id":"a1","type":"power","server":"srv-1","params":{"action":"on"}}`, []string{IdempotencyKeyHeader, "b2"}, 400, "id"},
 		{"bad key", powerOn, []string{IdempotencyKeyHeader, "no spaces"}, 400, IdempotencyKeyHeader},
 		{"job request over 64 KiB", big, nil, 413, ""},

@@ -111,6 +111,8 @@ func statusOf(c jobs.Code) int {
 		return http.StatusNotFound
 	case jobs.CodeConflict, jobs.CodeCanceled:
 		return http.StatusConflict
+	case jobs.CodeUnsupportedOperation:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
 }

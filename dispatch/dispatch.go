@@ -273,18 +273,26 @@ func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
 	if !req.Type.TargetsServer() {
 		return nil
 	}
-	srv, err := d.store.Server(ctx, req.Server)
+	srv, err := enrolled(ctx, d.store, req.Server)
 	if err != nil {
-		if e := jobs.AsError(err); e.Code == jobs.CodeNotFound {
-			return &jobs.Error{Code: jobs.CodeNotFound, Field: "server", Message: fmt.Sprintf("server %s is not enrolled", req.Server)}
-		}
-		return fmt.Errorf("read server %s: %w", req.Server, err)
+		return err
 	}
-	if srv.Maintenance != nil && !jobs.AllowedInMaintenance(req.Type, req.Params) {
-		return &jobs.Error{Code: jobs.CodeConflict, Field: "server",
-			Message: fmt.Sprintf("server %s is in maintenance (%s): only power status and inspect jobs run", srv.ID, srv.Maintenance.Reason)}
+	if refused := jobs.Admit(req, srv); refused != nil {
+		return refused
 	}
 	return d.claim(ctx, req)
+}
+
+// enrolled reads server id, or returns nil when it is not enrolled.
+func enrolled(ctx context.Context, st Store, id string) (*jobs.Server, error) {
+	srv, err := st.Server(ctx, id)
+	switch {
+	case jobs.CodeOf(err) == jobs.CodeNotFound:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read server %s: %w", id, err)
+	}
+	return &srv, nil
 }
 
 // claim moves the server into the job's transitional state, if the job type

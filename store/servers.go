@@ -393,7 +393,7 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 			return errNoChange // the same job asked again: done already
 		}
 		if !slices.Contains(from, rec.State) {
-			return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: going %s needs it %s", id, rec.State, to, joinStates(from))
+			return jobs.Errorf(jobs.CodeConflict, false, "server %s is %s: going %s needs it %s", id, rec.State, to, jobs.JoinStates(from))
 		}
 		prev := rec.State
 		rec.State, rec.Seq, rec.StateSince = to, rec.Seq+1, time.Now().UTC()
@@ -428,17 +428,6 @@ func (s *Store) TransitionServer(ctx context.Context, id string, from []jobs.Ser
 
 // errNoChange ends an update that has nothing to write.
 var errNoChange = errors.New("no change")
-
-func joinStates(states []jobs.ServerState) string {
-	out := ""
-	for i, st := range states {
-		if i > 0 {
-			out += " or "
-		}
-		out += string(st)
-	}
-	return out
-}
 
 // ReleaseUnstarted gives a server back to the state it was in before job
 // claimed it, when job is canceled before it ran; it does nothing when the

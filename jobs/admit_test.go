@@ -1,0 +1,57 @@
+package jobs_test
+
+import (
+	"testing"
+
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+func TestAdmit(t *testing.T) {
+	t.Parallel()
+	redfish := func(state jobs.ServerState) *jobs.Server {
+		return &jobs.Server{ID: "srv-1", BMC: jobs.BMC{Provider: jobs.ProviderRedfish}, State: state}
+	}
+	ipmi := &jobs.Server{ID: "srv-1", BMC: jobs.BMC{Provider: jobs.ProviderIPMI}, State: jobs.ServerAvailable}
+	held := redfish(jobs.ServerAvailable)
+	held.Maintenance = &jobs.Maintenance{Reason: "fan", SetBy: "ops"}
+	mine := redfish(jobs.ServerProvisioning)
+	mine.Job = "prov-1"
+	req := func(t jobs.Type, params string) jobs.Request {
+		return jobs.Request{ID: "prov-1", Type: t, Server: "srv-1", Params: []byte(params)}
+	}
+	tests := []struct {
+		name  string
+		req   jobs.Request
+		srv   *jobs.Server
+		code  jobs.Code // "" admitted
+		field string
+	}{
+		{"power on", req(jobs.Power, `{"action":"on"}`), redfish(jobs.ServerAvailable), "", ""},
+		{"not enrolled", req(jobs.Power, `{"action":"on"}`), nil, jobs.CodeNotFound, "server"},
+		{"maintenance refuses power on", req(jobs.Power, `{"action":"on"}`), held, jobs.CodeConflict, "server"},
+		{"maintenance lets status run", req(jobs.Power, `{"action":"status"}`), held, "", ""},
+		{"maintenance lets inspect run", req(jobs.Inspect, `{}`), held, "", ""},
+		{"IPMI cannot inspect", req(jobs.Inspect, `{}`), ipmi, jobs.CodeUnsupportedOperation, "type"},
+		{"IPMI can provision", req(jobs.Provision, `{"image":"u"}`), ipmi, "", ""},
+		{"provision from error", req(jobs.Provision, `{"image":"u"}`), redfish(jobs.ServerError), jobs.CodeConflict, "server"},
+		{"provision of a server provisioning for it", req(jobs.Provision, `{"image":"u"}`), mine, "", ""},
+		{"provision of a server provisioning for another", req(jobs.Provision, `{"image":"u"}`), func() *jobs.Server {
+			s := *mine
+			s.Job = "prov-2"
+			return &s
+		}(), jobs.CodeConflict, "server"},
+		{"deploy targets no server", jobs.Request{ID: "d", Type: jobs.Deploy}, nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := jobs.Admit(tt.req, tt.srv)
+			switch {
+			case tt.code == "" && got != nil:
+				t.Errorf("Admit = %v, want admitted", got)
+			case tt.code != "" && (got == nil || got.Code != tt.code || got.Field != tt.field):
+				t.Errorf("Admit = %+v, want %s naming %q", got, tt.code, tt.field)
+			}
+		})
+	}
+}
