@@ -32,6 +32,8 @@ func TestAdmit(t *testing.T) {
 		{"maintenance lets status run", req(jobs.Power, `{"action":"status"}`), held, "", ""},
 		{"maintenance lets inspect run", req(jobs.Inspect, `{}`), held, "", ""},
 		{"IPMI cannot inspect", req(jobs.Inspect, `{}`), ipmi, jobs.CodeUnsupportedOperation, "type"},
+		{"an enrolled IPMI server joins the pool by a wipe", req(jobs.Deprovision, `{}`), &jobs.Server{ID: "srv-1",
+			BMC: jobs.BMC{Provider: jobs.ProviderIPMI}, State: jobs.ServerEnrolled}, "", ""},
 		{"IPMI can provision", req(jobs.Provision, `{"image":"u"}`), ipmi, "", ""},
 		{"provision from error", req(jobs.Provision, `{"image":"u"}`), redfish(jobs.ServerError), jobs.CodeConflict, "server"},
 		{"provision of a server provisioning for it", req(jobs.Provision, `{"image":"u"}`), mine, "", ""},

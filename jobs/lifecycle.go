@@ -29,7 +29,7 @@ func LifecycleOf(t Type) (Lifecycle, bool) {
 	case Provision:
 		return Lifecycle{From: []ServerState{ServerAvailable, ServerActive}, During: ServerProvisioning, After: ServerActive}, true
 	case Deprovision:
-		return Lifecycle{From: []ServerState{ServerActive, ServerError, ServerAvailable}, During: ServerDeprovisioning, After: ServerAvailable}, true
+		return Lifecycle{From: []ServerState{ServerEnrolled, ServerActive, ServerError, ServerAvailable}, During: ServerDeprovisioning, After: ServerAvailable}, true
 	}
 	return Lifecycle{}, false
 }
