@@ -35,6 +35,10 @@ func classify(ctx context.Context, op string, err error) *jobs.Error {
 	case errors.Is(err, syscall.ECONNREFUSED) || isNetError(err) ||
 		containsAny(msg, "connection refused", "no route to host", "no such host", "i/o timeout", "address lookup", "could not open socket"):
 		return jobs.Errorf(jobs.CodeBMCUnreachable, true, "%s: BMC unreachable: %w", op, err)
+	case containsAny(msg, "sessionlimitexceeded", "maximum number of user sessions", "session limit", "rac0218"):
+		// Redfish's SessionLimitExceeded, iDRAC's RAC0218: every session is taken, often by
+		// another tool; one closes in time.
+		return jobs.Errorf(jobs.CodeBMCBusy, true, "%s: BMC has no free session: %w", op, err)
 	case containsAny(msg, "401", "unauthorized", "authentication", "password", "invalid user", "rakp", "unable to establish ipmi v2"):
 		return jobs.Errorf(jobs.CodeBMCAuthFailed, false, "%s: BMC refused the credentials: %w", op, err)
 	case containsAny(msg, "not implemented", "not supported", "unsupported", "no provider", "does not implement",

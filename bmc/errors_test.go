@@ -64,6 +64,8 @@ func TestClassify(t *testing.T) {
 		{"redfish power answered 500", live, errors.New(redfishPower500), jobs.CodeBMCError, true},
 		{"redfish soft off unconfirmed", live, errors.New(redfishSoft), jobs.CodeBMCError, true},
 		{"redfish busy", live, errors.New("provider: gofish: 503: service unavailable"), jobs.CodeBMCBusy, true},
+		{"redfish session limit", live, errors.New(`provider: gofish: failed to open connection: 503: {"error":{"code":"Base.1.8.SessionLimitExceeded"}}`), jobs.CodeBMCBusy, true},
+		{"idrac session limit", live, errors.New("provider: gofish: 400: RAC0218: The maximum number of user sessions is reached."), jobs.CodeBMCBusy, true},
 		{"typed connection refused", live, fmt.Errorf("open: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), jobs.CodeBMCUnreachable, true},
 	}
 	for _, tt := range tests {

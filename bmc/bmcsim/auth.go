@@ -2,6 +2,7 @@ package bmcsim
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -107,6 +108,12 @@ func (b *BMC) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
+	if limit := b.faults.MaxSessions(); limit >= 0 && b.sessions.len() >= limit {
+		b.mu.Unlock()
+		writeError(w, http.StatusServiceUnavailable, "SessionLimitExceeded",
+			fmt.Sprintf("The session establishment failed due to the number of simultaneous sessions exceeding the limit of %d.", limit))
+		return
+	}
 	ss := b.sessions.create(body.UserName, time.Now())
 	b.mu.Unlock()
 	w.Header().Set("X-Auth-Token", ss.token)

@@ -150,6 +150,7 @@ func newBMC(cfg Config, sh *shared) *BMC {
 	}
 	b.hooks.log = b.log
 	b.faults = &Faults{owner: b}
+	b.faults.maxSessions.Store(-1)
 	return b
 }
 

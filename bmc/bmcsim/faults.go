@@ -17,6 +17,8 @@ type Faults struct {
 	errorRate   atomic.Uint64 // math.Float64bits of a probability
 	authFailure atomic.Bool
 	lying       atomic.Bool
+	failNext    atomic.Int64 // requests left to answer 500
+	maxSessions atomic.Int64 // open sessions allowed; < 0: no limit
 
 	mu   sync.Mutex
 	hang chan struct{} // non-nil while hanging; closed when the hang is lifted
@@ -45,6 +47,35 @@ func (f *Faults) injectError() bool {
 	p := f.ErrorRate()
 	return p > 0 && rand.Float64() < p
 }
+
+// SetFailNext makes the next n requests other than session login be
+// answered 500 Internal Server Error, then the BMC answers normally again:
+// a BMC whose firmware hiccups and recovers. n <= 0 clears it.
+func (f *Faults) SetFailNext(n int) { f.failNext.Store(int64(max(n, 0))) }
+
+// FailNext returns how many requests are left to fail.
+func (f *Faults) FailNext() int { return int(f.failNext.Load()) }
+
+// takeFailure reports whether this request is one of the FailNext ones.
+func (f *Faults) takeFailure() bool {
+	for {
+		n := f.failNext.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.failNext.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// SetMaxSessions caps the open Redfish sessions at n, as BMCs do (iDRAC
+// allows a handful): a login past the cap is answered 503 with the Redfish
+// registry's SessionLimitExceeded. n < 0 lifts the cap (the default).
+func (f *Faults) SetMaxSessions(n int) { f.maxSessions.Store(int64(n)) }
+
+// MaxSessions returns the session cap, or -1 for none.
+func (f *Faults) MaxSessions() int { return int(f.maxSessions.Load()) }
 
 // SetHang makes requests block without answering until the client gives up
 // (its request context is done), the hang is lifted, or the BMC is closed.

@@ -112,7 +112,7 @@ func (b *BMC) applyFaults(w http.ResponseWriter, r *http.Request, p string) bool
 	if !b.sleep(r, b.faults.Latency()) {
 		return false
 	}
-	if !isLogin(r, p) && b.faults.injectError() {
+	if !isLogin(r, p) && (b.faults.takeFailure() || b.faults.injectError()) {
 		writeError(w, http.StatusInternalServerError, "InternalError", "injected fault")
 		return false
 	}

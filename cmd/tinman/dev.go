@@ -42,6 +42,7 @@ func newDevCmd() *cobra.Command {
 			f := cmd.Flags()
 			cfg := devConfig{Logger: log, Out: cmd.OutOrStdout(), ContextFile: devContextPath(), WebhookRules: devWebhookRules()}
 			cfg.HTTPAddr, _ = f.GetString("http-addr")
+			cfg.SimControlAddr, _ = f.GetString("sim-control-addr")
 			cfg.NATSPort, _ = f.GetInt("nats-port")
 			cfg.RedisURL, _ = f.GetString("redis-url")
 			cfg.Sims, _ = f.GetInt("sims")
@@ -55,6 +56,7 @@ func newDevCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.String("http-addr", "127.0.0.1:8080", "address of the HTTP API")
+	f.String("sim-control-addr", "127.0.0.1:0", "address of the simulated BMCs' fault knobs (GET /sim/bmcs, PATCH /sim/bmcs/{id}/faults)")
 	f.Int("nats-port", 4222, "port of the embedded NATS server (a free one when taken)")
 	f.String("redis-url", "", "Redis URL (default: an in-memory Redis that keeps nothing)")
 	f.Int("sims", 8, "number of simulated BMCs, enrolled as sim-01, sim-02, ...")
@@ -65,14 +67,16 @@ func newDevCmd() *cobra.Command {
 
 // devConfig configures a dev system.
 type devConfig struct {
-	HTTPAddr    string
-	NATSPort    int
-	RedisURL    string
-	Sims        int
-	DataDir     string
-	ContextFile string
-	Logger      zerolog.Logger
-	Out         io.Writer
+	HTTPAddr string
+	// SimControlAddr serves the simulated BMCs' fault knobs (default: a free loopback port).
+	SimControlAddr string
+	NATSPort       int
+	RedisURL       string
+	Sims           int
+	DataDir        string
+	ContextFile    string
+	Logger         zerolog.Logger
+	Out            io.Writer
 	// Worker and BMC settings; zero values take the defaults.
 	Worker workers.Config
 	BMC    bmc.Config
@@ -92,7 +96,9 @@ type dev struct {
 	natsURL   string
 	apiURL    string
 	fleet     *bmcsim.Fleet
-	backend   *backend
+	// simControlURL is where the fleet's fault knobs are served.
+	simControlURL string
+	backend       *backend
 	// token is the admin bearer token of the dev API, left in the context file.
 	token string
 	// webhookSecret signs webhook deliveries (both routes), left in the context file.
@@ -153,9 +159,13 @@ func (d *dev) Run(ctx context.Context) error {
 		log.Warn().Err(err).Msg("clients will need --nats-url")
 	}
 	defer removeDevContext(d.cfg.ContextFile)
+	control, err := d.simControl()
+	if err != nil {
+		return err
+	}
 	d.banner(redisURL)
 	close(d.ready)
-	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln))
+	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln), control)
 }
 
 // secretKey is the key that seals credentials in dev: with the in-memory
@@ -252,6 +262,28 @@ func (d *dev) receiveCallbacks(ctx context.Context) error {
 	return d.callbacks.Run(ctx, d.backend.js)
 }
 
+// simControl listens for the fleet's fault knobs and returns what serves them.
+func (d *dev) simControl() (func(context.Context) error, error) {
+	names := make([]string, len(d.fleet.BMCs()))
+	for i := range names {
+		names[i] = simID(i)
+	}
+	control, err := bmcsim.NewControl(d.fleet, names)
+	if err != nil {
+		return nil, err
+	}
+	addr := d.cfg.SimControlAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageErr("--sim-control-addr %s: %v", addr, err)
+	}
+	d.simControlURL = "http://" + ln.Addr().String()
+	return func(ctx context.Context) error { return serveListener(ctx, ln, control, api.NewHealth(time.Second)) }, nil
+}
+
 func simID(i int) string { return fmt.Sprintf("sim-%02d", i+1) }
 
 // serveAPI serves the whole API on ln (loopback by default), with one
@@ -286,6 +318,8 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
 	if n := len(d.fleet.BMCs()); n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
+		fmt.Fprintf(out, "  BMC fault knobs   %s/sim/bmcs  (curl -X PATCH %s/sim/bmcs/%s/faults -d '{\"offline\":true}')\n",
+			d.simControlURL, d.simControlURL, simID(0))
 	}
 	fmt.Fprintf(out, "\nTry, in another terminal:\n")
 	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", simID(min(2, max(len(d.fleet.BMCs())-1, 0))))

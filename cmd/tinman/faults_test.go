@@ -3,11 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tinmanhq/tinman/bmc"
+	"github.com/tinmanhq/tinman/bmc/bmcsim"
 	"github.com/tinmanhq/tinman/bmc/bmctest"
 	"github.com/tinmanhq/tinman/bmc/ipmisim"
 	"github.com/tinmanhq/tinman/events"
@@ -43,15 +49,22 @@ type faultRow struct {
 	// target makes the fault and returns the server to act on; it runs
 	// against a dev system whose sim-01 is a healthy Redfish BMC, power off.
 	target func(t *testing.T, s *system) string
+	// recover, if set, mends the BMC when the first retrying event arrives
+	// (a retry waits 0.5-1 s: it starts after the BMC is mended).
+	recover func(t *testing.T, s *system)
+	// after, if set, checks what follows the job's end.
+	after  func(t *testing.T, s *system, server string)
 	action jobs.PowerAction
 	want   faultOutcome
 }
 
 // faultOutcome is what an operator must see after the job.
 type faultOutcome struct {
-	events   []events.Type
-	code     jobs.Code // "" for success
-	attempts int       // the attempt number on the terminal event
+	events []events.Type
+	code   jobs.Code // "" for success
+	// retryCode is the error code the first retrying event carries.
+	retryCode jobs.Code
+	attempts  int // the attempt number on the terminal event
 	// inMessage must appear in the failure's message: the real cause.
 	inMessage string
 	// breaker: the server ends in maintenance set by the circuit breaker.
@@ -62,6 +75,7 @@ type faultOutcome struct {
 
 func faultRows() []faultRow {
 	queuedStartedFailed := []events.Type{events.JobQueued, events.JobStarted, events.JobFailed}
+	retriedOnce := []events.Type{events.JobQueued, events.JobStarted, events.JobRetrying, events.JobStarted, events.JobSucceeded}
 	retriedTwice := []events.Type{events.JobQueued, events.JobStarted, events.JobRetrying,
 		events.JobStarted, events.JobRetrying, events.JobStarted, events.JobFailed}
 	return []faultRow{
@@ -128,6 +142,50 @@ func faultRows() []faultRow {
 				power: jobs.PowerStateOff},
 		},
 		{
+			// A firmware hiccup: one request answered 500, then all is well.
+			name: "redfish/5xx-then-recovers", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"fail_next": 1}`)
+				return "sim-01"
+			},
+			want: faultOutcome{events: retriedOnce, retryCode: jobs.CodeBMCError, attempts: 2, power: jobs.PowerStateOn},
+		},
+		{
+			// Every session taken (iDRAC allows a handful, often held by another
+			// tool): busy and retried; the job runs once one frees.
+			name: "redfish/session-limit", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"max_sessions": 0}`)
+				return "sim-01"
+			},
+			recover: func(t *testing.T, s *system) { s.simFaults(t, "sim-01", `{"max_sessions": -1}`) },
+			want:    faultOutcome{events: retriedOnce, retryCode: jobs.CodeBMCBusy, attempts: 2, power: jobs.PowerStateOn},
+		},
+		{
+			// The BMC drops off the network for a moment during the job: the
+			// retry finds it back; one failure leaves the breaker closed.
+			name: "redfish/drops-off-briefly", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"offline": true}`)
+				return "sim-01"
+			},
+			recover: func(t *testing.T, s *system) { s.simFaults(t, "sim-01", `{"offline": false}`) },
+			want:    faultOutcome{events: retriedOnce, retryCode: jobs.CodeBMCUnreachable, attempts: 2, power: jobs.PowerStateOn},
+		},
+		{
+			// The BMC stays away through every attempt: the breaker opens and
+			// the server goes into maintenance; when the BMC is back the probe
+			// closes the breaker with no operator, and the next job runs.
+			name: "redfish/drops-off-long", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"offline": true}`)
+				return "sim-01"
+			},
+			after: breakerRecovers,
+			want: faultOutcome{events: retriedTwice, retryCode: jobs.CodeBMCUnreachable, code: jobs.CodeBMCUnreachable,
+				attempts: faultAttempts, inMessage: "connection refused", breaker: true, power: jobs.PowerStateOff},
+		},
+		{
 			name: "ipmi/healthy", ipmi: true, action: jobs.PowerOn,
 			target: func(t *testing.T, s *system) string {
 				return enrolIPMI(t, s, "ipmi-ok", ipmisim.Password)
@@ -174,8 +232,21 @@ func TestFaultMatrix(t *testing.T) {
 
 			id := "fault-" + strings.ReplaceAll(row.name, "/", "-")
 			s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, server, row.action))
-			evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, terminal)
+			var mended bool
+			evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, func(ev events.Event) bool {
+				if ev.Type == events.JobRetrying && row.recover != nil && !mended {
+					mended = true
+					row.recover(t, s)
+				}
+				return terminal(ev)
+			})
 			checkFaultOutcome(t, s, server, evs, row.want)
+			if server == "sim-01" {
+				checkNoSessionLeft(t, s.sim(t, "sim-01"))
+			}
+			if row.after != nil {
+				row.after(t, s, server)
+			}
 			if strings.Contains(logs.String(), `"panic"`) || strings.Contains(logs.String(), "nil pointer") {
 				t.Errorf("a log line reports a panic:\n%s", logs.String())
 			}
@@ -189,11 +260,12 @@ func faultConfig(c *devConfig, logs *servicetest.Buffer) {
 	c.Logger = c.Logger.Output(logs)
 	c.BMC.CallTimeout = faultCallTimeout
 	retry := workers.DefaultRetryPolicy()
-	retry.Base, retry.Max = 100*time.Millisecond, 400*time.Millisecond
+	retry.Base, retry.Max = time.Second, time.Second // 0.5-1 s between attempts
 	retry.Attempts[jobs.Power] = faultAttempts
 	c.Worker.Retry = retry
 	c.Worker.BreakerThreshold = faultAttempts
 	c.Worker.PowerVerifyTimeout = 2 * time.Second
+	c.Worker.ProbeInterval = 500 * time.Millisecond
 	c.Worker.MinCommandInterval = map[jobs.Provider]time.Duration{jobs.ProviderIPMI: 100 * time.Millisecond}
 }
 
@@ -204,6 +276,12 @@ func checkFaultOutcome(t *testing.T, s *system, server string, evs []events.Even
 	last, err := evs[len(evs)-1].JobData()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want.retryCode != "" {
+		i := slices.IndexFunc(evs, func(ev events.Event) bool { return ev.Type == events.JobRetrying })
+		if d, _ := evs[max(i, 0)].JobData(); i < 0 || d.Error == nil || d.Error.Code != want.retryCode {
+			t.Errorf("first retrying event %+v, want code %s", d.Error, want.retryCode)
+		}
 	}
 	if last.Attempt != want.attempts {
 		t.Errorf("terminal event at attempt %d, want %d", last.Attempt, want.attempts)
@@ -229,6 +307,62 @@ func checkFaultOutcome(t *testing.T, s *system, server string, evs []events.Even
 	if want.power != "" && srv.PowerState != want.power {
 		t.Errorf("server power_state %s, want %s", srv.PowerState, want.power)
 	}
+}
+
+// simFaults sets knobs of a simulated BMC through the control API of the
+// running tinman dev, as a person would with curl.
+func (s *system) simFaults(t *testing.T, name, knobs string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, s.dev.simControlURL+"/sim/bmcs/"+name+"/faults", strings.NewReader(knobs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("PATCH %s faults %s: %v", name, knobs, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Errorf("PATCH %s faults %s: %d %s", name, knobs, resp.StatusCode, body)
+	}
+}
+
+// checkNoSessionLeft asserts every session a job opened was closed: the
+// BMC's session count returns to 0.
+func checkNoSessionLeft(t *testing.T, b *bmcsim.BMC) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.SessionCount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := b.SessionCount(); n > 0 {
+		t.Errorf("%d BMC sessions left open after the job", n)
+	}
+}
+
+// breakerRecovers brings the BMC back and checks that the probe closes the
+// breaker (maintenance cleared, no operator) and that a new job then runs.
+func breakerRecovers(t *testing.T, s *system, server string) {
+	t.Helper()
+	s.simFaults(t, server, `{"offline": false}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		srv, err := s.dev.backend.store.Server(ctx, server)
+		if err == nil && srv.Maintenance == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s still in maintenance %+v (%v) 30 s after its BMC came back", server, srv.Maintenance, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.publish(t, "power", "after-breaker", fmt.Sprintf(`{"id":"after-breaker","type":"power","server":%q,"params":{"action":"on"}}`, server))
+	evs := s.collect(t, events.Filter{Job: "after-breaker"}, time.Minute, terminal)
+	checkSequence(t, evs, events.JobQueued, events.JobStarted, events.JobSucceeded)
 }
 
 // enrol puts a server at bmc into the running system's registry, available
@@ -275,5 +409,33 @@ func TestConnectorFailsWithNilInterface(t *testing.T) {
 				t.Errorf("a failed open returned a non-nil %T beside %v", b, err)
 			}
 		})
+	}
+}
+
+// TestREADMEListsTheFaultMatrix: the README's "What happens when things
+// fail" table has a row for every row of the matrix, and no other.
+func TestREADMEListsTheFaultMatrix(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "## What happens when things fail")
+	if !ok {
+		t.Fatal(`README has no "What happens when things fail" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z]+/[a-z0-9-]+)` \\|").FindAllStringSubmatch(section, -1) {
+		listed[m[1]] = true
+	}
+	for _, row := range faultRows() {
+		if !listed[row.name] {
+			t.Errorf("README's failure table lacks %s", row.name)
+		}
+		delete(listed, row.name)
+	}
+	for name := range listed {
+		t.Errorf("README's failure table lists %s, which the matrix does not run", name)
 	}
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
@@ -27,6 +30,7 @@ func newSimCmd() *cobra.Command {
 	f.String("prefix", "sim-", "server id prefix: sim-0001, sim-0002, ...")
 	f.Duration("power-transition", 0, "how long a power change takes to show")
 	f.Bool("enroll", false, "register the BMCs as available servers in Redis")
+	f.String("control-addr", "127.0.0.1:0", "address of the BMCs' fault knobs (GET /sim/bmcs, PATCH /sim/bmcs/{id}/faults)")
 	f.String("redis-url", "redis://127.0.0.1:6379/0", "Redis of the servers registry, with --enroll")
 	secretFlags(cmd)
 	return cmd
@@ -60,14 +64,26 @@ func runSim(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 	}
+	names := make([]string, count)
+	for i := range names {
+		names[i] = simName(prefix, i+1, count)
+	}
+	control, err := bmcsim.NewControl(fleet, names)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", mustString(cmd, "control-addr"))
+	if err != nil {
+		return usageErr("--control-addr: %v", err)
+	}
 	out := cmd.OutOrStdout()
 	user, pass := fleet.BMCs()[0].Credentials()
-	fmt.Fprintf(out, "# %d Redfish BMCs, user %s, password %s; Ctrl-C stops them\n", count, user, pass)
+	fmt.Fprintf(out, "# %d Redfish BMCs, user %s, password %s; fault knobs at http://%s/sim/bmcs; Ctrl-C stops them\n",
+		count, user, pass, ln.Addr())
 	for i, b := range fleet.BMCs() {
-		fmt.Fprintf(out, "%s %s\n", simName(prefix, i+1, count), b.Addr())
+		fmt.Fprintf(out, "%s %s\n", names[i], b.Addr())
 	}
-	<-cmd.Context().Done()
-	return nil
+	return serveListener(cmd.Context(), ln, control, api.NewHealth(time.Second))
 }
 
 // simName numbers ids with as many digits as the fleet needs (at least 4).
