@@ -50,6 +50,10 @@ type Job struct {
 	// state), and WaitDeadline when it gives up; no worker is held meanwhile.
 	WaitingFor   string     `json:"waiting_for,omitempty"`
 	WaitDeadline *time.Time `json:"wait_deadline,omitempty"`
+	// Task is the asynq task in charge of the job when it is not the one
+	// named by the job id: the task that resumed it after its worker died.
+	// Any other task of the job is an orphan, and does nothing.
+	Task string `json:"task,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 }
@@ -67,4 +71,13 @@ func NewJob(r Request, maxAttempts int, now time.Time) Job {
 // Request returns the request the job was made from.
 func (j Job) Request() Request {
 	return Request{ID: j.ID, Type: j.Type, Server: j.Server, Params: j.Params, Priority: j.Priority, RequestedBy: j.RequestedBy}
+}
+
+// TaskInCharge is the id of the asynq task that runs the job: the job id,
+// unless a rescue handed the job to another task.
+func (j Job) TaskInCharge() string {
+	if j.Task != "" {
+		return j.Task
+	}
+	return j.ID
 }

@@ -95,6 +95,19 @@ func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
 	return nil
 }
 
+// LeaseHolder returns the owner of server's lease, or "" when it is free.
+func (s *Store) LeaseHolder(ctx context.Context, server string) (string, error) {
+	held, err := s.rdb.Get(ctx, leaseKey(server)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read lease of %s: %w", server, err)
+	}
+	owner, _, _ := strings.Cut(held, " ")
+	return owner, nil
+}
+
 // MarkWaiting records that a job waits for its server; it reports whether
 // this is the first time, so that the wait is announced once.
 func (s *Store) MarkWaiting(ctx context.Context, jobID string) (bool, error) {

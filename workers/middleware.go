@@ -35,6 +35,10 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 		log := w.cfg.Logger.With().Str("job_id", job.ID).Str("server", job.Server).
 			Str("type", string(job.Type)).Int("attempt", job.Attempt+1).Logger()
 		ctx = log.WithContext(ctx)
+		if id, _ := asynq.GetTaskID(ctx); id != job.TaskInCharge() {
+			log.Info().Str("task", id).Str("in_charge", job.TaskInCharge()).Msg("orphaned task of a rescued job: nothing to do")
+			return nil
+		}
 		if job.State.Terminal() {
 			log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
 			return w.store.Flush(ctx, job.ID)

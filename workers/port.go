@@ -52,4 +52,5 @@ type Store interface {
 	ClearBootConfig(ctx context.Context, server, jobID string) error
 	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
+	LeaseHolder(ctx context.Context, server string) (string, error)
 }

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -31,7 +32,8 @@ type Config struct {
 	// Retry is the retry policy (default DefaultRetryPolicy).
 	Retry RetryPolicy
 	// LeaseTTL is how long a server lease lives without renewal (default
-	// 30 s); it is renewed every third of it while the job runs.
+	// 10 s); it is renewed every third of it while the job runs. A job whose
+	// worker died is resumed by another once it lapses (see rescue.go).
 	LeaseTTL time.Duration
 	// BMCConcurrency caps the BMC calls in flight in this process (default 32).
 	BMCConcurrency int
@@ -51,6 +53,9 @@ type Config struct {
 	InstallerTimeout time.Duration
 	// WatchdogInterval is how often stuck servers are looked for (default 1 min).
 	WatchdogInterval time.Duration
+	// RescueInterval is how often jobs whose worker died are looked for
+	// (default 1 s): one is resumed once its server lease has lapsed.
+	RescueInterval time.Duration
 	// StateDeadlines bound the transitional states (default jobs.StateDeadlines).
 	StateDeadlines map[jobs.ServerState]time.Duration
 	// Metrics receives the worker's series (nil: none).
@@ -83,7 +88,7 @@ func (c *Config) setDefaults() {
 		c.Retry = DefaultRetryPolicy()
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 30 * time.Second
+		c.LeaseTTL = 10 * time.Second
 	}
 	if c.BMCConcurrency <= 0 {
 		c.BMCConcurrency = 32
@@ -102,6 +107,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WatchdogInterval <= 0 {
 		c.WatchdogInterval = time.Minute
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = time.Second
 	}
 	if c.StateDeadlines == nil {
 		c.StateDeadlines = jobs.StateDeadlines
@@ -133,12 +141,16 @@ type Worker struct {
 	connect Connector
 	srv     *asynq.Server
 	calls   chan struct{} // the BMC call budget: one slot per call in flight
+	// inspector and client serve the rescue of jobs whose worker died.
+	inspector *asynq.Inspector
+	client    *asynq.Client
 }
 
 // New returns a Worker that takes tasks from rdb.
 func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) *Worker {
 	cfg.setDefaults()
-	w := &Worker{cfg: cfg, store: store, connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency)}
+	w := &Worker{cfg: cfg, store: store, connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency),
+		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
@@ -175,13 +187,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.srv.Start(w.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.watchdog(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { w.watchdog(ctx) })
+	wg.Go(func() { w.rescue(ctx) })
 	w.probeBreakers(ctx)
-	<-done
+	wg.Wait()
 	w.srv.Shutdown()
 	return nil
 }

@@ -53,19 +53,26 @@ type backendConfig struct {
 }
 
 // openBackend connects to NATS and Redis and makes sure the streams exist.
-// A service that cannot be reached is an unreachable error (exit 3).
+// A role waits up to startPatience for each service to answer (a broker or
+// Redis restarting during a rolling upgrade is no reason to die); one that
+// still cannot be reached is an unreachable error (exit 3).
 func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	log := cfg.Logger
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("tinman-"+cfg.Name), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.Timeout(5*time.Second),
+	opts := []nats.Option{nats.Name("tinman-" + cfg.Name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(5 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn().Err(err).Msg("NATS disconnected")
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("NATS reconnected") }))
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("NATS reconnected") })}
+	var nc *nats.Conn
+	err := untilReachable(ctx, log, "NATS at "+cfg.NATSURL, func(context.Context) (err error) {
+		nc, err = nats.Connect(cfg.NATSURL, opts...)
+		return err
+	})
 	if err != nil {
-		return nil, unreachable(fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err))
+		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -76,7 +83,11 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		nc.Close()
 		return nil, err
 	}
-	rdb, err := openRedis(ctx, cfg.RedisURL)
+	var rdb *redis.Client
+	err = untilReachable(ctx, log, "Redis", func(ctx context.Context) (err error) {
+		rdb, err = openRedis(ctx, cfg.RedisURL)
+		return err
+	})
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -122,21 +133,35 @@ const startPatience = time.Minute
 // ensureStreams creates or updates the streams, trying again while JetStream
 // does not answer, for up to startPatience.
 func ensureStreams(ctx context.Context, js jetstream.JetStream, streams events.StreamConfig, log zerolog.Logger) error {
+	return untilReachable(ctx, log, "JetStream", func(ctx context.Context) error {
+		err := events.EnsureStreams(ctx, js, streams)
+		if errors.Is(err, events.ErrInvalidStreamConfig) {
+			return usageErr("%w", err)
+		}
+		return err
+	})
+}
+
+// untilReachable runs try, 5 s at most each time, until it succeeds, fails
+// with a usage error (final), or startPatience has passed: then the last
+// failure is an unreachable error (exit 3).
+func untilReachable(ctx context.Context, log zerolog.Logger, what string, try func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, startPatience)
 	defer cancel()
 	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
-		err := events.EnsureStreams(actx, js, streams)
+		err := try(actx)
 		acancel()
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, events.ErrInvalidStreamConfig):
-			return usageErr("%w", err)
+		var e *exitError
+		if err == nil || errors.As(err, &e) && e.code == exitUsage {
+			return err
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("JetStream not ready")
+		log.Warn().Err(err).Dur("retry_in", delay).Msgf("%s not ready", what)
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return ctx.Err() // stopped while starting: not a failure
+			}
 			return unreachable(err)
 		case <-time.After(delay):
 		}

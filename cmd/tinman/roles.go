@@ -95,7 +95,7 @@ func workerFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("ipmi-min-interval", time.Second, "least time between two commands to one IPMI BMC")
 	cmd.Flags().Duration("redfish-min-interval", 0, "least time between two commands to one Redfish BMC")
 	cmd.Flags().Int("breaker-threshold", 3, "consecutive unreachable answers that put a server in maintenance")
-	cmd.Flags().Duration("lease-ttl", 30*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
+	cmd.Flags().Duration("lease-ttl", 10*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
 	cmd.Flags().Duration("wait-poll", 5*time.Second, "how often a waiting workflow looks again when no callback wakes it")
 	cmd.Flags().Duration("installer-timeout", time.Hour, "how long a workflow waits for each installer callback")
 }
