@@ -53,9 +53,9 @@ type Job struct {
 	// Task is the asynq task in charge of the job when it is not the one
 	// named by the job id: the task that resumed it after its worker died.
 	// Any other task of the job is an orphan, and does nothing.
-	Task string `json:"task,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	Task      string    `json:"task,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // NewJob makes the queued job for an accepted request with an id.
