@@ -24,6 +24,7 @@ const (
 	outboxPending  = "tinman:outbox-pending" // set: the outbox streams with staged events
 	breakersOpen   = "tinman:breakers-open"  // set: the servers whose circuit breaker is open
 	layoutKey      = "tinman:layout"         // the key layout's version (migrate.go)
+	keyCheckKey    = "tinman:key-check"      // a value sealed with the deployment's secret key (keycheck.go)
 )
 
 // Prefixes, each followed by one id.
@@ -55,7 +56,7 @@ const (
 
 // keyLayout is every fixed name and prefix, for the layout tests.
 var keyLayout = struct{ fixed, prefixes []string }{
-	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock},
+	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey},
 	prefixes: []string{jobPrefix, seqPrefix, submittedPrefix, cancelPrefix, waitingPrefix, callbacksPrefix,
 		outboxJobPrefix, outboxServerPrefix, serverJobsPrefix, serverPrefix, leasePrefix, fencePrefix,
 		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, labelPrefix, roundPrefix,

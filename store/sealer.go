@@ -17,6 +17,9 @@ const KeySize = 32
 // ErrBadKey says a secret key is not KeySize bytes.
 var ErrBadKey = fmt.Errorf("secret key must be %d bytes", KeySize)
 
+// errSealed says sealed credentials do not open with the secret key.
+var errSealed = errors.New("sealed credentials do not open with this secret key")
+
 // sealer encrypts credentials at rest with AES-256-GCM. The server id is the
 // additional data, so a sealed secret moved to another record does not open.
 type sealer struct {
@@ -74,7 +77,7 @@ func (s *sealer) open(sealed, id string) ([]byte, error) {
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(id))
 	if err != nil {
-		return nil, errors.New("sealed credentials do not open with this secret key")
+		return nil, errSealed
 	}
 	return plain, nil
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -112,5 +113,32 @@ func TestListJobsShowsSubmitted(t *testing.T) {
 	got, err := e.store.ListJobs(ctx, store.JobFilter{Server: "srv-1", State: jobs.StateSubmitted})
 	if err != nil || len(got) != 1 || got[0].ID != "sub-new" {
 		t.Errorf("ListJobs(server srv-1, submitted) = %+v, %v; want sub-new", got, err)
+	}
+}
+
+// The secret key is checked at start: the key that sealed what Redis holds
+// passes, another is ErrWrongKey, whether the check finds its own known
+// value or only a server's sealed credentials (a deployment from before it).
+func TestCheckKey(t *testing.T) {
+	t.Parallel()
+	_, rdb := servicetest.Redis(t)
+	ctx := testContext(t)
+	key, other := store.NewKey(), store.NewKey()
+	first := store.New(rdb, nil, store.Config{SecretKey: key})
+	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}}
+	if err := first.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.New(rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
+		t.Fatalf("CheckKey with another key, before any check = %v, want ErrWrongKey (the server's credentials tell)", err)
+	}
+	if err := first.CheckKey(ctx); err != nil {
+		t.Fatalf("CheckKey with the sealing key = %v", err)
+	}
+	if err := store.New(rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
+		t.Errorf("CheckKey with another key = %v, want ErrWrongKey", err)
+	}
+	if err := store.New(rdb, nil, store.Config{SecretKey: key}).CheckKey(ctx); err != nil {
+		t.Errorf("CheckKey by a second process with the key = %v", err)
 	}
 }

@@ -100,6 +100,17 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
+	if cfg.SecretKey != nil {
+		if err := st.CheckKey(ctx); errors.Is(err, store.ErrWrongKey) {
+			nc.Close()
+			_ = rdb.Close()
+			return nil, usageErr("--secret-key / TINMAN_SECRET_KEY: %v", err)
+		} else if err != nil {
+			nc.Close()
+			_ = rdb.Close()
+			return nil, unreachable(fmt.Errorf("check the secret key: %w", err))
+		}
+	}
 	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}
 	if b.submit, err = b.submitter(0); err != nil {
 		nc.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -411,5 +412,28 @@ func TestProcessDispatcherRestartLosesNoRequest(t *testing.T) {
 	}
 	if queued := s.quiet(t, events.Filter{Type: "job.queued"}, time.Second); len(queued) != n {
 		t.Errorf("%d jobs queued, want exactly %d: none lost, none twice", len(queued), n)
+	}
+}
+
+// A worker given a secret key that did not seal the credentials in Redis
+// refuses to start, naming the setting (exit 2), instead of failing every
+// job on the servers later.
+func TestProcessWorkerRefusesAWrongSecretKey(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	wrong := base64.StdEncoding.EncodeToString(store.NewKey())
+	p := c.role(t, "worker", "--secret-key", wrong)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("a worker with the wrong secret key is still running")
+	}
+	p.mu.Lock()
+	out := p.out.String()
+	p.mu.Unlock()
+	if code := p.cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(out, "secret-key") {
+		t.Errorf("worker with a wrong key: exit %d, output %q; want exit 2 naming the setting", code, out)
 	}
 }
