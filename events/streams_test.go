@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
@@ -83,7 +84,7 @@ func TestStreams(t *testing.T) {
 func TestEnsureStreams(t *testing.T) {
 	t.Parallel()
 	_, js := servicetest.JetStream(t, servicetest.NATS(t))
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	c := events.DefaultStreamConfig()
 	bad := c
 	bad.Replicas = 0
@@ -98,7 +99,7 @@ func TestEnsureStreams(t *testing.T) {
 			t.Fatalf("EnsureStreams: %v", err)
 		}
 	}
-	publish(t, events.NewPublisher(js), jobEvent(t, events.JobQueued, "job-1", "srv-1", 1))
+	eventstest.Publish(t, events.NewPublisher(js), eventstest.JobEvent(t, events.JobQueued, "job-1", "srv-1", 1))
 	c.EventsMaxAge = 24 * time.Hour
 	if err := events.EnsureStreams(ctx, js, c); err != nil {
 		t.Fatalf("EnsureStreams(updated): %v", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -28,12 +29,12 @@ func TestWatchFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed.ID = "state-1"
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-a", "srv-a", 1), jobEvent(t, events.JobQueued, "job-b", "srv-b", 1))
-	if err := e.pub.PublishRaw(testContext(t), "tinman.events.srv-a.job.queued", "garbage", []byte("not an event")); err != nil {
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-a", "srv-a", 1), eventstest.JobEvent(t, events.JobQueued, "job-b", "srv-b", 1))
+	if err := e.pub.PublishRaw(eventstest.Context(t), "tinman.events.srv-a.job.queued", "garbage", []byte("not an event")); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-d", "srv-a", 1), rejected, jobEvent(t, events.JobStarted, "job-a", "srv-a", 2),
-		changed, jobEvent(t, events.JobFailed, "job-b", "srv-b", 2), jobEvent(t, events.JobFailed, "job-a", "srv-a", 3))
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-d", "srv-a", 1), rejected, eventstest.JobEvent(t, events.JobStarted, "job-a", "srv-a", 2),
+		changed, eventstest.JobEvent(t, events.JobFailed, "job-b", "srv-b", 2), eventstest.JobEvent(t, events.JobFailed, "job-a", "srv-a", 3))
 
 	jobEvents := []string{"job.job-a.1", "job.job-b.1", "job.job-d.1", "job.job-a.2", "job.job-b.2", "job.job-a.3"}
 	tests := []struct {
@@ -55,7 +56,7 @@ func TestWatchFilter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.f.Since = time.Hour
-			got := ids(collect(t, e.watcher, tt.f, untilID("job.job-a.3")))
+			got := eventstest.IDs(eventstest.Collect(t, e.watcher, tt.f, eventstest.UntilID("job.job-a.3")))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Watch(%+v) = %v, want %v", tt.f, got, tt.want)
 			}
@@ -68,12 +69,12 @@ func TestWatchFilter(t *testing.T) {
 func TestWatchSince(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-old", "srv-1", 1))
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-old", "srv-1", 1))
 	oldAt := storedAt(t, e, 1)
 	for time.Since(oldAt) < 2*time.Second {
 		time.Sleep(50 * time.Millisecond)
 	}
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-new", "srv-1", 1))
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-new", "srv-1", 1))
 	newAt := storedAt(t, e, 2)
 	tests := []struct {
 		name  string
@@ -86,7 +87,7 @@ func TestWatchSince(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := ids(collect(t, e.watcher, events.Filter{Since: tt.since()}, untilID("job.job-new.1")))
+			got := eventstest.IDs(eventstest.Collect(t, e.watcher, events.Filter{Since: tt.since()}, eventstest.UntilID("job.job-new.1")))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -97,7 +98,7 @@ func TestWatchSince(t *testing.T) {
 // storedAt is the time JetStream stored the message at seq.
 func storedAt(t *testing.T, e env, seq uint64) time.Time {
 	t.Helper()
-	msg, err := mustStream(t, e).GetMsg(testContext(t), seq)
+	msg, err := eventstest.Stream(t, e.js).GetMsg(eventstest.Context(t), seq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +109,11 @@ func TestWatchAfterSeq(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	for seq := int64(1); seq <= 3; seq++ {
-		publish(t, e.pub, jobEvent(t, events.JobProgress, "job-1", "srv-1", seq))
+		eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobProgress, "job-1", "srv-1", seq))
 	}
-	all := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job.job-1.3"))
+	all := eventstest.Collect(t, e.watcher, events.Filter{Since: time.Hour}, eventstest.UntilID("job.job-1.3"))
 	if len(all) != 3 {
-		t.Fatalf("history = %v", ids(all))
+		t.Fatalf("history = %v", eventstest.IDs(all))
 	}
 	tests := []struct {
 		name string
@@ -126,9 +127,9 @@ func TestWatchAfterSeq(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := collect(t, e.watcher, tt.f, untilID("job.job-1.3"))
-			if !slices.Equal(ids(got), tt.want) || got[0].StreamSeq != tt.f.AfterSeq+1 {
-				t.Errorf("Watch(%+v) = %v from stream seq %d, want %v", tt.f, ids(got), got[0].StreamSeq, tt.want)
+			got := eventstest.Collect(t, e.watcher, tt.f, eventstest.UntilID("job.job-1.3"))
+			if !slices.Equal(eventstest.IDs(got), tt.want) || got[0].StreamSeq != tt.f.AfterSeq+1 {
+				t.Errorf("Watch(%+v) = %v from stream seq %d, want %v", tt.f, eventstest.IDs(got), got[0].StreamSeq, tt.want)
 			}
 		})
 	}
@@ -138,7 +139,7 @@ func TestWatchAfterSeq(t *testing.T) {
 func TestWatchNewOnly(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-old", "srv-1", 1))
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-old", "srv-1", 1))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	var first string // written by the callback, read once the watch has returned
@@ -151,7 +152,7 @@ func TestWatchNewOnly(t *testing.T) {
 	}()
 	// The watch starts in its own time: publish until it has seen something.
 	for seq := int64(1); seq <= 300; seq++ {
-		publish(t, e.pub, jobEvent(t, events.JobProgress, "job-new", "srv-1", seq))
+		eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobProgress, "job-new", "srv-1", seq))
 		select {
 		case err := <-done:
 			if err != nil || !strings.HasPrefix(first, "job.job-new.") {
@@ -167,7 +168,7 @@ func TestWatchNewOnly(t *testing.T) {
 func TestWatchCallbackError(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	publish(t, e.pub, jobEvent(t, events.JobQueued, "job-1", "srv-1", 1))
+	eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobQueued, "job-1", "srv-1", 1))
 	boom := errors.New("boom")
 	tests := []struct {
 		name string
@@ -182,7 +183,7 @@ func TestWatchCallbackError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			calls := 0
-			err := e.watcher.Watch(testContext(t), events.Filter{Since: time.Hour}, func(events.Delivered) error {
+			err := e.watcher.Watch(eventstest.Context(t), events.Filter{Since: time.Hour}, func(events.Delivered) error {
 				calls++
 				return tt.ret
 			})
@@ -213,7 +214,7 @@ func TestWatchContextCancel(t *testing.T) {
 		if seq > 300 {
 			t.Fatal("the watch saw none of 300 events")
 		}
-		publish(t, e.pub, jobEvent(t, events.JobProgress, "job-1", "srv-1", seq))
+		eventstest.Publish(t, e.pub, eventstest.JobEvent(t, events.JobProgress, "job-1", "srv-1", seq))
 		select {
 		case err := <-done:
 			t.Fatalf("Watch() = %v before its context ended", err)
@@ -234,10 +235,10 @@ func TestWatchContextCancel(t *testing.T) {
 func TestWatchWithoutStream(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	if err := e.js.DeleteStream(testContext(t), events.EventsStream); err != nil {
+	if err := e.js.DeleteStream(eventstest.Context(t), events.EventsStream); err != nil {
 		t.Fatal(err)
 	}
-	err := e.watcher.Watch(testContext(t), events.Filter{}, func(events.Delivered) error { return nil })
+	err := e.watcher.Watch(eventstest.Context(t), events.Filter{}, func(events.Delivered) error { return nil })
 	if err == nil {
 		t.Fatal("Watch() with no events stream = nil, want an error")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 )
 
 // Keys of the version 1 layout are moved in place, their staged events are
@@ -16,11 +17,11 @@ import (
 func TestMigrateV1(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	st := New(e.rdb, e.outbox, Config{})
 	// Two staged events of job-a, one of server srv-1, as version 1 kept them.
 	for seq := int64(1); seq <= 2; seq++ {
-		entry, err := outboxEntry(jobEvent(t, events.JobProgress, "job-a", "srv-1", seq))
+		entry, err := outboxEntry(eventstest.JobEvent(t, events.JobProgress, "job-a", "srv-1", seq))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func TestMigrateV1(t *testing.T) {
 	if err := e.outbox.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := ids(stored(t, e.js))
+	got := eventstest.IDs(eventstest.Stored(t, e.js))
 	if want := []string{"job.job-a.1", "job.job-a.2", "server.srv-1.1"}; !sameSet(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
@@ -70,7 +71,7 @@ func TestMigrateV1(t *testing.T) {
 func TestMigrateV1KeepsServerNamedOpen(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	e.rdb.Set(ctx, breakerKey("open"), 2, time.Minute)
 	if _, err := New(e.rdb, e.outbox, Config{}).Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func TestMigrateV1KeepsServerNamedOpen(t *testing.T) {
 func TestMigrateConcurrent(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	e.rdb.RPush(ctx, "tinman:outbox:job-a", "x")
 	e.rdb.SAdd(ctx, v1OutboxPending, "job-a")
 	var wg sync.WaitGroup

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/servicetest"
 )
@@ -36,7 +37,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 			srv := servicetest.EmbeddedNATS(t, dir)
 			port := srv.Port() // known only while it runs
 			js := reconnectingJetStream(t, srv.URL(), tt.bufSize)
-			ensureStreams(t, js, jetstream.FileStorage)
+			eventstest.Streams(t, js, jetstream.FileStorage)
 			_, rdb := servicetest.Redis(t)
 			ob := NewOutbox(rdb, events.NewPublisher(js), OutboxConfig{})
 			jobIDs := []string{"job-a", "job-b"}
@@ -45,7 +46,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 			emit(t, ob, jobIDs, 1, before, false, 30*time.Second)
 			srv.Shutdown()
 			emit(t, ob, jobIDs, before+1, total, true, tt.timeout)
-			if p, err := ob.Pending(testContext(t)); err != nil || p != int64(len(jobIDs)) {
+			if p, err := ob.Pending(eventstest.Context(t)); err != nil || p != int64(len(jobIDs)) {
 				t.Fatalf("Pending() during the outage = %d, %v; want %d", p, err, len(jobIDs))
 			}
 
@@ -56,9 +57,9 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 			t.Cleanup(restarted.Shutdown)
 			sweepUntilDone(t, ob)
 
-			got := stored(t, js)
+			got := eventstest.Stored(t, js)
 			if len(got) != len(jobIDs)*total {
-				t.Fatalf("stream holds %d events %v, want %d", len(got), ids(got), len(jobIDs)*total)
+				t.Fatalf("stream holds %d events %v, want %d", len(got), eventstest.IDs(got), len(jobIDs)*total)
 			}
 			for _, job := range jobIDs {
 				checkSeqs(t, ofJob(got, job), job, total)
@@ -87,7 +88,7 @@ func emit(t *testing.T, ob *Outbox, jobIDs []string, from, to int64, down bool, 
 	t.Helper()
 	for seq := from; seq <= to; seq++ {
 		for _, job := range jobIDs {
-			staged := mustAppend(testContext(t), t, ob, job, seq)
+			staged := mustAppend(eventstest.Context(t), t, ob, job, seq)
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			err := ob.send(ctx, staged)
 			cancel()
@@ -104,7 +105,7 @@ func emit(t *testing.T, ob *Outbox, jobIDs []string, from, to int64, down bool, 
 // sweepUntilDone sweeps until nothing is pending, while the client reconnects.
 func sweepUntilDone(t *testing.T, ob *Outbox) {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	var err error
 	for ctx.Err() == nil {
 		err = ob.Sweep(ctx)

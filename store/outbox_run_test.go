@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 )
 
 // Run sweeps on its own: an event staged while NATS was down reaches the
@@ -21,14 +22,14 @@ func TestOutboxRun(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ob := NewOutbox(e.rdb, e.pub, OutboxConfig{SweepInterval: 10 * time.Millisecond})
-	mustAppend(testContext(t), t, ob, "job-1", 1)
+	mustAppend(eventstest.Context(t), t, ob, "job-1", 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- ob.Run(ctx) }()
-	got := collect(t, e.watcher, events.Filter{Since: time.Hour}, untilID("job.job-1.1"))
+	got := eventstest.Collect(t, e.watcher, events.Filter{Since: time.Hour}, eventstest.UntilID("job.job-1.1"))
 	cancel()
 	if err := <-done; err != nil || len(got) != 1 {
-		t.Errorf("Run() = %v after %v", err, ids(got))
+		t.Errorf("Run() = %v after %v", err, eventstest.IDs(got))
 	}
 }
 
@@ -57,7 +58,7 @@ func startRun(t *testing.T, ob *Outbox) (stop func()) {
 func TestOutboxRunRemovesSent(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	counted := redis.NewClient(e.rdb.Options())
 	t.Cleanup(func() { _ = counted.Close() })
 	hook := &scriptHook{}
@@ -96,7 +97,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 	}
 	wg.Wait()
 	waitPending(t, ob, 0, 10*time.Second)
-	got := stored(t, e.js)
+	got := eventstest.Stored(t, e.js)
 	checkSeqs(t, ofJob(got, "job-probe"), "job-probe", int(probes))
 	for j := range jobs {
 		job := fmt.Sprintf("job-%d", j)
@@ -113,7 +114,7 @@ func waitPending(t *testing.T, ob *Outbox, want int64, limit time.Duration) {
 	var p int64
 	var err error
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if p, err = ob.Pending(testContext(t)); err == nil && p == want {
+		if p, err = ob.Pending(eventstest.Context(t)); err == nil && p == want {
 			return
 		}
 	}
@@ -136,7 +137,7 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := setup(t)
-			ctx := testContext(t)
+			ctx := eventstest.Context(t)
 			broken := redis.NewClient(e.rdb.Options())
 			t.Cleanup(func() { _ = broken.Close() })
 			broken.AddHook(&scriptHook{fail: true})
@@ -152,20 +153,20 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 				left = 1
 			}
 			checkPending(t, e.outbox, int64(left))
-			if n := len(stored(t, e.js)); n != left {
+			if n := len(eventstest.Stored(t, e.js)); n != left {
 				t.Fatalf("stream holds %d events before the sweep, want %d: Send published them", n, left)
 			}
 			if err := e.outbox.Sweep(ctx); err != nil {
 				t.Fatalf("Sweep: %v", err)
 			}
 			checkPending(t, e.outbox, 0)
-			got := stored(t, e.js)
+			got := eventstest.Stored(t, e.js)
 			for i := 1; i <= left; i++ {
 				job := fmt.Sprintf("job-%d", i)
 				checkSeqs(t, ofJob(got, job), job, 1)
 			}
 			if len(got) != left {
-				t.Errorf("stream holds %v, want job-1.1 to job-%d.1 once each", ids(got), left)
+				t.Errorf("stream holds %v, want job-1.1 to job-%d.1 once each", eventstest.IDs(got), left)
 			}
 		})
 	}
@@ -176,7 +177,7 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 // nil only then), then stops Run. It returns how many jobs it sent.
 func sendUntilBatched(t *testing.T, e env, ob *Outbox) int {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	stop := startRun(t, ob)
 	defer stop()
 	for i, deadline := 1, time.Now().Add(10*time.Second); time.Now().Before(deadline); i++ {

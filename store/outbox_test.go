@@ -12,13 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/events/eventstest"
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
 // appendSeq stages stream's event number seq (after seq-1), with writes.
 func appendSeq(ctx context.Context, t *testing.T, ob *Outbox, stream string, seq int64, writes ...Write) (Staged, error) {
 	t.Helper()
-	return ob.appendJob(ctx, stream, seq-1, jobEvent(t, events.JobProgress, stream, "srv-1", seq), writes...)
+	return ob.appendJob(ctx, stream, seq-1, eventstest.JobEvent(t, events.JobProgress, stream, "srv-1", seq), writes...)
 }
 
 // mustAppend is appendSeq that fails the test on an error.
@@ -35,7 +36,7 @@ func mustAppend(ctx context.Context, t *testing.T, ob *Outbox, stream string, se
 // outbox's Redis layout (keys.go): no API counts them.
 func stagedLen(t *testing.T, rdb *redis.Client, stream string) int64 {
 	t.Helper()
-	n, err := rdb.LLen(testContext(t), jobStream(stream).listKey()).Result()
+	n, err := rdb.LLen(eventstest.Context(t), jobStream(stream).listKey()).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func stagedLen(t *testing.T, rdb *redis.Client, stream string) int64 {
 
 func checkPending(t *testing.T, ob *Outbox, want int64) {
 	t.Helper()
-	if p, err := ob.Pending(testContext(t)); err != nil || p != want {
+	if p, err := ob.Pending(eventstest.Context(t)); err != nil || p != want {
 		t.Errorf("Pending() = %d, %v; want %d", p, err, want)
 	}
 }
@@ -55,7 +56,7 @@ func TestOutboxAppendSeq(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
 	ob := NewOutbox(rdb, nil, OutboxConfig{})
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	create := func(stream string) Write {
 		return Write{Key: "rec:" + stream, Value: []byte("v"), TTL: time.Hour, Create: true}
 	}
@@ -112,7 +113,7 @@ func TestOutboxAppendCreateExists(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
 	ob := NewOutbox(rdb, nil, OutboxConfig{})
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	first := Write{Key: "rec:job-1", Value: []byte("first"), TTL: time.Hour, Create: true}
 	mustAppend(ctx, t, ob, "job-1", 1, first)
 	mustAppend(ctx, t, ob, "job-1", 2)
@@ -141,7 +142,7 @@ func TestOutboxAppendWrites(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
 	ob := NewOutbox(rdb, nil, OutboxConfig{})
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	mustAppend(ctx, t, ob, "job-1", 1,
 		Write{Key: "a:job-1", Value: []byte(`{"a":1}`), TTL: time.Hour, Create: true},
 		Write{Key: "b:job-1", Value: []byte("b"), TTL: 90 * time.Second})
@@ -161,14 +162,14 @@ func TestOutboxAppendWrites(t *testing.T) {
 func TestOutboxSendInOrder(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	const n = 5
 	for seq := int64(1); seq <= n; seq++ {
 		if err := e.outbox.send(ctx, mustAppend(ctx, t, e.outbox, "job-1", seq)); err != nil {
 			t.Fatalf("Send seq %d: %v", seq, err)
 		}
 	}
-	got := collect(t, e.watcher, events.Filter{Job: "job-1", Since: time.Hour}, untilID("job.job-1.5"))
+	got := eventstest.Collect(t, e.watcher, events.Filter{Job: "job-1", Since: time.Hour}, eventstest.UntilID("job.job-1.5"))
 	checkSeqs(t, got, "job-1", n)
 	checkPending(t, e.outbox, 0)
 	if l := stagedLen(t, e.rdb, "job-1"); l != 0 {
@@ -181,13 +182,13 @@ func TestOutboxSendInOrder(t *testing.T) {
 func TestOutboxSendFlushesBacklog(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	mustAppend(ctx, t, e.outbox, "job-1", 1)
 	mustAppend(ctx, t, e.outbox, "job-1", 2)
 	if err := e.outbox.send(ctx, mustAppend(ctx, t, e.outbox, "job-1", 3)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	checkSeqs(t, stored(t, e.js), "job-1", 3)
+	checkSeqs(t, eventstest.Stored(t, e.js), "job-1", 3)
 	checkPending(t, e.outbox, 0)
 }
 
@@ -195,7 +196,7 @@ func TestOutboxSendFlushesBacklog(t *testing.T) {
 func checkSeqs(t *testing.T, got []events.Delivered, job string, n int) {
 	t.Helper()
 	if len(got) != n {
-		t.Fatalf("%d events %v, want %d", len(got), ids(got), n)
+		t.Fatalf("%d events %v, want %d", len(got), eventstest.IDs(got), n)
 	}
 	for i, d := range got {
 		data, err := d.JobData()
@@ -210,7 +211,7 @@ func checkSeqs(t *testing.T, got []events.Delivered, job string, n int) {
 func TestOutboxConcurrentAppend(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	const writers, n = 4, 40
 	var wins [n + 1]atomic.Int32
 	var wg sync.WaitGroup
@@ -238,7 +239,7 @@ func TestOutboxConcurrentAppend(t *testing.T) {
 			t.Errorf("seq %d appended %d times, want once", seq, w)
 		}
 	}
-	checkSeqs(t, stored(t, e.js), "job-1", n)
+	checkSeqs(t, eventstest.Stored(t, e.js), "job-1", n)
 	checkPending(t, e.outbox, 0)
 }
 
@@ -248,7 +249,7 @@ func TestOutboxConcurrentAppend(t *testing.T) {
 func TestOutboxConcurrentFlush(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	const n = 100
 	for seq := int64(1); seq <= n; seq++ {
 		mustAppend(ctx, t, e.outbox, "job-1", seq)
@@ -266,7 +267,7 @@ func TestOutboxConcurrentFlush(t *testing.T) {
 			t.Errorf("Flush %d: %v", i, err)
 		}
 	}
-	checkSeqs(t, stored(t, e.js), "job-1", n)
+	checkSeqs(t, eventstest.Stored(t, e.js), "job-1", n)
 	checkPending(t, e.outbox, 0)
 }
 
@@ -276,7 +277,7 @@ func TestOutboxConcurrentFlush(t *testing.T) {
 func TestOutboxFlushRaceKeepsStreamPending(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	hooked := redis.NewClient(e.rdb.Options())
 	t.Cleanup(func() { _ = hooked.Close() })
 	var ran atomic.Bool
@@ -297,8 +298,8 @@ func TestOutboxFlushRaceKeepsStreamPending(t *testing.T) {
 	if err := e.outbox.Sweep(ctx); err != nil {
 		t.Fatalf("Sweep: %v", err)
 	}
-	if got := stored(t, e.js); len(got) != 1 {
-		t.Errorf("after a sweep the stream holds %v, want [job-1.1]: the staged event is lost to the sweep", ids(got))
+	if got := eventstest.Stored(t, e.js); len(got) != 1 {
+		t.Errorf("after a sweep the stream holds %v, want [job-1.1]: the staged event is lost to the sweep", eventstest.IDs(got))
 	}
 }
 
@@ -331,9 +332,9 @@ func TestOutboxAppendWrongTypeWritesNothing(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
 	ob := NewOutbox(rdb, nil, OutboxConfig{})
-	ctx := testContext(t)
+	ctx := eventstest.Context(t)
 	rdb.RPush(ctx, seqKey("job-w"), "not a counter")
-	_, err := ob.appendJob(ctx, "job-w", 0, jobEvent(t, events.JobQueued, "job-w", "srv-1", 1),
+	_, err := ob.appendJob(ctx, "job-w", 0, eventstest.JobEvent(t, events.JobQueued, "job-w", "srv-1", 1),
 		Write{Key: "rec:job-w", Value: []byte("v"), TTL: time.Hour})
 	if err == nil {
 		t.Fatal("append over a list seq key succeeded")
