@@ -123,6 +123,7 @@ func TestSubmitJobRefuses(t *testing.T) {
 		{"no type", `{"server":"srv-1"}`, nil, 400, "type"},
 		{"unknown type", `{"type":"reboot","server":"srv-1"}`, nil, 400, "type"},
 		{"bad action", `{"type":"power","server":"srv-1","params":{"action":"explode"}}`, nil, 400, "params.action"},
+		{"action given twice", `{"type":"power","server":"srv-1","params":{"action":"status","action":"off"}}`, nil, 400, "params.action"},
 		{"no params", `{"type":"power","server":"srv-1"}`, nil, 400, "params"},
 		{"unknown field", `{"type":"power","server":"srv-1","params":{"action":"on"},"colour":"red"}`, nil, 400, "colour"},
 		{"bad server id", `{"type":"power","server":"SRV 1","params":{"action":"on"}}`, nil, 400, "server"},

@@ -95,8 +95,22 @@ func decode(body []byte) (Report, error) {
 	if len(body) > 64<<10 {
 		return rep, jobs.Invalid("", "callback larger than 64 KiB")
 	}
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return rep, jobs.Invalid("", "not a JSON callback: "+err.Error())
+	if err := jobs.CheckDuplicateKeys(body); err != nil {
+		return rep, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return rep, jobs.Invalid("", "not a JSON callback object")
+	}
+	fields := map[string]*string{"job_id": &rep.JobID, "token": &rep.Token, "event": &rep.Event}
+	for key, raw := range obj { // keys spelt exactly: encoding/json would fold case
+		dst, known := fields[key]
+		if !known {
+			return rep, jobs.Invalid(key, "is not allowed: a callback has job_id, token and event")
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return rep, jobs.Invalid(key, "must be a string")
+		}
 	}
 	switch {
 	case rep.JobID == "" || !jobs.ValidJobID(rep.JobID):

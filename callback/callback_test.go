@@ -85,6 +85,10 @@ func TestCallbackHTTP(t *testing.T) {
 		{"event of a wipe", "srv-1", `{"job_id":"prov-1","token":"s3cret-token","event":"wiped"}`, 400, false},
 		{"no token", "srv-1", `{"job_id":"prov-1","event":"installed"}`, 400, false},
 		{"not JSON", "srv-1", `installed!`, 400, false},
+		{"event given twice", "srv-1", `{"job_id":"prov-1","token":"s3cret-token","event":"wiped","event":"installed"}`, 400, false},
+		{"key in capitals", "srv-1", `{"Job_ID":"prov-1","token":"s3cret-token","event":"installed"}`, 400, false},
+		{"unknown key", "srv-1", `{"job_id":"prov-1","token":"s3cret-token","event":"installed","colour":"red"}`, 400, false},
+		{"token not a string", "srv-1", `{"job_id":"prov-1","token":7,"event":"installed"}`, 400, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

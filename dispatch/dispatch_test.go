@@ -155,6 +155,7 @@ func TestDispatchRejects(t *testing.T) {
 		name, subject, msgID, body, field string
 	}{
 		{"bad action", "tinman.requests.power", "", `{"type":"power","server":"s1","params":{"action":"explode"}}`, "params.action"},
+		{"action given twice", "tinman.requests.power", "", `{"type":"power","server":"s1","params":{"action":"status","action":"off"}}`, "params.action"},
 		{"type differs from subject", "tinman.requests.inspect", "", `{"type":"power","server":"s1","params":{"action":"on"}}`, "type"},
 		{"id differs from Nats-Msg-Id", "tinman.requests.power", "other", `{"id":"mine","type":"power","server":"s1","params":{"action":"on"}}`, "id"},
 		{"not JSON", "tinman.requests.power", "", `power on s1 please`, ""},

@@ -37,6 +37,9 @@ func DecodeRequest(data []byte) (Request, error) {
 	if len(data) > MaxRequestSize {
 		return r, Invalid("", fmt.Sprintf("request is %d bytes, more than the %d allowed", len(data), MaxRequestSize))
 	}
+	if err := CheckDuplicateKeys(data); err != nil {
+		return r, err
+	}
 	given, err := decodeObject(data, "", r.members())
 	if err != nil {
 		return r, err

@@ -59,7 +59,6 @@ func TestDecodeRequestAccepts(t *testing.T) {
 		{name: "batch_size with a fraction of zero", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":1.0}}`},
 		{name: "batch_size with an exponent", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":1e2}}`},
 		{name: "largest max_failures", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"max_failures":9223372036854775807}}`},
-		{name: "duplicate key, the last wins", in: `{"type":"power","type":"inspect","server":"s"}`},
 	}
 	runDecode(t, tests)
 }
@@ -137,6 +136,11 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{name: "empty", in: ``, field: "", want: "not valid JSON: unexpected end of JSON input"},
 		{name: "not an object", in: `["inspect"]`, field: "", want: "must be an object"},
 		{name: "null", in: `null`, field: "", want: "must be an object"},
+		{name: "duplicate key", in: `{"type":"power","type":"inspect","server":"s"}`, field: "type", want: "type: is given more than once: each key may appear once"},
+		{name: "duplicate param: status read, off run", in: `{"type":"power","server":"s","params":{"action":"status","action":"off"}}`,
+			field: "params.action", want: "params.action: is given more than once: each key may appear once"},
+		{name: "duplicate deep in params", in: `{"type":"deploy","params":{"image":"i","selector":{"rack":"r1","rack":"r2"}}}`,
+			field: "params.selector.rack", want: "params.selector.rack: is given more than once: each key may appear once"},
 		{name: "trailing object", in: `{"type":"inspect","server":"s"} {}`, field: "", want: "not valid JSON: invalid character '{' after top-level value"},
 		{name: "trailing brace", in: `{"type":"inspect","server":"s"}}`, field: "", want: "not valid JSON: invalid character '}' after top-level value"},
 		{name: "trailing bracket", in: `{"type":"inspect","server":"s"}]`, field: "", want: "not valid JSON: invalid character ']' after top-level value"},
