@@ -36,6 +36,7 @@ type Store interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	RecordCallback(ctx context.Context, jobID, kind string) error
+	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
 }
 
 // Waker runs a parked task now.
@@ -81,6 +82,16 @@ func (r *Receiver) Receive(ctx context.Context, server string, body []byte) erro
 	}
 	if !slices.Contains(allowed[cfg.Purpose], rep.Event) {
 		return jobs.Invalid("event", fmt.Sprintf("a %s boot reports one of %v", cfg.Purpose, allowed[cfg.Purpose]))
+	}
+	if rep.Event == store.CallbackBooted { // in order: a token holder cannot skip the install
+		installed, err := r.store.CallbackReceived(ctx, rep.JobID, store.CallbackInstalled)
+		if err != nil {
+			return err
+		}
+		if !installed {
+			return &jobs.Error{Code: jobs.CodeConflict, Field: "event",
+				Message: "booted before installed: the installer reports installed first"}
+		}
 	}
 	if err := r.store.RecordCallback(ctx, rep.JobID, rep.Event); err != nil {
 		return err

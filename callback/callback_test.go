@@ -89,6 +89,7 @@ func TestCallbackHTTP(t *testing.T) {
 		{"key in capitals", "srv-1", `{"Job_ID":"prov-1","token":"s3cret-token","event":"installed"}`, 400, false},
 		{"unknown key", "srv-1", `{"job_id":"prov-1","token":"s3cret-token","event":"installed","colour":"red"}`, 400, false},
 		{"token not a string", "srv-1", `{"job_id":"prov-1","token":7,"event":"installed"}`, 400, false},
+		{"booted before installed", "srv-1", `{"job_id":"prov-1","token":"s3cret-token","event":"booted"}`, 409, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,8 +17,9 @@ import (
 )
 
 // ServeCallback is POST /v1/servers/{id}/callbacks: 204 when recorded, 400
-// naming the field, 401 for a wrong token (nothing recorded), 503 when the
-// records cannot be reached. Errors are RFC 9457 problem+json.
+// naming the field, 401 for a wrong token (nothing recorded), 409 for a
+// report out of order (booted before installed), 503 when the records
+// cannot be reached. Errors are RFC 9457 problem+json.
 func (r *Receiver) ServeCallback(w http.ResponseWriter, req *http.Request) {
 	server := req.PathValue("id")
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
@@ -35,6 +36,8 @@ func (r *Receiver) ServeCallback(w http.ResponseWriter, req *http.Request) {
 		problem(w, http.StatusUnauthorized, "callback not authorized", "wrong job or token", "")
 	case errors.As(err, &je) && je.Code == jobs.CodeInvalidRequest:
 		problem(w, http.StatusBadRequest, "invalid callback", je.Error(), je.Field)
+	case errors.As(err, &je) && je.Code == jobs.CodeConflict:
+		problem(w, http.StatusConflict, "callback out of order", je.Error(), je.Field)
 	default:
 		r.log.Warn().Err(err).Msg("callback not recorded")
 		problem(w, http.StatusServiceUnavailable, "callback not recorded", "try again", "")

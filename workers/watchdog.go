@@ -38,6 +38,9 @@ func (w *Worker) sweepStuck(ctx context.Context) {
 			continue
 		}
 		log.Warn().Str("server", srv.ID).Str("reason", reason).Msg("stuck server moved to error")
+		if err := w.store.ClearBootConfig(ctx, srv.ID, srv.Job); err != nil { // its token ends with it
+			log.Warn().Err(err).Str("server", srv.ID).Msg("remove the boot configuration (it expires by itself)")
+		}
 	}
 }
 

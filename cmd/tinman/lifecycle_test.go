@@ -162,3 +162,46 @@ func TestEndToEndSignedReleaseWebhookRollsTheFleet(t *testing.T) {
 		t.Errorf("%d jobs queued, want 5: the forged and the replayed deliveries start nothing", len(all))
 	}
 }
+
+// A provision canceled while it waits for its installer takes its secrets
+// with it: the boot configuration (image, per-job token) is removed when the
+// job ends, and a callback with the old token is refused (401), over HTTP as
+// an installer would send it.
+func TestEndToEndCanceledProvisionEndsItsToken(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 1, func(c *devConfig) {
+		c.InstallerDelay = time.Hour // the installer never reports
+		c.Worker.WaitPoll = 200 * time.Millisecond
+	})
+	ctx := context.Background()
+	st := s.dev.backend.store
+	s.publish(t, "provision", "cancel-prov", `{"id":"cancel-prov","type":"provision","server":"sim-01","params":{"image":"ubuntu-24.04"}}`)
+	s.collect(t, events.Filter{Job: "cancel-prov", Type: "job.progress"}, time.Minute, func(ev events.Event) bool {
+		cfg, err := st.BootConfig(ctx, "sim-01")
+		return err == nil && cfg.JobID == "cancel-prov"
+	})
+	cfg, err := st.BootConfig(ctx, "sim-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CancelJob(ctx, "cancel-prov", "test"); err != nil {
+		t.Fatal(err)
+	}
+	evs := s.collect(t, events.Filter{Job: "cancel-prov", Type: "job"}, time.Minute, terminal)
+	if last := evs[len(evs)-1]; last.Type != events.JobCanceled {
+		t.Fatalf("provision ended %s, want canceled", last.Type)
+	}
+	if _, err := st.BootConfig(ctx, "sim-01"); jobs.CodeOf(err) != jobs.CodeNotFound {
+		t.Errorf("boot configuration after the cancel: %v, want none", err)
+	}
+	body := `{"job_id":"cancel-prov","token":"` + cfg.Token + `","event":"installed"}`
+	resp, err := http.Post(s.dev.apiURL+"/v1/servers/sim-01/callbacks", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("callback with the ended job's token: %d, want 401", resp.StatusCode)
+	}
+}
