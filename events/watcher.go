@@ -28,6 +28,9 @@ type Filter struct {
 	Since time.Duration
 	// AfterSeq resumes after this stream sequence (for SSE Last-Event-ID); it wins over Since.
 	AfterSeq uint64
+	// Started, when set, is called once the watch's consumer exists: from
+	// then on no new event that matches is missed.
+	Started func()
 }
 
 // Subject is the subject filter of the consumer that follows f: the
@@ -57,10 +60,15 @@ const deleteTimeout = 5 * time.Second
 // watch ends (WatchInactiveThreshold is the backstop).
 type Watcher struct {
 	js jetstream.JetStream
+	// InactiveThreshold is the inactive threshold of its consumers
+	// (default WatchInactiveThreshold).
+	InactiveThreshold time.Duration
 }
 
 // NewWatcher returns a Watcher on js.
-func NewWatcher(js jetstream.JetStream) *Watcher { return &Watcher{js: js} }
+func NewWatcher(js jetstream.JetStream) *Watcher {
+	return &Watcher{js: js, InactiveThreshold: WatchInactiveThreshold}
+}
 
 // ErrStopWatching may be returned by a Watch callback to end the watch with no error.
 var ErrStopWatching = errors.New("stop watching")
@@ -77,7 +85,7 @@ func (w *Watcher) Watch(ctx context.Context, f Filter, fn func(Delivered) error)
 		}
 		f.Server = server
 	}
-	return w.follow(ctx, consumerConfig(f, f.Subject()), false, func(msg jetstream.Msg) error {
+	return w.follow(ctx, w.consumerConfig(f, f.Subject()), false, f.Started, func(msg jetstream.Msg) error {
 		d, ok := decodeDelivered(msg)
 		if !ok || !f.matchJob(d.Event) {
 			return nil
@@ -87,11 +95,14 @@ func (w *Watcher) Watch(ctx context.Context, f Filter, fn func(Delivered) error)
 }
 
 // consumerConfig is the ordered consumer of f's start point on subjects.
-func consumerConfig(f Filter, subjects ...string) jetstream.OrderedConsumerConfig {
+func (w *Watcher) consumerConfig(f Filter, subjects ...string) jetstream.OrderedConsumerConfig {
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects:    subjects,
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
-		InactiveThreshold: WatchInactiveThreshold,
+		InactiveThreshold: w.InactiveThreshold,
+	}
+	if cfg.InactiveThreshold <= 0 {
+		cfg.InactiveThreshold = WatchInactiveThreshold
 	}
 	switch {
 	case f.AfterSeq > 0:
@@ -103,11 +114,12 @@ func consumerConfig(f Filter, subjects ...string) jetstream.OrderedConsumerConfi
 	return cfg
 }
 
-// follow runs an ordered consumer of cfg and calls fn for each message
-// until ctx ends or fn returns an error (ErrStopWatching: none); with
-// history, also once it has read what the stream held when it started.
-// The consumer is deleted before follow returns.
-func (w *Watcher) follow(ctx context.Context, cfg jetstream.OrderedConsumerConfig, history bool, fn func(jetstream.Msg) error) error {
+// follow runs an ordered consumer of cfg, calls started (if any) once it
+// exists, then fn for each message until ctx ends or fn returns an error
+// (ErrStopWatching: none); with history, also once it has read what the
+// stream held when it started. The consumer is deleted before follow
+// returns.
+func (w *Watcher) follow(ctx context.Context, cfg jetstream.OrderedConsumerConfig, history bool, started func(), fn func(jetstream.Msg) error) error {
 	cons, err := w.js.OrderedConsumer(ctx, EventsStream, cfg)
 	if err != nil {
 		return fmt.Errorf("watch events: %w", err)
@@ -119,6 +131,9 @@ func (w *Watcher) follow(ctx context.Context, cfg jetstream.OrderedConsumerConfi
 	}
 	defer it.Stop()
 	defer context.AfterFunc(ctx, it.Stop)()
+	if started != nil {
+		started()
+	}
 	if info := cons.CachedInfo(); history && info != nil && info.NumPending == 0 {
 		return nil
 	}
@@ -165,8 +180,8 @@ func (w *Watcher) remove(ctx context.Context, cons jetstream.Consumer) {
 // say for a job queued before it.
 func (w *Watcher) locate(ctx context.Context, f Filter) (string, error) {
 	server := ""
-	cfg := consumerConfig(f, FilterSubject("", string(JobQueued)), FilterSubject("", string(RequestRejected)))
-	err := w.follow(ctx, cfg, true, func(msg jetstream.Msg) error {
+	cfg := w.consumerConfig(f, FilterSubject("", string(JobQueued)), FilterSubject("", string(RequestRejected)))
+	err := w.follow(ctx, cfg, true, nil, func(msg jetstream.Msg) error {
 		if d, ok := decodeDelivered(msg); ok && f.matchJob(d.Event) {
 			server = subjectServer(msg.Subject())
 			return ErrStopWatching
