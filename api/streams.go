@@ -111,9 +111,6 @@ func (a *API) placeJob(ctx context.Context, f *events.Filter) error {
 	if err != nil {
 		return fmt.Errorf("find the server of job %s: %w", f.Job, err)
 	}
-	f.Server = job.Server
-	if f.Server == "" {
-		f.Server = events.NoServer
-	}
+	f.Server = events.ServerToken(job.Server)
 	return nil
 }
