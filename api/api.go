@@ -94,6 +94,8 @@ type Config struct {
 	Timeouts Timeouts
 	// Heartbeat is the interval of comments on an idle event stream (default 15 s).
 	Heartbeat time.Duration
+	// Streams caps the event streams open at once (see StreamLimits).
+	Streams StreamLimits
 }
 
 // Timeouts harden the HTTP server against slow and greedy clients.
@@ -143,6 +145,7 @@ func (c *Config) setDefaults() {
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
 	}
+	c.Streams.setDefaults()
 }
 
 // API is Tinman's HTTP face: the routes of the contract behind auth,
@@ -155,6 +158,8 @@ type API struct {
 	monitor *asynqmon.HTTPHandler
 	mux     *http.ServeMux
 	handler http.Handler
+	// streamCount caps the event streams open at once.
+	streamCount *streamCounter
 	// streams ends every event stream when the server shuts down.
 	streams     context.Context
 	stopStreams context.CancelFunc
@@ -164,6 +169,7 @@ type API struct {
 func New(cfg Config) *API {
 	cfg.setDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger, health: cfg.Health, metrics: newMetrics(cfg.Registry)}
+	a.streamCount = newStreamCounter(cfg.Streams)
 	if cfg.Monitor != nil {
 		a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitor", RedisConnOpt: cfg.Monitor, ReadOnly: true})
 	}

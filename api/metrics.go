@@ -86,13 +86,41 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 
 // observeHTTP records one answered request. Long-lived event streams are
 // not timed: their duration says how long a client watched, not how fast
-// the API answered.
+// the API answered. No label takes its value from the request as sent:
+// route is a pattern of the API or "unmatched", and see methodLabel and
+// statusLabel, so that no client can mint series.
 func (m *metrics) observeHTTP(method, route string, status int, took time.Duration) {
 	if route == routeEvents && status == http.StatusOK {
 		return
 	}
-	m.httpTime.WithLabelValues(method, route, strconv.Itoa(status)).Observe(took.Seconds())
+	m.httpTime.WithLabelValues(methodLabel(method, route), route, statusLabel(status)).Observe(took.Seconds())
 }
+
+// methodLabel is a request's method as a label value: the method when a
+// route took the request (then it is one of the few the routes serve), and
+// "other" for every request that no route took, whatever its method.
+func methodLabel(method, route string) string {
+	if route == routeUnmatched {
+		return labelOther
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return labelOther
+}
+
+// statusLabel is an answer's status code as a label value; a code outside
+// 100-599 (which no handler of ours writes) is "other".
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return labelOther
+	}
+	return strconv.Itoa(status)
+}
+
+// labelOther is the label value of everything outside a label's known set.
+const labelOther = "other"
 
 // submission counts one job submission; an unknown type counts as "unknown"
 // so that clients cannot mint label values.

@@ -79,7 +79,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (a *API) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{requestID: requestID(r), route: "unmatched"}
+		info := &requestInfo{requestID: requestID(r), route: routeUnmatched}
 		w.Header().Set(RequestIDHeader, info.requestID)
 		log := a.log.With().Str("request_id", info.requestID).Logger()
 		ctx := log.WithContext(context.WithValue(r.Context(), infoKey{}, info))

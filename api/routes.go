@@ -11,6 +11,8 @@ const (
 	routeMetrics = "GET /metrics"
 	routeEvents  = "GET /v1/events"
 	routeMonitor = "GET /monitor/"
+	// routeUnmatched marks a request that no route took.
+	routeUnmatched = "unmatched"
 )
 
 // routeSpec is one route: its ServeMux pattern, the least role that may

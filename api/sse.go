@@ -81,15 +81,32 @@ func parseLastEventID(r *http.Request, f *events.Filter) error {
 // streamEvents answers GET /v1/events.
 func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 	f, err := eventFilter(r)
+	if err == nil {
+		err = a.placeJob(r.Context(), &f)
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
+	release, err := a.streamCount.acquire(identityOf(r.Context()).Name)
+	if err != nil {
+		a.tooMany(w, r, err)
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(a.streams, cancel)()
-	evc, errc := a.watch(ctx, f)
+	evc, started, errc := a.watch(ctx, f)
 	defer func() { cancel(); <-errc }()
+	select { // the open comment says that no new event will be missed
+	case <-started:
+	case err := <-errc:
+		if ctx.Err() == nil {
+			fail(w, r, fmt.Errorf("%w: %w", ErrUnavailable, err))
+		}
+		return
+	}
 	s := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: a.cfg.Timeouts.Write}
 	if err := s.open(); err != nil {
 		return
@@ -100,9 +117,11 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // watch runs the watcher for f in its own goroutine, which ends when ctx
-// does; its error arrives on the second channel, which is then closed.
-func (a *API) watch(ctx context.Context, f events.Filter) (<-chan events.Delivered, <-chan error) {
-	evc, errc := make(chan events.Delivered, 64), make(chan error, 1)
+// does. The second channel is closed once its consumer exists; its error
+// arrives on the third, which is then closed.
+func (a *API) watch(ctx context.Context, f events.Filter) (<-chan events.Delivered, <-chan struct{}, <-chan error) {
+	evc, started, errc := make(chan events.Delivered, 64), make(chan struct{}), make(chan error, 1)
+	f.Started = func() { close(started) }
 	go func() {
 		defer close(errc)
 		errc <- a.cfg.Watcher.Watch(ctx, f, func(d events.Delivered) error {
@@ -114,7 +133,7 @@ func (a *API) watch(ctx context.Context, f events.Filter) (<-chan events.Deliver
 			}
 		})
 	}()
-	return evc, errc
+	return evc, started, errc
 }
 
 // pump writes events and heartbeats until the client goes, the server

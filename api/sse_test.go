@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
 )
 
 func TestEventsStreamLive(t *testing.T) {
@@ -54,6 +55,7 @@ func TestEventsResumeAfterLastEventID(t *testing.T) {
 		}
 	}
 	// The query parameter does the same for clients that cannot set headers.
+	e.known(t, "r4", "srv-1")
 	s = e.stream(t, ctx, "last_event_id=4&job=r4")
 	if f := s.nextEvent(t); f.id != "5" {
 		t.Fatalf("last_event_id=4&job=r4: id %s, want 5", f.id)
@@ -67,6 +69,7 @@ func TestEventsFilters(t *testing.T) {
 	e.publishEvent(t, events.JobFailed, "srv-1", "a")
 	e.publishEvent(t, events.JobQueued, "srv-2", "b")
 	e.publishEvent(t, events.JobFailed, "srv-2", "b")
+	e.known(t, "b", "srv-2")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cases := map[string][]string{
@@ -135,5 +138,14 @@ func TestEventsStreamOutlivesServerTimeouts(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// known makes the API know job id, on server, by its submitted record.
+func (e *env) known(t *testing.T, id, server string) {
+	t.Helper()
+	req := jobs.Request{ID: id, Type: jobs.Power, Server: server, Params: json.RawMessage(`{"action":"status"}`)}
+	if _, err := e.store.CreateSubmitted(t.Context(), req); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -53,6 +53,15 @@ const (
 	NoServer = "_"
 )
 
+// ServerToken is the <server> of the subjects of events about server: the
+// server, or NoServer when there is none (a deploy's).
+func ServerToken(server string) string {
+	if server == "" {
+		return NoServer
+	}
+	return server
+}
+
 // RequestSubject is the subject requests of type t are published on.
 func RequestSubject(jobType string) string { return RequestPrefix + jobType }
 

@@ -49,6 +49,9 @@ func apiFlags(cmd *cobra.Command) {
 	f.Duration("write-timeout", 30*time.Second, "deadline for writing an answer (event streams are exempt)")
 	f.Duration("idle-timeout", 120*time.Second, "how long a keep-alive connection may stay idle")
 	f.Bool("monitor", true, "serve the read-only asynqmon queue monitor under /monitor/")
+	f.Int("max-streams-per-token", 8, "event streams (GET /v1/events) one token may hold open at once (429 past it)")
+	f.Int("max-streams", 128, "event streams this API holds open at once (429 past it); each holds a NATS consumer")
+	f.Duration("streams-retry-after", 5*time.Second, "the Retry-After of a 429 past a stream cap")
 }
 
 // runAPI is the `tinman api` role.
@@ -69,6 +72,9 @@ func runAPI(cmd *cobra.Command, _ []string) error {
 	}
 	defer b.Close()
 	cfg := apiConfig(cmd)
+	if cfg.Streams.PerToken < 1 || cfg.Streams.Total < 1 || cfg.Streams.RetryAfter <= 0 {
+		return usageErr("--max-streams-per-token, --max-streams and --streams-retry-after must be positive")
+	}
 	cfg.Tokens, cfg.InsecureNoAuth = tokens, insecure
 	cfg.Callbacks = b.callbacks()
 	whCfg, err := webhookConfig(cmd)
@@ -125,6 +131,10 @@ func apiConfig(cmd *cobra.Command) api.Config {
 		Idle:       flagDuration(cmd, "idle-timeout"),
 		DrainDelay: flagDuration(cmd, "drain-delay"),
 		Shutdown:   flagDuration(cmd, "shutdown-timeout"),
+	}, Streams: api.StreamLimits{
+		PerToken:   flagInt(cmd, "max-streams-per-token"),
+		Total:      flagInt(cmd, "max-streams"),
+		RetryAfter: flagDuration(cmd, "streams-retry-after"),
 	}}
 }
 
@@ -171,6 +181,14 @@ func flagDuration(cmd *cobra.Command, name string) time.Duration {
 
 func flagBool(cmd *cobra.Command, name string) bool {
 	v, err := cmd.Flags().GetBool(name)
+	if err != nil {
+		panic(fmt.Sprintf("flag %s: %v", name, err)) // a programming error: the flag is not defined
+	}
+	return v
+}
+
+func flagInt(cmd *cobra.Command, name string) int {
+	v, err := cmd.Flags().GetInt(name)
 	if err != nil {
 		panic(fmt.Sprintf("flag %s: %v", name, err)) // a programming error: the flag is not defined
 	}

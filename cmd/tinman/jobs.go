@@ -251,7 +251,7 @@ func runJobsCancel(cmd *cobra.Command, args []string) error {
 	}
 	end := job.State
 	if !end.Terminal() {
-		if end, err = followJob(cmd, events.Filter{Server: job.Server, Job: job.ID}, asked); err != nil {
+		if end, err = followJob(cmd, events.Filter{Server: events.ServerToken(job.Server), Job: job.ID}, asked); err != nil {
 			return err
 		}
 	}

@@ -226,7 +226,7 @@ func waitJob(cmd *cobra.Command, js jetstream.JetStream, req jobs.Request, publi
 	out := cmd.OutOrStdout()
 	color := isTerminal(out)
 	var last events.Type
-	f := events.Filter{Server: req.Server, Job: req.ID, Since: time.Since(published) + 2*time.Second}
+	f := events.Filter{Server: events.ServerToken(req.Server), Job: req.ID, Since: time.Since(published) + 2*time.Second}
 	err := events.NewWatcher(js).Watch(ctx, f, func(d events.Delivered) error {
 		printEvent(out, d.Event, asJSON, color)
 		if d.Type.Terminal() || d.Type == events.RequestRejected {

@@ -21,8 +21,8 @@ func newWatchCmd() *cobra.Command {
 	}
 	clientFlags(cmd)
 	f := cmd.Flags()
-	f.String("server", "", "only this server's events")
-	f.String("job", "", "only this job's events")
+	f.String("server", "", "only this server's events (_: those about no single server, such as deploys')")
+	f.String("job", "", "only this job's events (give --server too: else the job's server is found from its queued event)")
 	f.String("type", "", "only these types: job.failed, job.*, job, tinman.server.state_changed")
 	f.Duration("since", 0, "replay history from this long ago (10m, 2h)")
 	f.Bool("json", false, "one CloudEvent JSON per line")
@@ -33,8 +33,8 @@ func runWatch(cmd *cobra.Command, _ []string) error {
 	f := events.Filter{Server: mustString(cmd, "server"), Job: mustString(cmd, "job"), Type: mustString(cmd, "type")}
 	f.Since, _ = cmd.Flags().GetDuration("since")
 	asJSON, _ := cmd.Flags().GetBool("json")
-	if f.Server != "" && !jobs.ValidServerID(f.Server) {
-		return usageErr("--server %q: must match ^[a-z0-9][a-z0-9-]{0,62}$", f.Server)
+	if f.Server != "" && f.Server != events.NoServer && !jobs.ValidServerID(f.Server) {
+		return usageErr("--server %q: must match ^[a-z0-9][a-z0-9-]{0,62}$, or be _ (events about no single server)", f.Server)
 	}
 	if f.Since < 0 {
 		return usageErr("--since %s: must be positive", f.Since)
