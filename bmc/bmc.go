@@ -178,6 +178,19 @@ func (s *Session) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) er
 	})
 }
 
+// BootOverride reads the boot override the BMC holds now: device,
+// persistence and EFI, as a boot-device job sets them. bmclib reads it over
+// Redfish only; over IPMI it is an unsupported_operation.
+func (s *Session) BootOverride(ctx context.Context) (jobs.BootDeviceParams, error) {
+	var o jobs.BootDeviceParams
+	err := s.call(ctx, "read boot override", func(ctx context.Context) error {
+		got, err := s.client.GetBootDeviceOverride(ctx)
+		o = jobs.BootDeviceParams{Device: jobs.BootDeviceName(got.Device), Persistent: got.IsPersistent, EFI: got.IsEFIBoot}
+		return err
+	})
+	return o, err
+}
+
 // ResetBMC resets the BMC itself: warm is a graceful restart of its
 // firmware, cold a forced one. IPMI names them warm and cold, Redfish
 // GracefulRestart and ForceRestart.

@@ -192,6 +192,20 @@ func (b guardedBMC) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) 
 	return b.call(ctx, "boot-device", func(ctx context.Context, c BMC) error { return c.SetBootDevice(ctx, p) })
 }
 
+// BootOverride reads the boot override back through the guard; a BMC that
+// cannot is an unsupported_operation.
+func (b guardedBMC) BootOverride(ctx context.Context) (o jobs.BootDeviceParams, err error) {
+	err = b.call(ctx, "boot-override", func(ctx context.Context, c BMC) (err error) {
+		r, ok := c.(BootReader)
+		if !ok {
+			return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "this BMC's provider cannot read the boot override back")
+		}
+		o, err = r.BootOverride(ctx)
+		return err
+	})
+	return o, err
+}
+
 func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err error) {
 	err = b.call(ctx, "inventory", func(ctx context.Context, c BMC) (err error) {
 		inv, err = c.Inventory(ctx)

@@ -21,6 +21,12 @@ type BMC interface {
 	Close(ctx context.Context) error
 }
 
+// BootReader is a BMC that can read its boot override back (bmclib can over
+// Redfish, not over IPMI).
+type BootReader interface {
+	BootOverride(ctx context.Context) (jobs.BootDeviceParams, error)
+}
+
 // Connector opens a BMC session for a server.
 type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (BMC, error)
 

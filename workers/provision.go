@@ -44,7 +44,7 @@ func (w *Worker) provision(ctx context.Context, _ *asynq.Task) error {
 				return w.awaitCallback(ctx, run, store.CallbackInstalled, w.cfg.InstallerTimeout, CodeInstallerTimeout)
 			}},
 			{"boot-disk", func(ctx context.Context) error {
-				return b.SetBootDevice(ctx, jobs.BootDeviceParams{Device: jobs.BootDisk, Persistent: true})
+				return setBootVerified(ctx, b, jobs.BootDeviceParams{Device: jobs.BootDisk, Persistent: true})
 			}},
 			{"power-cycle", w.powerStep(run, b, jobs.PowerCycle)},
 			{"booted", func(ctx context.Context) error {
@@ -109,7 +109,7 @@ func (w *Worker) netbootStep(run *Run, b BMC, purpose, image string) func(contex
 		if err := w.store.SetBootConfig(ctx, cfg); err != nil {
 			return err
 		}
-		return b.SetBootDevice(ctx, jobs.BootDeviceParams{Device: jobs.BootPXE})
+		return setBootVerified(ctx, b, jobs.BootDeviceParams{Device: jobs.BootPXE})
 	}
 }
 

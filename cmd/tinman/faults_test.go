@@ -55,7 +55,10 @@ type faultRow struct {
 	// after, if set, checks what follows the job's end.
 	after  func(t *testing.T, s *system, server string)
 	action jobs.PowerAction
-	want   faultOutcome
+	// boot, if set, makes the job a boot-device job with these params
+	// instead of a power job.
+	boot string
+	want faultOutcome
 }
 
 // faultOutcome is what an operator must see after the job.
@@ -186,6 +189,32 @@ func faultRows() []faultRow {
 				attempts: faultAttempts, inMessage: "connection refused", breaker: true, power: jobs.PowerStateOff},
 		},
 		{
+			// A boot override the BMC shows back: read back over Redfish.
+			name: "redfish/boot-device", boot: `{"device":"pxe"}`,
+			target: func(t *testing.T, s *system) string { return "sim-01" },
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded}, attempts: 1},
+		},
+		{
+			// The BMC answers 200 to the boot override and keeps another
+			// (seen on BMCs whose firmware drops the PATCH): the read-back
+			// tells, and the change is not sent again.
+			name: "redfish/boot-override-ignored", boot: `{"device":"pxe"}`,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"lying": true}`)
+				return "sim-01"
+			},
+			want: faultOutcome{events: queuedStartedFailed, code: workers.CodeBootDeviceUnverified, attempts: 1,
+				inMessage: "shows"},
+		},
+		{
+			// ipmitool cannot read the override back: the change is taken on trust.
+			name: "ipmi/boot-device", ipmi: true, boot: `{"device":"pxe"}`,
+			target: func(t *testing.T, s *system) string {
+				return enrolIPMI(t, s, "ipmi-boot", ipmisim.Password)
+			},
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded}, attempts: 1},
+		},
+		{
 			name: "ipmi/healthy", ipmi: true, action: jobs.PowerOn,
 			target: func(t *testing.T, s *system) string {
 				return enrolIPMI(t, s, "ipmi-ok", ipmisim.Password)
@@ -231,7 +260,11 @@ func TestFaultMatrix(t *testing.T) {
 			server := row.target(t, s)
 
 			id := "fault-" + strings.ReplaceAll(row.name, "/", "-")
-			s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, server, row.action))
+			if row.boot != "" {
+				s.publish(t, "boot-device", id, fmt.Sprintf(`{"id":%q,"type":"boot-device","server":%q,"params":%s}`, id, server, row.boot))
+			} else {
+				s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, server, row.action))
+			}
 			var mended bool
 			evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, func(ev events.Event) bool {
 				if ev.Type == events.JobRetrying && row.recover != nil && !mended {
