@@ -192,7 +192,7 @@ func faultRows() []faultRow {
 			// A boot override the BMC shows back: read back over Redfish.
 			name: "redfish/boot-device", boot: `{"device":"pxe"}`,
 			target: func(t *testing.T, s *system) string { return "sim-01" },
-			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded}, attempts: 1},
+			want:   faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded}, attempts: 1},
 		},
 		{
 			// The BMC answers 200 to the boot override and keeps another
