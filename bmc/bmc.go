@@ -138,11 +138,14 @@ func (s *Session) PowerState(ctx context.Context) (jobs.PowerState, error) {
 	return parsePowerState(raw), nil
 }
 
+// parsePowerState reads bmclib's power state. A transition (Redfish's
+// PoweringOn, PoweringOff) is no state yet: it is unknown, and a readback
+// goes on reading until the power settles.
 func parsePowerState(raw string) jobs.PowerState {
 	switch strings.ToLower(strings.TrimSpace(raw)) {
-	case "on", "poweringon", "chassis power is on":
+	case "on", "chassis power is on":
 		return jobs.PowerStateOn
-	case "off", "poweringoff", "chassis power is off":
+	case "off", "chassis power is off":
 		return jobs.PowerStateOff
 	}
 	return jobs.PowerStateUnknown

@@ -80,16 +80,24 @@ func targetState(a jobs.PowerAction) jobs.PowerState {
 	return jobs.PowerStateOn
 }
 
-// verifyPower polls the BMC, with backoff, until it reports want or the
-// verify deadline passes. Unknown is never taken for off.
+// verifyPower polls the BMC, with backoff, until it reports want twice in a
+// row, or the verify deadline passes. Unknown (a transition such as
+// PoweringOn) is never taken for either state, and one reading is not
+// trusted alone: BMCs answer a stale state while the host changes.
 func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (jobs.PowerState, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.PowerVerifyTimeout)
 	defer cancel()
-	last, delay := jobs.PowerStateUnknown, 100*time.Millisecond
+	last, agreed, delay := jobs.PowerStateUnknown, 0, 100*time.Millisecond
 	for {
 		state, err := b.PowerState(ctx)
-		if err == nil && state == want {
-			return state, nil
+		switch {
+		case err == nil && state == want:
+			if agreed++; agreed == 2 {
+				return state, nil
+			}
+			delay = 100 * time.Millisecond // confirm soon
+		case err == nil:
+			agreed = 0
 		}
 		if err == nil {
 			last = state

@@ -28,7 +28,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		{
 			name: "power on", bmc: &fakeBMC{state: jobs.PowerStateOff}, typ: jobs.Power, params: `{"action":"on"}`,
 			want:      []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateSucceeded},
-			wantCalls: []string{"set on", "get"}, result: `{"power_state":"on"}`,
+			wantCalls: []string{"set on", "get", "get"}, result: `{"power_state":"on"}`, // two readings agree
 		},
 		{
 			name: "status reads only", bmc: &fakeBMC{state: jobs.PowerStateOn}, typ: jobs.Power, params: `{"action":"status"}`,
@@ -39,7 +39,7 @@ func TestWorkerOutcomes(t *testing.T) {
 			name: "transient error is retried", bmc: &fakeBMC{state: jobs.PowerStateOff, setErrs: []error{timeout}},
 			typ: jobs.Power, params: `{"action":"on"}`,
 			want:      []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateRetrying, jobs.StateRunning, jobs.StateSucceeded},
-			wantCalls: []string{"set on", "set on", "get"},
+			wantCalls: []string{"set on", "set on", "get", "get"},
 		},
 		{
 			name: "permanent error fails at once", bmc: &fakeBMC{state: jobs.PowerStateOff, setErrs: []error{auth}},
@@ -63,7 +63,7 @@ func TestWorkerOutcomes(t *testing.T) {
 			name: "cycle of a server that is off powers it on", bmc: &fakeBMC{state: jobs.PowerStateOff},
 			typ: jobs.Power, params: `{"action":"cycle"}`,
 			want:      []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateSucceeded},
-			wantCalls: []string{"get", "set on", "get"},
+			wantCalls: []string{"get", "set on", "get", "get"},
 		},
 		{
 			name: "inspect stores the inventory and reports its summary", bmc: &fakeBMC{}, typ: jobs.Inspect, params: `{}`,

@@ -76,8 +76,8 @@ func TestProvisionRunsEveryStepAndActivates(t *testing.T) {
 	if _, err := e.store.BootConfig(context.Background(), "srv-1"); err == nil {
 		t.Error("the boot configuration outlived the provision")
 	}
-	wantCalls := []string{"set off", "get", "boot pxe persistent=false efi=false", "set on", "get",
-		"boot disk persistent=true efi=false", "get", "set cycle", "get"}
+	wantCalls := []string{"set off", "get", "get", "boot pxe persistent=false efi=false", "set on", "get", "get",
+		"boot disk persistent=true efi=false", "get", "set cycle", "get", "get"}
 	if got := bmc.Calls(); !slices.Equal(got, wantCalls) {
 		t.Errorf("BMC calls %q, want %q", got, wantCalls)
 	}

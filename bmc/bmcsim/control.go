@@ -20,6 +20,8 @@ type FaultSettings struct {
 	Lying       *bool     `json:"lying,omitempty"`        // accept commands, change nothing
 	Offline     *bool     `json:"offline,omitempty"`      // off the network: connections refused
 	MaxSessions *int      `json:"max_sessions,omitempty"` // session cap; -1: none
+	// PowerReadings are the power states the next reads report, then the truth.
+	PowerReadings []string `json:"power_readings,omitempty"`
 }
 
 // Duration is a time.Duration written as Go writes it ("1.5s").
@@ -47,7 +49,7 @@ func (f *Faults) Settings() FaultSettings {
 	lat, rate, next := Duration(f.Latency()), f.ErrorRate(), f.FailNext()
 	hang, auth, lying, off, maxSess := f.Hanging(), f.AuthFailure(), f.Lying(), f.Offline(), f.MaxSessions()
 	return FaultSettings{Latency: &lat, ErrorRate: &rate, FailNext: &next, Hang: &hang, AuthFailure: &auth,
-		Lying: &lying, Offline: &off, MaxSessions: &maxSess}
+		Lying: &lying, Offline: &off, MaxSessions: &maxSess, PowerReadings: f.PowerReadings()}
 }
 
 // Apply sets every knob s names, after checking them all.
@@ -80,6 +82,9 @@ func (f *Faults) Apply(s FaultSettings) error {
 	}
 	if s.MaxSessions != nil {
 		f.SetMaxSessions(*s.MaxSessions)
+	}
+	if s.PowerReadings != nil {
+		f.SetPowerReadings(s.PowerReadings)
 	}
 	if s.Offline != nil {
 		f.SetOffline(*s.Offline)

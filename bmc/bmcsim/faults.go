@@ -22,6 +22,9 @@ type Faults struct {
 
 	mu   sync.Mutex
 	hang chan struct{} // non-nil while hanging; closed when the hang is lifted
+	// readings are the PowerState values the next reads of the system
+	// report, one each, before the truth again.
+	readings []string
 }
 
 // SetLatency adds d (>= 0) before every response, including errors.
@@ -76,6 +79,35 @@ func (f *Faults) SetMaxSessions(n int) { f.maxSessions.Store(int64(n)) }
 
 // MaxSessions returns the session cap, or -1 for none.
 func (f *Faults) MaxSessions() int { return int(f.maxSessions.Load()) }
+
+// SetPowerReadings makes the next reads of the system report these power
+// states, one read each, then the truth again: a BMC that answers
+// "PoweringOn", then a stale "Off", while the host comes up (MAAS met it on
+// real hardware, and reads the power twice since).
+func (f *Faults) SetPowerReadings(states []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readings = append([]string(nil), states...)
+}
+
+// PowerReadings returns the readings still to report.
+func (f *Faults) PowerReadings() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{}, f.readings...)
+}
+
+// takePowerReading returns the next scripted reading, if any.
+func (f *Faults) takePowerReading() (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.readings) == 0 {
+		return "", false
+	}
+	r := f.readings[0]
+	f.readings = f.readings[1:]
+	return r, true
+}
 
 // SetHang makes requests block without answering until the client gives up
 // (its request context is done), the hang is lifted, or the BMC is closed.

@@ -160,6 +160,9 @@ func (b *BMC) systemDoc() map[string]any {
 	m := b.snapshot()
 	doc := b.fromTemplate(systemPath)
 	doc["PowerState"] = m.power
+	if r, ok := b.faults.takePowerReading(); ok {
+		doc["PowerState"] = r
+	}
 	doc["SerialNumber"] = b.id.SerialNumber
 	doc["UUID"] = b.id.UUID
 	doc["Boot"] = map[string]any{

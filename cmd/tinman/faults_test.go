@@ -189,6 +189,34 @@ func faultRows() []faultRow {
 				attempts: faultAttempts, inMessage: "connection refused", breaker: true, power: jobs.PowerStateOff},
 		},
 		{
+			// The BMC answers PoweringOn, then a stale Off, while the host
+			// comes up (MAAS met it, and reads twice since): the readback
+			// goes on until two readings agree.
+			name: "redfish/transitional-power", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"power_readings": ["PoweringOn", "Off"]}`)
+				return "sim-01"
+			},
+			after: func(t *testing.T, s *system, server string) {
+				if left := s.sim(t, server).Faults().PowerReadings(); len(left) != 0 {
+					t.Errorf("readings %v never read: the readback stopped early", left)
+				}
+			},
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobSucceeded},
+				attempts: 1, power: jobs.PowerStateOn},
+		},
+		{
+			// A transition is not a state: PoweringOn from a BMC that changes
+			// nothing never counts as on.
+			name: "redfish/transitional-then-lies", action: jobs.PowerOn,
+			target: func(t *testing.T, s *system) string {
+				s.simFaults(t, "sim-01", `{"lying": true, "power_readings": ["PoweringOn", "PoweringOn", "PoweringOn"]}`)
+				return "sim-01"
+			},
+			want: faultOutcome{events: queuedStartedFailed, code: jobs.CodePowerStateUnverified, attempts: 1,
+				power: jobs.PowerStateOff},
+		},
+		{
 			// A boot override the BMC shows back: read back over Redfish.
 			name: "redfish/boot-device", boot: `{"device":"pxe"}`,
 			target: func(t *testing.T, s *system) string { return "sim-01" },
