@@ -55,6 +55,7 @@ type Store interface {
 	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
 	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
 	SetBootConfig(ctx context.Context, c store.BootConfig) error
+	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	ClearBootConfig(ctx context.Context, server, jobID string) error
 	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)

@@ -41,14 +41,14 @@ func (w *Worker) provision(ctx context.Context, _ *asynq.Task) error {
 			{"pxe-once", w.netbootStep(run, b, "install", p.Image)},
 			{"power-on", w.powerStep(run, b, jobs.PowerOn)},
 			{"installed", func(ctx context.Context) error {
-				return w.awaitCallback(ctx, run, store.CallbackInstalled, w.cfg.InstallerTimeout, CodeInstallerTimeout)
+				return w.awaitCallback(ctx, run, b, store.CallbackInstalled, w.cfg.InstallerTimeout, CodeInstallerTimeout)
 			}},
 			{"boot-disk", func(ctx context.Context) error {
 				return setBootVerified(ctx, b, jobs.BootDeviceParams{Device: jobs.BootDisk, Persistent: true})
 			}},
 			{"power-cycle", w.powerStep(run, b, jobs.PowerCycle)},
 			{"booted", func(ctx context.Context) error {
-				return w.awaitCallback(ctx, run, store.CallbackBooted, w.cfg.InstallerTimeout, CodeBootTimeout)
+				return w.awaitCallback(ctx, run, b, store.CallbackBooted, w.cfg.InstallerTimeout, CodeBootTimeout)
 			}},
 			{"activate", w.finishLifecycle(run, lc, ProvisionResult{Image: p.Image, State: lc.After})},
 		}
@@ -67,7 +67,7 @@ func (w *Worker) deprovision(ctx context.Context, _ *asynq.Task) error {
 			{"pxe-once", w.netbootStep(run, b, "wipe", "")},
 			{"power-on", w.powerStep(run, b, jobs.PowerOn)},
 			{"wiped", func(ctx context.Context) error {
-				return w.awaitCallback(ctx, run, store.CallbackWiped, w.cfg.InstallerTimeout, CodeWipeTimeout)
+				return w.awaitCallback(ctx, run, b, store.CallbackWiped, w.cfg.InstallerTimeout, CodeWipeTimeout)
 			}},
 			{"power-off-final", w.powerStep(run, b, jobs.PowerOff)},
 			{"release", w.finishLifecycle(run, lc, ProvisionResult{State: lc.After})},

@@ -63,7 +63,7 @@ func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
 
 // awaitCallback is a step body that waits for the job's installer to report
 // kind, until timeout after the wait began; then it fails with code.
-func (w *Worker) awaitCallback(ctx context.Context, run *Run, kind string, timeout time.Duration, code jobs.Code) error {
+func (w *Worker) awaitCallback(ctx context.Context, run *Run, b BMC, kind string, timeout time.Duration, code jobs.Code) error {
 	got, err := w.store.CallbackReceived(ctx, run.Job.ID, kind)
 	if err != nil || got {
 		return err
@@ -78,7 +78,37 @@ func (w *Worker) awaitCallback(ctx context.Context, run *Run, kind string, timeo
 		}
 	}
 	if time.Now().After(*run.Job.WaitDeadline) {
-		return jobs.Errorf(code, false, "no %s callback by %s", kind, run.Job.WaitDeadline.Format(time.RFC3339))
+		return jobs.Errorf(code, false, "no %s callback by %s; %s", kind, run.Job.WaitDeadline.Format(time.RFC3339), w.giveUp(ctx, run, b))
 	}
 	return &waitError{what: what, poll: w.cfg.WaitPoll}
+}
+
+// giveUp leaves a server whose installer never reported powered off and
+// booting from its disk (a host left looping through its installer helps
+// nobody) and says what Tinman knows, for the failure event: the last step done, the power before and
+// after, and the boot configuration it was given (never its token).
+func (w *Worker) giveUp(ctx context.Context, run *Run, b BMC) string {
+	before, err := b.PowerState(ctx)
+	power := "power " + string(before)
+	if err != nil {
+		power = "power unreadable (" + jobs.AsError(err).Message + ")"
+	}
+	if after, err := w.powerAction(ctx, b, jobs.PowerOff); err != nil {
+		power += ", not powered off (" + jobs.AsError(err).Message + ")"
+	} else {
+		power += ", now " + string(after)
+		if err := w.store.SetPowerState(ctx, run.Job.Server, after); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("record power state")
+		}
+	}
+	disk := "boot device disk (persistent)" // it must not network-boot into an installer again
+	if err := setBootVerified(ctx, b, jobs.BootDeviceParams{Device: jobs.BootDisk, Persistent: true}); err != nil {
+		disk = "boot device not set to disk (" + jobs.AsError(err).Message + ")"
+	}
+	power += "; " + disk
+	boot := "no boot configuration"
+	if cfg, err := w.store.BootConfig(ctx, run.Job.Server); err == nil && cfg.JobID == run.Job.ID {
+		boot = fmt.Sprintf("boot configuration %s of image %q, given until %s", cfg.Purpose, cfg.Image, cfg.Expires.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("last step %s; %s; %s", orNone(run.Job.Checkpoint), power, boot)
 }

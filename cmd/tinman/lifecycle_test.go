@@ -205,3 +205,44 @@ func TestEndToEndCanceledProvisionEndsItsToken(t *testing.T) {
 		t.Errorf("callback with the ended job's token: %d, want 401", resp.StatusCode)
 	}
 }
+
+// An installer that never calls back: the wait ends at its deadline, the
+// server is powered off and moved to error with the reason, its boot
+// configuration is gone, and the failure says what Tinman knew (last step,
+// power before and after, the boot configuration, never its token).
+func TestEndToEndInstallerNeverCallsBack(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 1, func(c *devConfig) {
+		c.InstallerDelay = time.Hour // the installer never reports
+		c.Worker.WaitPoll = 200 * time.Millisecond
+		c.Worker.InstallerTimeout = 2 * time.Second
+	})
+	ctx := context.Background()
+	s.publish(t, "provision", "silent-inst", `{"id":"silent-inst","type":"provision","server":"sim-01","params":{"image":"ubuntu-24.04"}}`)
+	evs := s.collect(t, events.Filter{Job: "silent-inst", Type: "job"}, 2*time.Minute, terminal)
+	last := evs[len(evs)-1]
+	d, _ := last.JobData()
+	if last.Type != events.JobFailed || d.Error == nil || d.Error.Code != "installer_timeout" {
+		t.Fatalf("provision ended %s %+v, want failed installer_timeout", last.Type, d.Error)
+	}
+	for _, want := range []string{"last step power-on", "power on, now off", `install of image "ubuntu-24.04"`} {
+		if !strings.Contains(d.Error.Message, want) {
+			t.Errorf("failure %q does not say %q", d.Error.Message, want)
+		}
+	}
+	st := s.dev.backend.store
+	srv, err := st.Server(ctx, "sim-01")
+	if err != nil || srv.State != jobs.ServerError || srv.LastError == nil || !strings.Contains(srv.LastError.Reason, "installer_timeout") && !strings.Contains(srv.LastError.Reason, "no installed callback") {
+		t.Errorf("server after the timeout: %+v (%v), want error with the reason", srv.LastError, err)
+	}
+	if got := s.sim(t, "sim-01").PowerState(); got != "Off" {
+		t.Errorf("BMC power %s after the timeout, want Off", got)
+	}
+	if _, err := st.BootConfig(ctx, "sim-01"); jobs.CodeOf(err) != jobs.CodeNotFound {
+		t.Errorf("boot configuration after the timeout: %v, want none", err)
+	}
+	if target, enabled := s.sim(t, "sim-01").BootOverride(); target != "Hdd" || enabled != "Continuous" {
+		t.Errorf("boot override %s/%s after the timeout, want the disk, persistent (Hdd/Continuous)", target, enabled)
+	}
+}
