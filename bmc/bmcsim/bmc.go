@@ -109,6 +109,9 @@ type BMC struct {
 	hooks      hookQueue
 	gate       gate
 	done       chan struct{} // closed by Close: releases hung and sleeping requests
+	// inFlight and maxInFlight count the requests being served at once:
+	// one client at a time (Tinman's lease) never makes it more than 1.
+	inFlight, maxInFlight atomic.Int64
 
 	mu       sync.Mutex // guards everything below, up to lc
 	machine  machine
@@ -259,6 +262,11 @@ func (b *BMC) Commands() []Command {
 	defer b.mu.Unlock()
 	return append([]Command(nil), b.commands...)
 }
+
+// MaxConcurrentRequests returns the most requests this BMC ever served at
+// once. A BMC worked by one job at a time, whose calls follow each other,
+// serves one at a time: 2 or more means two clients overlapped.
+func (b *BMC) MaxConcurrentRequests() int { return int(b.maxInFlight.Load()) }
 
 // SessionCount returns the number of open Redfish sessions.
 func (b *BMC) SessionCount() int {

@@ -73,6 +73,10 @@ func (b *BMC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer b.gate.leave()
+	n := b.inFlight.Add(1)
+	defer b.inFlight.Add(-1)
+	for m := b.maxInFlight.Load(); n > m && !b.maxInFlight.CompareAndSwap(m, n); m = b.maxInFlight.Load() {
+	}
 	if b.initErr != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", b.initErr.Error())
 		return

@@ -122,6 +122,9 @@ type cluster struct {
 	redisURL string
 	sim      *bmcsim.BMC
 	sys      *system
+	// fleet and store, for a chaos run: the simulated BMCs by server id, the records.
+	fleet map[string]*bmcsim.BMC
+	store *store.Store
 }
 
 func startCluster(t *testing.T) *cluster {
