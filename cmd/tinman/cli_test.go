@@ -102,3 +102,21 @@ func TestCLISimEnrolsAFleet(t *testing.T) {
 		t.Errorf("sim --count 0: exit %d %q, want usage error naming --count", code, errOut)
 	}
 }
+
+// A worker setting that makes no sense is exit 2 naming the flag, before
+// anything is reached: from the command line and from TINMAN_ variables.
+func TestWorkerRefusesNonsenseSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ args []string }{
+		{[]string{"worker", "--lease-ttl", "0s"}},
+		{[]string{"worker", "--concurrency", "-1"}},
+		{[]string{"worker", "--bmc-timeout", "-5s"}},
+		{[]string{"worker", "--breaker-threshold", "0"}},
+		{[]string{"worker", "--ipmi-min-interval", "-1s"}},
+	} {
+		code, _, errOut := tinman(t, 10*time.Second, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.args[1]) {
+			t.Errorf("tinman %v: exit %d %q, want 2 naming %s", tt.args, code, errOut, tt.args[1])
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -50,6 +51,13 @@ func newWorkerCmd() *cobra.Command {
 		Short: "Perform jobs on BMCs (run any number)",
 		Args:  requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := positiveFlags(cmd, "concurrency", "task-check-interval", "shutdown-timeout", "bmc-timeout",
+				"power-verify-timeout", "bmc-concurrency", "breaker-threshold", "lease-ttl", "wait-poll", "installer-timeout"); err != nil {
+				return err
+			}
+			if err := nonNegativeFlags(cmd, "ipmi-min-interval", "redfish-min-interval"); err != nil {
+				return err
+			}
 			b, err := roleBackend(cmd, "worker")
 			if err != nil {
 				return err
@@ -98,6 +106,39 @@ func workerFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("lease-ttl", 10*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
 	cmd.Flags().Duration("wait-poll", 5*time.Second, "how often a waiting workflow looks again when no callback wakes it")
 	cmd.Flags().Duration("installer-timeout", time.Hour, "how long a workflow waits for each installer callback")
+}
+
+// positiveFlags refuses, naming it, any of the flags whose value is 0 or
+// less: a worker with no concurrency or a lease that lives no time is a
+// mistake, not a request for the default.
+func positiveFlags(cmd *cobra.Command, names ...string) error {
+	return checkFlags(cmd, names, func(v float64) bool { return v > 0 }, "must be more than 0")
+}
+
+// nonNegativeFlags refuses, naming it, any of the flags whose value is below 0.
+func nonNegativeFlags(cmd *cobra.Command, names ...string) error {
+	return checkFlags(cmd, names, func(v float64) bool { return v >= 0 }, "must be 0 or more")
+}
+
+func checkFlags(cmd *cobra.Command, names []string, ok func(float64) bool, rule string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		var v float64
+		switch f.Value.Type() {
+		case "duration":
+			d, _ := cmd.Flags().GetDuration(name)
+			v = float64(d)
+		case "int":
+			n, _ := cmd.Flags().GetInt(name)
+			v = float64(n)
+		default:
+			return fmt.Errorf("flag --%s is a %s: not a number to check", name, f.Value.Type())
+		}
+		if !ok(v) {
+			return usageErr("--%s %s: %s", name, f.Value.String(), rule)
+		}
+	}
+	return nil
 }
 
 func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
