@@ -97,6 +97,7 @@ func (w *Worker) exhausted(ctx context.Context, run *Run) error {
 	job.Error = jobs.Errorf(CodeAttemptsExhausted, false, "all %d attempts started and none ended: the worker stopped during each", job.MaxAttempts)
 	zerolog.Ctx(ctx).Error().Str("code", string(job.Error.Code)).Msg("job failed")
 	w.endSecrets(ctx, job)
+	w.leaveLifecycle(ctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message)) // its server goes to error, not left transitional
 	if err := w.record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
 		return err
 	}

@@ -59,3 +59,37 @@ func waitCompleted(t *testing.T, e *env, id string) {
 	}
 	t.Fatalf("task %s did not complete", id)
 }
+
+// A lifecycle job whose every attempt started and none ended (its workers
+// died each time) fails attempts_exhausted and its server goes to error with
+// the reason: it is not left provisioning until the watchdog's deadline.
+func TestExhaustedLifecycleJobLeavesItsServerInError(t *testing.T) {
+	t.Parallel()
+	e := setup(t, &fakeBMC{state: jobs.PowerStateOff})
+	ctx := context.Background()
+	policy := workers.DefaultRetryPolicy()
+	req := jobs.Request{ID: "worn-1", Type: jobs.Provision, Server: "srv-1", Params: []byte(`{"image":"u"}`)}
+	job, _, err := e.store.Accept(ctx, jobs.NewJob(req, policy.MaxAttempts(req.Type), time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.TransitionServer(ctx, "srv-1", []jobs.ServerState{jobs.ServerAvailable}, jobs.ServerProvisioning, job.ID, "provision"); err != nil {
+		t.Fatal(err)
+	}
+	job.State, job.Attempt = jobs.StateRunning, job.MaxAttempts // the last attempt's worker died too
+	if _, err := e.store.Record(ctx, &job, events.JobStarted, events.Detail{}); err != nil {
+		t.Fatal(err)
+	}
+	task, _ := workers.NewTask(job, policy)
+	if _, err := e.queue.Enqueue(task); err != nil {
+		t.Fatal(err)
+	}
+	got := e.events(t, "worn-1")
+	if last := got[len(got)-1]; last.State != jobs.StateFailed || last.Error == nil || last.Error.Code != workers.CodeAttemptsExhausted {
+		t.Fatalf("last event %+v, want failed attempts_exhausted", last)
+	}
+	srv, err := e.store.Server(ctx, "srv-1")
+	if err != nil || srv.State != jobs.ServerError || srv.LastError == nil {
+		t.Errorf("server after the exhausted job: %s %+v (%v), want error with the reason", srv.State, srv.LastError, err)
+	}
+}

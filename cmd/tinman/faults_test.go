@@ -500,3 +500,41 @@ func TestREADMEListsTheFaultMatrix(t *testing.T) {
 		t.Errorf("README's failure table lists %s, which the matrix does not run", name)
 	}
 }
+
+// TestEndToEndNoSessionLeftOpen runs a few hundred jobs through the real
+// wiring against BMCs that fail 10 % of their requests: every session a job
+// opened is closed again (each BMC ends with none open), and no BMC ever
+// served two requests at once.
+func TestEndToEndNoSessionLeftOpen(t *testing.T) {
+	t.Parallel()
+	const sims, jobsPerSim = 4, 60
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, sims, func(c *devConfig) {
+		faultConfig(c, &servicetest.Buffer{})
+		c.Worker.Retry.Base, c.Worker.Retry.Max = 50*time.Millisecond, 200*time.Millisecond
+	})
+	var ids []string
+	for i := range sims {
+		s.sim(t, simID(i)).Faults().SetErrorRate(0.1)
+	}
+	for n := range jobsPerSim * sims {
+		id := fmt.Sprintf("leak-%03d", n)
+		action := []string{"on", "off", "status"}[n%3]
+		s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, simID(n%sims), action))
+		ids = append(ids, id)
+	}
+	ended := map[string]bool{}
+	s.collect(t, events.Filter{Type: "job"}, 5*time.Minute, func(ev events.Event) bool {
+		if d, err := ev.JobData(); err == nil && ev.Type.Terminal() {
+			ended[d.JobID] = true
+		}
+		return len(ended) == len(ids)
+	})
+	for i := range sims {
+		b := s.sim(t, simID(i))
+		checkNoSessionLeft(t, b)
+		if n := b.MaxConcurrentRequests(); n > 1 {
+			t.Errorf("%s served %d requests at once", simID(i), n)
+		}
+	}
+}
