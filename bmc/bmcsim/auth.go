@@ -116,6 +116,7 @@ func (b *BMC) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ss := b.sessions.create(body.UserName, time.Now())
 	b.mu.Unlock()
+	b.logins.Add(1)
 	w.Header().Set("X-Auth-Token", ss.token)
 	w.Header().Set("Location", sessionPath(ss.id))
 	writeDoc(w, http.StatusCreated, sessionDoc(ss))

@@ -112,6 +112,10 @@ type BMC struct {
 	// inFlight and maxInFlight count the requests being served at once:
 	// one client at a time (Tinman's lease) never makes it more than 1.
 	inFlight, maxInFlight atomic.Int64
+	// logins and logoutTries count the sessions created and the logouts
+	// asked for (answered or not): a client that closes what it opens asks
+	// for as many logouts as it got sessions.
+	logins, logoutTries atomic.Int64
 
 	mu       sync.Mutex // guards everything below, up to lc
 	machine  machine
@@ -267,6 +271,13 @@ func (b *BMC) Commands() []Command {
 // once. A BMC worked by one job at a time, whose calls follow each other,
 // serves one at a time: 2 or more means two clients overlapped.
 func (b *BMC) MaxConcurrentRequests() int { return int(b.maxInFlight.Load()) }
+
+// Logins returns how many sessions were created; LogoutTries how many
+// logouts were asked for, including those a fault answered with an error.
+func (b *BMC) Logins() int { return int(b.logins.Load()) }
+
+// LogoutTries returns how many session logouts were asked for.
+func (b *BMC) LogoutTries() int { return int(b.logoutTries.Load()) }
 
 // SessionCount returns the number of open Redfish sessions.
 func (b *BMC) SessionCount() int {

@@ -90,6 +90,9 @@ func (b *BMC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
 	p := canonical(r.URL.Path)
+	if r.Method == http.MethodDelete && strings.HasPrefix(p, sessionsPath+"/") {
+		b.logoutTries.Add(1) // asked, whatever the faults then answer
+	}
 	if !b.applyFaults(w, r, p) {
 		return
 	}

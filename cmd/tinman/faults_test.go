@@ -501,11 +501,13 @@ func TestREADMEListsTheFaultMatrix(t *testing.T) {
 	}
 }
 
-// TestEndToEndNoSessionLeftOpen runs a few hundred jobs through the real
-// wiring against BMCs that fail 10 % of their requests: every session a job
-// opened is closed again (each BMC ends with none open), and no BMC ever
-// served two requests at once.
-func TestEndToEndNoSessionLeftOpen(t *testing.T) {
+// TestEndToEndEveryLoginHasItsLogout runs a few hundred jobs through the
+// real wiring against BMCs that fail 10 % of their requests: every session a
+// job opened is closed again (the BMC is asked for as many logouts as it
+// gave sessions), and no BMC ever served two requests at once. A logout the
+// BMC itself fails leaves its session until the BMC expires it: bmclib
+// ignores Logout's error, so Tinman cannot ask again (README, known limits).
+func TestEndToEndEveryLoginHasItsLogout(t *testing.T) {
 	t.Parallel()
 	const sims, jobsPerSim = 4, 60
 	redisURL, _ := servicetest.Redis(t)
@@ -530,11 +532,21 @@ func TestEndToEndNoSessionLeftOpen(t *testing.T) {
 		}
 		return len(ended) == len(ids)
 	})
+	var logins, stranded int
 	for i := range sims {
 		b := s.sim(t, simID(i))
-		checkNoSessionLeft(t, b)
+		deadline := time.Now().Add(10 * time.Second)
+		for b.LogoutTries() < b.Logins() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if b.LogoutTries() != b.Logins() {
+			t.Errorf("%s gave %d sessions and was asked %d logouts: a session was never closed", simID(i), b.Logins(), b.LogoutTries())
+		}
 		if n := b.MaxConcurrentRequests(); n > 1 {
 			t.Errorf("%s served %d requests at once", simID(i), n)
 		}
+		logins += b.Logins()
+		stranded += b.SessionCount()
 	}
+	t.Logf("%d jobs, %d sessions opened and as many logouts asked; %d sessions left by logouts the BMCs failed", len(ids), logins, stranded)
 }
