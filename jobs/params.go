@@ -184,10 +184,15 @@ func (p *DeployParams) validateTargets() error {
 	case p.Servers != nil && len(p.Servers) == 0:
 		return Invalid("params.servers", "must not be empty")
 	}
+	seen := make(map[string]int, len(p.Servers))
 	for i, s := range p.Servers {
 		if !ValidServerID(s) {
 			return Invalid(fmt.Sprintf("params.servers[%d]", i), "must match "+serverIDPattern.String())
 		}
+		if j, dup := seen[s]; dup {
+			return Invalid(fmt.Sprintf("params.servers[%d]", i), fmt.Sprintf("%s is params.servers[%d] already: each server once", s, j))
+		}
+		seen[s] = i
 	}
 	return nil
 }

@@ -139,6 +139,8 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{name: "duplicate key", in: `{"type":"power","type":"inspect","server":"s"}`, field: "type", want: "type: is given more than once: each key may appear once"},
 		{name: "duplicate param: status read, off run", in: `{"type":"power","server":"s","params":{"action":"status","action":"off"}}`,
 			field: "params.action", want: "params.action: is given more than once: each key may appear once"},
+		{name: "a deploy's server twice", in: `{"type":"deploy","params":{"image":"i","servers":["srv-1","srv-2","srv-1"]}}`,
+			field: "params.servers[2]", want: "params.servers[2]: srv-1 is params.servers[0] already: each server once"},
 		{name: "duplicate deep in params", in: `{"type":"deploy","params":{"image":"i","selector":{"rack":"r1","rack":"r2"}}}`,
 			field: "params.selector.rack", want: "params.selector.rack: is given more than once: each key may appear once"},
 		{name: "trailing object", in: `{"type":"inspect","server":"s"} {}`, field: "", want: "not valid JSON: invalid character '{' after top-level value"},

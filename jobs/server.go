@@ -1,6 +1,12 @@
 package jobs
 
-import "time"
+import (
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // ServerState is where a server is in its lifecycle.
 type ServerState string
@@ -100,5 +106,35 @@ func (s Server) Validate() error {
 	case s.BMC.Provider != ProviderRedfish && s.BMC.Provider != ProviderIPMI:
 		return Invalid("bmc.provider", "must be one of redfish, ipmi")
 	}
+	return validAddress(s.BMC.Address)
+}
+
+// validAddress checks a BMC address: a host name or IP address, with an
+// optional port 1-65535 (an IPv6 address with a port in brackets).
+func validAddress(addr string) error {
+	host, port := addr, ""
+	if h, p, err := net.SplitHostPort(addr); err == nil {
+		host, port = h, p
+		if port == "" {
+			return Invalid("bmc.address", "must be HOST or HOST:PORT, not "+strconv.Quote(addr))
+		}
+	} else if strings.Count(addr, ":") == 1 { // host: with a port that did not parse
+		return Invalid("bmc.address", "must be HOST or HOST:PORT, not "+strconv.Quote(addr))
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return Invalid("bmc.address", "port "+strconv.Quote(port)+" must be 1-65535")
+		}
+	}
+	if net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return nil
+	}
+	if !hostName.MatchString(host) {
+		return Invalid("bmc.address", "host "+strconv.Quote(host)+" is not a host name or IP address")
+	}
 	return nil
 }
+
+// hostName is a DNS name: labels of letters, digits and hyphens, dots between.
+var hostName = regexp.MustCompile(`^(?i:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?))*\.?$`)
