@@ -295,9 +295,12 @@ func parseLimit(s string, limit *int) error {
 
 // onlyParams refuses query parameters other than names.
 func onlyParams(q url.Values, names ...string) error {
-	for key := range q {
-		if !slices.Contains(names, key) {
+	for key, values := range q {
+		switch {
+		case !slices.Contains(names, key):
 			return jobs.Invalid(key, "is not a parameter of this route")
+		case len(values) > 1: // which one would count is a guess: refuse it
+			return jobs.Invalid(key, fmt.Sprintf("is given %d times: give it once", len(values)))
 		}
 	}
 	return nil

@@ -240,7 +240,8 @@ func TestListJobs(t *testing.T) {
 		}
 	}
 	for query, field := range map[string]string{"?state=done": "state", "?type=x": "type", "?limit=0": "limit",
-		"?limit=5000": "limit", "?server=A_B": "server", "?sever=srv-1": "sever"} {
+		"?limit=5000": "limit", "?server=A_B": "server", "?sever=srv-1": "sever",
+		"?state=queued&state=failed": "state", "?limit=5&limit=500": "limit"} {
 		a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")
 		if p := a.problem(t); a.status != http.StatusBadRequest || p.Field != field {
 			t.Errorf("GET /v1/jobs%s: %d %+v, want 400 naming %s", query, a.status, p, field)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,14 +95,17 @@ func (a *API) listServers(w http.ResponseWriter, r *http.Request) {
 // ParseSelector parses a label selector "k=v,k2=v2" (empty: every server).
 func ParseSelector(s string) (map[string]string, error) {
 	sel := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return sel, nil
+	}
 	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
 		k, v, ok := strings.Cut(item, "=")
-		if !ok || !labelKeyPattern.MatchString(k) || !labelValuePattern.MatchString(v) {
-			return nil, jobs.Invalid("selector", "must be KEY=VALUE pairs separated by commas, as labels are written")
+		if item == "" || !ok || !labelKeyPattern.MatchString(k) || !labelValuePattern.MatchString(v) {
+			return nil, jobs.Invalid("selector", "must be KEY=VALUE pairs separated by commas, as labels are written, with no empty term")
+		}
+		if prev, dup := sel[k]; dup {
+			return nil, jobs.Invalid("selector", fmt.Sprintf("gives %s twice (%s and %s): a server has one value per label", k, prev, v))
 		}
 		sel[k] = v
 	}

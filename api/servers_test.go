@@ -95,7 +95,8 @@ func TestListServersBySelector(t *testing.T) {
 			t.Errorf("GET /v1/servers%s: %q, want %q", query, got, wantIDs)
 		}
 	}
-	for _, query := range []string{"?selector=rack", "?selector=a=b=c", "?labels=x"} {
+	for _, query := range []string{"?selector=rack", "?selector=a=b=c", "?labels=x", "?selector=rack=r1,,fleet=prod",
+		"?selector=rack=r1,", "?selector=rack=r1,rack=r2", "?selector=rack=r1&selector=rack=r2"} {
 		if p := e.do(t, RoleViewer, "GET", "/v1/servers"+query, "").problem(t); p.Status != http.StatusBadRequest || p.Field == "" {
 			t.Errorf("GET /v1/servers%s: %+v", query, p)
 		}
