@@ -32,7 +32,7 @@ func formatEvent(ev events.Event, color bool) string {
 	}
 	line := fmt.Sprintf("%s  %-8s  %s", paint(colorDim, ev.Time.Local().Format("15:04:05.000")), server,
 		paint(eventColor(ev.Type), fmt.Sprintf("%-20s", kind)))
-	return line + "  " + describe(ev)
+	return printable(line + "  " + describe(ev))
 }
 
 func eventColor(t events.Type) string {

@@ -5,10 +5,14 @@ import (
 	"io"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // table writes rows in aligned columns. With colour, the cells of a
@@ -31,7 +35,7 @@ func (t *table) row(cells ...string) {
 		if c == "" {
 			c = "-"
 		}
-		cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		cells[i] = printable(strings.NewReplacer("\t", " ", "\n", " ").Replace(c))
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
@@ -142,7 +146,37 @@ func (d *details) add(key, value string) {
 	if value == "" {
 		return
 	}
-	fmt.Fprintf(d.tw, "%s:\t%s\n", key, strings.ReplaceAll(value, "\t", " "))
+	fmt.Fprintf(d.tw, "%s:\t%s\n", key, printable(strings.ReplaceAll(value, "\t", " ")))
 }
 
 func (d *details) flush() error { return d.tw.Flush() }
+
+// sgr is a colour sequence, the one escape printed text may keep.
+var sgr = regexp.MustCompile(`^\x1b\[[0-9;]*m`)
+
+// printable escapes the control characters of text that came from a request
+// (requested_by, reasons, labels, messages) so that it cannot move the
+// cursor, retitle the terminal or hide a line: "\x1b]0;pwned\a" prints as
+// \x1b]0;pwned\a. Colour sequences (ours) stay.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if m := sgr.FindString(s[i:]); m != "" {
+			b.WriteString(m)
+			i += len(m)
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}

@@ -70,3 +70,22 @@ func TestServersLabelsAndAges(t *testing.T) {
 		t.Error("age of the zero time is not empty")
 	}
 }
+
+// Text from a request cannot drive the terminal: control characters print
+// escaped, colour sequences stay.
+func TestPrintableEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"ops@example.com":                  "ops@example.com",
+		"evil\x1b]0;pwned\a":               `evil\x1b]0;pwned\a`,
+		"line\rover":                       `line\rover`,
+		"\x1b[2J\x1b[Hcleared":             `\x1b[2J\x1b[Hcleared`,
+		colorRed + "failed" + colorReset:   colorRed + "failed" + colorReset,
+		"del\x7f and nul\x00 and bell\x07": `del\x7f and nul\x00 and bell\a`,
+		"Grüße, naïve, 日本":                 "Grüße, naïve, 日本",
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
