@@ -229,15 +229,17 @@ func (t *Tokens) Authenticate(token string) (Identity, bool) {
 }
 
 // bearer returns the token of an "Authorization: Bearer TOKEN" header,
-// or of "Authorization: Basic" whose password is the token (any user name):
-// a browser can send only that to the queue monitor's pages.
-func bearer(r *http.Request) (string, bool) {
+// or, where basic is allowed, of "Authorization: Basic" whose password is
+// the token (any user name): a browser can send only that to the queue
+// monitor's pages. Elsewhere Basic is refused: a browser replays cached
+// Basic credentials on its own, which would let another page act with them.
+func bearer(r *http.Request, basic bool) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	switch {
 	case !ok:
 		return "", false
-	case strings.EqualFold(scheme, "Basic"):
+	case strings.EqualFold(scheme, "Basic") && basic:
 		_, token, ok = r.BasicAuth()
 	case !strings.EqualFold(scheme, "Bearer"):
 		return "", false
@@ -257,7 +259,7 @@ func (a *API) authorize(rt routeSpec) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := a.identify(r)
+		id, ok := a.identify(r, rt.browser())
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tinman"`)
 			if rt.browser() {
@@ -278,12 +280,12 @@ func (a *API) authorize(rt routeSpec) http.Handler {
 	})
 }
 
-// identify returns the caller's identity.
-func (a *API) identify(r *http.Request) (Identity, bool) {
+// identify returns the caller's identity; basic allows a Basic password.
+func (a *API) identify(r *http.Request, basic bool) (Identity, bool) {
 	if a.cfg.InsecureNoAuth {
 		return Identity{Role: RoleAdmin, Name: "insecure"}, true
 	}
-	token, ok := bearer(r)
+	token, ok := bearer(r, basic)
 	if !ok || a.cfg.Tokens == nil {
 		return Identity{}, false
 	}

@@ -149,3 +149,23 @@ func TestNoTokensConfiguredRefusesAll(t *testing.T) {
 	want(t, e.do(t, RoleAdmin, "GET", "/v1/servers", ""), http.StatusUnauthorized)
 	want(t, e.do(t, RoleNone, "GET", "/healthz", ""), http.StatusOK)
 }
+
+// Basic auth carries a token only to the queue monitor, which browsers
+// open: elsewhere it is refused, so that cached browser credentials cannot
+// act on the API from another page.
+func TestBasicAuthOnlyForTheMonitor(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for _, path := range []string{"/v1/jobs", "/v1/servers", "/metrics"} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.SetBasicAuth("anyone", testTokens[RoleAdmin])
+		if a := send(t, req); a.status != http.StatusUnauthorized {
+			t.Errorf("GET %s with the token as a Basic password: %d, want 401", path, a.status)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/jobs", strings.NewReader(`{"type":"power","server":"srv-1","params":{"action":"on"}}`))
+	req.SetBasicAuth("anyone", testTokens[RoleAdmin])
+	if a := send(t, req); a.status != http.StatusUnauthorized {
+		t.Errorf("POST /v1/jobs with the token as a Basic password: %d, want 401", a.status)
+	}
+}
