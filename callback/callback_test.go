@@ -138,4 +138,23 @@ func TestCallbackOverNATS(t *testing.T) {
 	if ok, _ := e.st.CallbackReceived(ctx, "prov-1", store.CallbackBooted); ok {
 		t.Error("a forged callback was recorded")
 	}
+	// Handled reports leave the stream: their tokens do not stay for its retention.
+	stream, err := js.Stream(ctx, events.RequestsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left uint64
+	for range 100 {
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(events.CallbackPrefix+">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left = info.State.Msgs; left == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left != 0 {
+		t.Errorf("%d handled callbacks still in %s", left, events.RequestsStream)
+	}
 }

@@ -62,7 +62,15 @@ func (r *Receiver) Run(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil || cons == nil {
 		return err
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, msg) })
+	stream, err := js.Stream(ctx, events.RequestsStream)
+	if err != nil {
+		return fmt.Errorf("callbacks stream: %w", err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		if r.handle(ctx, msg) {
+			forget(ctx, stream, msg)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("consume callbacks: %w", err)
 	}
@@ -98,18 +106,39 @@ func (r *Receiver) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 	}
 }
 
-func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
+// handle receives one report; it reports whether the report is done with
+// (recorded, or refused for good).
+func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) bool {
 	server := strings.TrimPrefix(msg.Subject(), events.CallbackPrefix)
 	err := r.Receive(context.WithoutCancel(ctx), server, msg.Data())
 	var je *jobs.Error
 	switch {
 	case err == nil:
 		_ = msg.Ack()
+		return true
 	case errors.Is(err, ErrUnauthorized) || errors.As(err, &je) && !je.Retryable:
 		r.log.Warn().Err(err).Str("server", server).Msg("callback refused")
 		_ = msg.TermWithReason(err.Error())
+		return true
 	default:
 		r.log.Warn().Err(err).Str("server", server).Msg("callback not recorded: will come back")
 		_ = msg.NakWithDelay(2 * time.Second)
+		return false
 	}
+}
+
+// forgetTimeout bounds the removal of a handled report from the stream.
+const forgetTimeout = 5 * time.Second
+
+// forget removes a handled report from TINMAN_REQUESTS: its token is no
+// use to anyone once recorded, and must not sit in the stream's seven days
+// of retention for whoever can read it.
+func forget(ctx context.Context, stream jetstream.Stream, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+	defer cancel()
+	_ = stream.DeleteMsg(ctx, meta.Sequence.Stream) // best effort: it expires with the stream's age
 }
