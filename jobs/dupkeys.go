@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -18,17 +19,24 @@ const maxJSONDepth = 10000
 func CheckDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	return checkValue(dec, "", 0)
+	if err := checkValue(dec, "", 0); !errors.Is(err, errNotJSON) {
+		return err
+	}
+	return nil // not JSON: the decoder that follows says what is wrong
 }
+
+// errNotJSON stops the walk at input that is not JSON (or too deep): every
+// level returns at once, so no loop waits on a token that never comes.
+var errNotJSON = errors.New("not JSON")
 
 // checkValue reads one value from dec, checking the objects in it.
 func checkValue(dec *json.Decoder, path string, depth int) error {
 	if depth > maxJSONDepth {
-		return nil
+		return errNotJSON
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil //nolint:nilerr // not JSON: the decoder reports it
+		return errNotJSON
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -37,7 +45,7 @@ func checkValue(dec *json.Decoder, path string, depth int) error {
 			kt, err := dec.Token()
 			key, ok := kt.(string)
 			if err != nil || !ok {
-				return nil //nolint:nilerr // not JSON: the decoder reports it
+				return errNotJSON
 			}
 			field := fieldName(path, key)
 			if seen[key] {
@@ -48,14 +56,18 @@ func checkValue(dec *json.Decoder, path string, depth int) error {
 				return err
 			}
 		}
-		_, _ = dec.Token()
+		if _, err := dec.Token(); err != nil {
+			return errNotJSON
+		}
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
 			if err := checkValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
 				return err
 			}
 		}
-		_, _ = dec.Token()
+		if _, err := dec.Token(); err != nil {
+			return errNotJSON
+		}
 	}
 	return nil
 }
