@@ -55,6 +55,7 @@ func TestProcessRollingRestartBehindNginx(t *testing.T) {
 	}
 	st := load.stop()
 	st.check(t)
+	lb.checkUpstreams(t)
 	waitJobsEnded(t, lb, st.accepted)
 }
 
@@ -152,6 +153,28 @@ func (b *balancer) stop(t *testing.T, cmd *exec.Cmd, out *strings.Builder) {
 		errs, _ := os.ReadFile(filepath.Join(b.dir, "error.log"))
 		t.Logf("nginx output:\n%s\nnginx error.log:\n%s", out.String(), errs)
 	}
+}
+
+// checkUpstreams fails the test when an API closed a connection without
+// answering its request: nginx sends the request to the other API
+// (non_idempotent), so the load does not see it, but an API must answer
+// every connection it accepted, also while it shuts down.
+func (b *balancer) checkUpstreams(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(b.dir, "error.log"))
+	if err != nil {
+		t.Fatalf("read nginx error.log: %v", err)
+	}
+	var resets int
+	for line := range strings.Lines(string(data)) {
+		switch {
+		case strings.Contains(line, "prematurely closed"):
+			t.Errorf("an API closed a connection without answering: %s", strings.TrimSpace(line))
+		case strings.Contains(line, "reset by peer"):
+			resets++ // queued by the kernel when the listener closed: nginx sent it again
+		}
+	}
+	t.Logf("nginx: %d connections reset by a closing listener, each sent again", resets)
 }
 
 // waitServers waits until `tinman sim --enroll` has enrolled every BMC and
