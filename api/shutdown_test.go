@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -125,4 +126,55 @@ func (e *env) doQuiet(role Role, method, path, body string) answer {
 		return answer{status: resp.StatusCode, body: []byte(err.Error())}
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// TestShutdownAnswersAcceptedConnections: a connection the server accepted
+// before its listener closed, whose request arrives only once shutdown has
+// begun, is answered (and then closed), not closed unanswered as
+// http.Server.Shutdown alone does; a load balancer would see that as
+// "upstream prematurely closed" and could not send a POST again.
+func TestShutdownAnswersAcceptedConnections(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *Config) { c.Timeouts.DrainDelay = 100 * time.Millisecond })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	e.srv.URL = "http://" + addr
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- e.api.Serve(ctx, ln) }()
+
+	early, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Close()
+	// One accept loop takes connections in order: once a later one is
+	// answered, the early one has been accepted too.
+	if a := e.doQuiet(RoleNone, "GET", "/healthz", ""); a.status != http.StatusOK {
+		t.Fatalf("/healthz: %d %s", a.status, a.body)
+	}
+	stop()
+	waitRefused(t, addr)
+	if _, err := io.WriteString(early, "GET /healthz HTTP/1.1\r\nHost: tinman\r\n\r\n"); err != nil {
+		t.Fatalf("write the request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(early), nil)
+	if err != nil {
+		t.Fatalf("a request on a connection accepted before the listener closed got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("answer %d, close %v: want 200 and Connection: close", resp.StatusCode, resp.Close)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
 }
