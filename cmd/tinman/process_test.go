@@ -400,6 +400,10 @@ func TestProcessDispatcherRestartLosesNoRequest(t *testing.T) {
 		id := fmt.Sprintf("rolling-%02d", i)
 		s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":"srv-1","params":{"action":"status"}}`, id))
 		if i == n/3 {
+			// Replace it mid-stream, once it dispatches: a SIGTERM that lands
+			// while the process is still loading (before main installs its
+			// handler) kills it by the signal, as it would any program.
+			s.collect(t, events.Filter{Job: "rolling-00", Type: "job.queued"}, time.Minute, func(events.Event) bool { return true })
 			if code := first.stop(t, time.Minute); code != 0 {
 				t.Errorf("dispatcher exited %d on SIGTERM, want 0", code)
 			}
