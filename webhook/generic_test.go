@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -116,8 +117,11 @@ func TestGenericReplayAndSubmitFailure(t *testing.T) {
 func TestGenericOversized(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	servers := strings.Repeat(`"srv-0000000000000000000000000000",`, 3000) // ~100 KiB, under MaxBody
-	body := []byte(`{"delivery_id": "big", "image": "u", "servers": [` + servers + `"srv-last"]}`)
+	var servers strings.Builder // ~100 KiB of distinct server ids, under MaxBody
+	for i := range 3000 {
+		fmt.Fprintf(&servers, `"srv-%028d",`, i)
+	}
+	body := []byte(`{"delivery_id": "big", "image": "u", "servers": [` + servers.String() + `"srv-last"]}`)
 	answer(t, e.generic(t, body, signature(genericSecret, body)), 413)
 
 	small := setup(t, func(c *webhook.Config) { c.MaxBody = 64 })

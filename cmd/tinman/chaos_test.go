@@ -162,15 +162,7 @@ func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []str
 // until JetStream acks it: a request a client saw acked must not be lost.
 func chaosPublish(t *testing.T, natsURL string, cfg chaosConfig, servers []string) map[string]string {
 	t.Helper()
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := reconnecting(t, natsURL)
 	pub := &system{nc: nc, js: js}
 	published := map[string]string{} // id -> type
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -193,6 +185,22 @@ func chaosPublish(t *testing.T, natsURL string, cfg chaosConfig, servers []strin
 		time.Sleep(pace)
 	}
 	return published
+}
+
+// reconnecting connects to NATS for the whole run, across its restarts; the
+// connection closes when the test ends.
+func reconnecting(t *testing.T, natsURL string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }
 
 // publishAckedTimeout bounds the retries of one publish across an outage.
@@ -226,15 +234,7 @@ type chaosOutcome struct {
 // was rejected, or within passes.
 func chaosWait(t *testing.T, natsURL string, published map[string]string, within time.Duration) chaosOutcome {
 	t.Helper()
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := reconnecting(t, natsURL)
 	out := chaosOutcome{events: map[string][]events.Event{}, rejected: map[string]bool{}}
 	deadline := time.Now().Add(within)
 	for {
