@@ -96,7 +96,6 @@ func (w *Worker) exhausted(ctx context.Context, run *Run) error {
 	job.State = jobs.StateFailed
 	job.Error = jobs.Errorf(CodeAttemptsExhausted, false, "all %d attempts started and none ended: the worker stopped during each", job.MaxAttempts)
 	zerolog.Ctx(ctx).Error().Str("code", string(job.Error.Code)).Msg("job failed")
-	w.endSecrets(ctx, job)
 	w.leaveLifecycle(ctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message)) // its server goes to error, not left transitional
 	if err := w.record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
 		return err
@@ -117,7 +116,6 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 		job.State = jobs.StateCanceled
 		job.Error = jobs.Errorf(jobs.CodeCanceled, false, "%v", herr)
 		log.Info().Str("checkpoint", job.Checkpoint).Msg("job canceled")
-		w.endSecrets(rctx, job)
 		w.leaveLifecycle(rctx, job, "canceled after step "+orNone(job.Checkpoint))
 		return w.record(rctx, &job, events.JobCanceled, events.Detail{Message: herr.Error(), Step: job.Checkpoint})
 	}
@@ -138,7 +136,6 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	}
 	job.State = jobs.StateFailed
 	log.Error().Err(herr).Str("code", string(job.Error.Code)).Msg("job failed")
-	w.endSecrets(rctx, job)
 	w.leaveLifecycle(rctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message))
 	if err := w.record(rctx, &job, events.JobFailed, d); err != nil {
 		return err
@@ -146,25 +143,19 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	return fmt.Errorf("%w: %w", herr, asynq.SkipRetry)
 }
 
-// endSecrets removes the boot configuration a job left (its image and its
-// per-job callback token), so that the token stops working when the job
-// ends, however it ends; a failure is logged, and the configuration still
-// expires.
-func (w *Worker) endSecrets(ctx context.Context, job jobs.Job) {
-	if _, lifecycle := jobs.LifecycleOf(job.Type); !lifecycle || job.Server == "" {
-		return
-	}
-	if err := w.store.ClearBootConfig(ctx, job.Server, job.ID); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("remove the boot configuration (it expires by itself)")
-	}
-}
-
-// leaveLifecycle moves the server of a job that ended badly from the job's
-// transitional state to error, with the reason, if the job still drives it.
+// leaveLifecycle ends what a lifecycle job that ended badly (failed,
+// canceled, attempts exhausted) leaves behind: its boot configuration goes
+// (its image and per-job callback token: the token stops working with the
+// job), and its server moves from the job's transitional state to error,
+// with the reason, if the job still drives it. Failures are logged: the
+// configuration expires, and the watchdog moves a stuck server.
 func (w *Worker) leaveLifecycle(ctx context.Context, job jobs.Job, reason string) {
 	lc, ok := jobs.LifecycleOf(job.Type)
 	if !ok {
 		return
+	}
+	if err := w.store.ClearBootConfig(ctx, job.Server, job.ID); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("remove the boot configuration (it expires by itself)")
 	}
 	srv, err := w.store.Server(ctx, job.Server)
 	if err != nil || srv.State != lc.During || srv.Job != job.ID {
