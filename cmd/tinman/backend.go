@@ -95,29 +95,34 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	reg := newRegistry(rdb)
 	outbox := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log, Published: publishCounter(reg)})
 	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
-	if err := migrate(ctx, st, log); err != nil {
-		nc.Close()
-		_ = rdb.Close()
-		return nil, err
-	}
-	if cfg.SecretKey != nil {
-		if err := st.CheckKey(ctx); errors.Is(err, store.ErrWrongKey) {
-			nc.Close()
-			_ = rdb.Close()
-			return nil, usageErr("--secret-key / TINMAN_SECRET_KEY: %v", err)
-		} else if err != nil {
-			nc.Close()
-			_ = rdb.Close()
-			return nil, unreachable(fmt.Errorf("check the secret key: %w", err))
-		}
-	}
 	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}
-	if b.submit, err = b.submitter(0); err != nil {
+	if err := b.prepare(ctx, cfg.SecretKey != nil); err != nil {
 		nc.Close()
 		_ = rdb.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// prepare readies what the backend opened: the Redis key layout migrated,
+// the secret key (when one was given) checked against the credentials Redis
+// holds, and the process's submitter.
+func (b *backend) prepare(ctx context.Context, checkKey bool) error {
+	if err := migrate(ctx, b.store, b.log); err != nil {
+		return err
+	}
+	if checkKey {
+		err := b.store.CheckKey(ctx)
+		switch {
+		case errors.Is(err, store.ErrWrongKey):
+			return usageErr("--secret-key / TINMAN_SECRET_KEY: %v", err)
+		case err != nil:
+			return unreachable(fmt.Errorf("check the secret key: %w", err))
+		}
+	}
+	var err error
+	b.submit, err = b.submitter(0)
+	return err
 }
 
 // migrate brings Redis to the key layout of this tinman (store.Migrate),
