@@ -35,7 +35,7 @@ func decodeJSON(r *http.Request, v any) error {
 func decodeStrict(data []byte, v any, prefix string) error {
 	if err := jobs.CheckDuplicateKeys(data); err != nil {
 		e := jobs.AsError(err)
-		return jobs.Invalid(joinField(prefix, e.Field), e.Message)
+		return jobs.Invalid(jobs.FieldUnder(prefix, e.Field), e.Message)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -60,23 +60,14 @@ func decodeError(err error, prefix string) error {
 	case errors.As(err, &syntax):
 		return jobs.Invalid(prefix, fmt.Sprintf("not valid JSON: %v (at byte %d)", syntax, syntax.Offset))
 	case errors.As(err, &typeErr):
-		return jobs.Invalid(joinField(prefix, typeErr.Field), "must be "+jsonType(typeErr.Type))
+		return jobs.Invalid(jobs.FieldPath(prefix, strings.Split(typeErr.Field, ".")...), "must be "+jsonType(typeErr.Type))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return jobs.Invalid(joinField(prefix, strings.Trim(name, `"`)), "is not allowed")
+		return jobs.Invalid(jobs.FieldKey(prefix, strings.Trim(name, `"`)), "is not allowed")
 	}
 	return jobs.Invalid(prefix, "not valid JSON: "+err.Error())
 }
 
-func joinField(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	}
-	return prefix + "." + field
-}
 
 // jsonType names the JSON type of a Go type, as the schemas do.
 func jsonType(t reflect.Type) string {

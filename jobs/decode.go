@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -26,7 +25,7 @@ func decodeObject(data []byte, prefix string, members []member) (map[string]json
 	for _, m := range members {
 		if raw, ok := obj[m.name]; ok {
 			known++
-			if err := m.decode(raw, fieldName(prefix, m.name)); err != nil {
+			if err := m.decode(raw, FieldKey(prefix, m.name)); err != nil {
 				return nil, err
 			}
 		}
@@ -67,7 +66,7 @@ func firstUnknown(obj map[string]json.RawMessage, prefix string, members []membe
 	var fields []string
 	for key := range obj {
 		if !slices.ContainsFunc(members, func(m member) bool { return m.name == key }) {
-			fields = append(fields, fieldName(prefix, key))
+			fields = append(fields, FieldKey(prefix, key))
 		}
 	}
 	return slices.Min(fields)
@@ -142,7 +141,7 @@ func stringMap(dst *map[string]string) decoder {
 		}
 		m := make(map[string]string, len(obj))
 		for _, key := range slices.Sorted(maps.Keys(obj)) { // the same error every time
-			if m[key], err = parseString(obj[key], fieldName(field, key)); err != nil {
+			if m[key], err = parseString(obj[key], FieldKey(field, key)); err != nil {
 				return err
 			}
 		}
@@ -173,26 +172,4 @@ func stringList(dst *[]string) decoder {
 // mustBe says that field must be of a JSON type, named as the schema names it.
 func mustBe(field, jsonType string) *Error {
 	return Invalid(field, "must be "+jsonType)
-}
-
-// fieldName spells key of the object at prefix as Error.Field and the schema
-// do: "params.action", and `params.selector["rack a"]` for a key that is not
-// a plain name.
-func fieldName(prefix, key string) string {
-	switch {
-	case !plainName(key):
-		return prefix + "[" + strconv.Quote(key) + "]"
-	case prefix == "":
-		return key
-	}
-	return prefix + "." + key
-}
-
-func plainName(key string) bool {
-	for _, r := range key {
-		if !(r == '_' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
-			return false
-		}
-	}
-	return key != ""
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 )
 
 // maxJSONDepth is how deep CheckDuplicateKeys looks: encoding/json refuses
@@ -47,7 +46,7 @@ func checkValue(dec *json.Decoder, path string, depth int) error {
 			if err != nil || !ok {
 				return errNotJSON
 			}
-			field := fieldName(path, key)
+			field := FieldKey(path, key)
 			if seen[key] {
 				return Invalid(field, "is given more than once: each key may appear once")
 			}
@@ -61,7 +60,7 @@ func checkValue(dec *json.Decoder, path string, depth int) error {
 		}
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if err := checkValue(dec, FieldIndex(path, i), depth+1); err != nil {
 				return err
 			}
 		}

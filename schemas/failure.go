@@ -305,22 +305,21 @@ func display(v any) string {
 }
 
 // fieldName spells an instance location as the field names of jobs.Error:
-// "params.servers[0]", or "" for the root. Keys that are not plain names are
-// quoted: `params.selector["rack a"]`.
+// "params.servers[0]", or "" for the root (jobs.FieldKey's spelling).
 func fieldName(doc any, path []string) string {
-	var b strings.Builder
+	field := ""
 	node := doc
 	for _, tok := range path {
 		if arr, ok := node.([]any); ok {
-			b.WriteString("[" + tok + "]")
+			field += "[" + tok + "]"
 			node = index(arr, tok)
 			continue
 		}
-		writeKey(&b, tok)
+		field = jobs.FieldKey(field, tok)
 		obj, _ := node.(map[string]any)
 		node = obj[tok]
 	}
-	return b.String()
+	return field
 }
 
 func index(arr []any, tok string) any {
@@ -329,27 +328,4 @@ func index(arr []any, tok string) any {
 		return nil
 	}
 	return arr[i]
-}
-
-func writeKey(b *strings.Builder, key string) {
-	if !plainName(key) {
-		b.WriteString("[" + strconv.Quote(key) + "]")
-		return
-	}
-	if b.Len() > 0 {
-		b.WriteByte('.')
-	}
-	b.WriteString(key)
-}
-
-func plainName(key string) bool {
-	if key == "" {
-		return false
-	}
-	for _, r := range key {
-		if !(r == '_' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
