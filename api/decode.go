@@ -68,7 +68,6 @@ func decodeError(err error, prefix string) error {
 	return jobs.Invalid(prefix, "not valid JSON: "+err.Error())
 }
 
-
 // jsonType names the JSON type of a Go type, as the schemas do.
 func jsonType(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
