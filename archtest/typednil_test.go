@@ -16,7 +16,7 @@ import (
 // (or map, slice, chan, func) that may be nil next to a failure. The nil
 // pointer becomes a non-nil interface, passes every "!= nil" check, and
 // panics at its first method call: every BMC login failure once did exactly
-// that (`return dialer.Open(ctx, srv, creds)` as a (workers.BMC, error)).
+// that (`return dialer.Open(ctx, srv, creds)` as a (workers.Session, error)).
 // Write instead:
 //
 //	s, err := dialer.Open(ctx, srv, creds)

@@ -22,7 +22,7 @@ func (w *Worker) bootDevice(ctx context.Context, _ *asynq.Task) error {
 	if err := run.Params(&p); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(_ jobs.Server, b BMC) error {
+	return w.withBMC(ctx, run, func(_ jobs.Server, b hardware) error {
 		if err := setBootVerified(ctx, b, p); err != nil {
 			return err
 		}
@@ -39,15 +39,14 @@ const CodeBootDeviceUnverified jobs.Code = "boot_device_unverified"
 // another device or persistence fails the job, not retried (sending the
 // same change again would be answered the same way). Over IPMI bmclib
 // cannot read it back, and the change is taken on trust.
-func setBootVerified(ctx context.Context, b BMC, p jobs.BootDeviceParams) error {
+func setBootVerified(ctx context.Context, b interface {
+	BootControl
+	BootReader
+}, p jobs.BootDeviceParams) error {
 	if err := b.SetBootDevice(ctx, p); err != nil {
 		return err
 	}
-	r, ok := b.(BootReader)
-	if !ok {
-		return nil
-	}
-	got, err := r.BootOverride(ctx)
+	got, err := b.BootOverride(ctx)
 	switch {
 	case jobs.CodeOf(err) == jobs.CodeUnsupportedOperation:
 		zerolog.Ctx(ctx).Debug().Msg("boot override not readable on this BMC: taken on trust")

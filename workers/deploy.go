@@ -81,7 +81,7 @@ func (w *Worker) deployPlan(ctx context.Context, run *Run, p jobs.DeployParams) 
 	}
 	servers := p.Servers
 	if len(p.Selector) > 0 {
-		found, err := w.store.ListServers(ctx, p.Selector)
+		found, err := w.servers.ListServers(ctx, p.Selector)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +115,7 @@ func (w *Worker) savePlan(ctx context.Context, run *Run, plan *DeployPlan, t eve
 	if plan.StartedAt != nil {
 		run.Job.WaitingFor = batchName(plan)
 	}
-	_, err = w.store.Record(ctx, &run.Job, t, events.Detail{Step: fmt.Sprintf("batch-%d", plan.Current+1), Message: msg})
+	_, err = w.records.Record(ctx, &run.Job, t, events.Detail{Step: fmt.Sprintf("batch-%d", plan.Current+1), Message: msg})
 	return err
 }
 
@@ -186,11 +186,11 @@ func (w *Worker) batchDone(ctx context.Context, run *Run, plan *DeployPlan, p jo
 // counts as failed once the dispatcher has had ample time.
 func (w *Worker) childState(ctx context.Context, run *Run, plan *DeployPlan, server string) (jobs.State, error) {
 	id := childID(run.Job.ID, server)
-	job, err := w.store.Job(ctx, id)
+	job, err := w.records.Job(ctx, id)
 	if jobs.CodeOf(err) != jobs.CodeNotFound {
 		return job.State, err
 	}
-	sub, err := w.store.SubmittedJob(ctx, id)
+	sub, err := w.records.SubmittedJob(ctx, id)
 	switch {
 	case err == nil && sub.State == jobs.StateRejected:
 		zerolog.Ctx(ctx).Info().Str("child", id).Interface("error", sub.Error).Msg("deploy's job rejected")
@@ -208,13 +208,13 @@ func (w *Worker) childState(ctx context.Context, run *Run, plan *DeployPlan, ser
 // deployCanceled stops a deploy that was asked to stop: its running jobs are
 // canceled too, and no further batch starts.
 func (w *Worker) deployCanceled(ctx context.Context, run *Run, plan *DeployPlan) error {
-	canceled, err := w.store.CancelRequested(ctx, run.Job.ID)
+	canceled, err := w.records.CancelRequested(ctx, run.Job.ID)
 	if err != nil || !canceled {
 		return err
 	}
 	if plan.StartedAt != nil {
 		for _, server := range plan.Batches[plan.Current] {
-			if _, err := w.store.CancelJob(ctx, childID(run.Job.ID, server), "deploy:"+run.Job.ID); err != nil {
+			if _, err := w.records.CancelJob(ctx, childID(run.Job.ID, server), "deploy:"+run.Job.ID); err != nil {
 				zerolog.Ctx(ctx).Debug().Err(err).Str("server", server).Msg("cancel deploy's job")
 			}
 		}

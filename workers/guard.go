@@ -31,7 +31,7 @@ type guard struct {
 func (w *Worker) newGuard(ctx context.Context, srv jobs.Server, lease *heldLease) (*guard, error) {
 	g := &guard{w: w, srv: srv, lease: lease, interval: w.cfg.MinCommandInterval[srv.BMC.Provider]}
 	if g.interval > 0 {
-		last, err := w.store.LastCall(ctx, srv.ID)
+		last, err := w.pacing.LastCall(ctx, srv.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,7 @@ func (g *guard) account(ctx context.Context, err error) {
 	log := zerolog.Ctx(ctx)
 	if err != nil {
 		if e := jobs.AsError(err); e.Code == jobs.CodeBMCUnreachable {
-			opened, serr := g.w.store.BMCFailed(ctx, g.srv.ID, "BMC unreachable: "+e.Message, g.w.cfg.BreakerThreshold, g.w.cfg.BreakerWindow)
+			opened, serr := g.w.breakers.BMCFailed(ctx, g.srv.ID, "BMC unreachable: "+e.Message, g.w.cfg.BreakerThreshold, g.w.cfg.BreakerWindow)
 			if serr != nil {
 				log.Warn().Err(serr).Msg("count BMC failure")
 			} else if opened {
@@ -109,7 +109,7 @@ func (g *guard) account(ctx context.Context, err error) {
 		return
 	}
 	g.answered = true
-	if closed, serr := g.w.store.BMCAnswered(ctx, g.srv.ID); serr != nil {
+	if closed, serr := g.w.breakers.BMCAnswered(ctx, g.srv.ID); serr != nil {
 		log.Warn().Err(serr).Msg("reset BMC failures")
 	} else if closed {
 		log.Info().Msg("circuit breaker closed: BMC answers again, maintenance cleared")
@@ -121,7 +121,7 @@ func (g *guard) done(ctx context.Context) {
 	if g.interval <= 0 || g.last.IsZero() {
 		return
 	}
-	if err := g.w.store.SetLastCall(ctx, g.srv.ID, g.last, g.interval); err != nil {
+	if err := g.w.pacing.SetLastCall(ctx, g.srv.ID, g.last, g.interval); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("remember last BMC call")
 	}
 }
@@ -131,15 +131,15 @@ func (g *guard) done(ctx context.Context) {
 type session struct {
 	g    *guard
 	run  *Run
-	open func(context.Context) (BMC, error)
-	conn BMC
+	open func(context.Context) (Session, error)
+	conn Session
 }
 
-func (s *session) get(ctx context.Context) (BMC, error) {
+func (s *session) get(ctx context.Context) (Session, error) {
 	if s.conn != nil {
 		return s.conn, nil
 	}
-	var conn BMC
+	var conn Session
 	err := s.g.do(ctx, "open", func(ctx context.Context) (err error) {
 		conn, err = s.open(ctx)
 		return err
@@ -161,20 +161,36 @@ func (s *session) close(ctx context.Context) {
 	}
 }
 
-// guardedBMC is a BMC whose every call opens the session if need be and
-// goes through the guard.
+// hardware is what a handler holds: the job's guarded session, which
+// offers every capability and fails a call to one its provider lacks with
+// unsupported_operation.
+type hardware interface {
+	PowerControl
+	BootControl
+	BootReader
+	InventoryReader
+	BMCResetter
+}
+
+// guardedBMC is the hardware of a job: every call opens the session if need
+// be, finds the capability on it, and goes through the guard.
 type guardedBMC struct{ s *session }
 
-func (b guardedBMC) call(ctx context.Context, op string, fn func(context.Context, BMC) error) error {
+// guardedCall runs one call of capability C under the guard.
+func guardedCall[C any](ctx context.Context, b guardedBMC, op string, fn func(context.Context, C) error) error {
 	conn, err := b.s.get(ctx)
 	if err != nil {
 		return err
 	}
-	return b.s.g.do(ctx, op, func(ctx context.Context) error { return fn(ctx, conn) })
+	c, ok := conn.(C)
+	if !ok {
+		return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "the %s provider cannot %s", conn.Provider(), op)
+	}
+	return b.s.g.do(ctx, op, func(ctx context.Context) error { return fn(ctx, c) })
 }
 
 func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err error) {
-	err = b.call(ctx, "power-state", func(ctx context.Context, c BMC) (err error) {
+	err = guardedCall(ctx, b, "power-state", func(ctx context.Context, c PowerControl) (err error) {
 		state, err = c.PowerState(ctx)
 		return err
 	})
@@ -185,29 +201,23 @@ func (b guardedBMC) PowerState(ctx context.Context) (state jobs.PowerState, err 
 }
 
 func (b guardedBMC) SetPower(ctx context.Context, a jobs.PowerAction) error {
-	return b.call(ctx, "power-"+string(a), func(ctx context.Context, c BMC) error { return c.SetPower(ctx, a) })
+	return guardedCall(ctx, b, "power-"+string(a), func(ctx context.Context, c PowerControl) error { return c.SetPower(ctx, a) })
 }
 
 func (b guardedBMC) SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error {
-	return b.call(ctx, "boot-device", func(ctx context.Context, c BMC) error { return c.SetBootDevice(ctx, p) })
+	return guardedCall(ctx, b, "boot-device", func(ctx context.Context, c BootControl) error { return c.SetBootDevice(ctx, p) })
 }
 
-// BootOverride reads the boot override back through the guard; a BMC that
-// cannot is an unsupported_operation.
 func (b guardedBMC) BootOverride(ctx context.Context) (o jobs.BootDeviceParams, err error) {
-	err = b.call(ctx, "boot-override", func(ctx context.Context, c BMC) (err error) {
-		r, ok := c.(BootReader)
-		if !ok {
-			return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "this BMC's provider cannot read the boot override back")
-		}
-		o, err = r.BootOverride(ctx)
+	err = guardedCall(ctx, b, "boot-override", func(ctx context.Context, c BootReader) (err error) {
+		o, err = c.BootOverride(ctx)
 		return err
 	})
 	return o, err
 }
 
 func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err error) {
-	err = b.call(ctx, "inventory", func(ctx context.Context, c BMC) (err error) {
+	err = guardedCall(ctx, b, "inventory", func(ctx context.Context, c InventoryReader) (err error) {
 		inv, err = c.Inventory(ctx)
 		return err
 	})
@@ -215,19 +225,8 @@ func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err erro
 }
 
 func (b guardedBMC) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
-	return b.call(ctx, "bmc-reset", func(ctx context.Context, c BMC) error { return c.ResetBMC(ctx, kind) })
+	return guardedCall(ctx, b, "bmc-reset", func(ctx context.Context, c BMCResetter) error { return c.ResetBMC(ctx, kind) })
 }
-
-// Provider names the driver of the open session ("" before the first call).
-func (b guardedBMC) Provider() string {
-	if b.s.conn == nil {
-		return ""
-	}
-	return b.s.conn.Provider()
-}
-
-// Close does nothing: the session is closed when the job's run ends.
-func (b guardedBMC) Close(context.Context) error { return nil }
 
 // acquireCallSlot waits for a slot of the process's BMC call budget.
 func (w *Worker) acquireCallSlot(ctx context.Context) error {

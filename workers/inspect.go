@@ -14,18 +14,18 @@ import (
 func (w *Worker) inspect(ctx context.Context, _ *asynq.Task) error {
 	run := RunFrom(ctx)
 	lc, _ := jobs.LifecycleOf(jobs.Inspect)
-	if _, err := w.store.TransitionServer(ctx, run.Job.Server, lc.From, lc.During, run.Job.ID, "inspect"); err != nil {
+	if _, err := w.servers.TransitionServer(ctx, run.Job.Server, lc.From, lc.During, run.Job.ID, "inspect"); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
+	return w.withBMC(ctx, run, func(srv jobs.Server, b hardware) error {
 		inv, err := b.Inventory(ctx)
 		if err != nil {
 			return err
 		}
-		if err := w.store.SetInventory(ctx, srv.ID, inv); err != nil {
+		if err := w.servers.SetInventory(ctx, srv.ID, inv); err != nil {
 			return fmt.Errorf("store inventory of %s: %w", srv.ID, err)
 		}
-		if _, err := w.store.TransitionServer(ctx, srv.ID, []jobs.ServerState{lc.During}, lc.After, run.Job.ID, "inspected"); err != nil {
+		if _, err := w.servers.TransitionServer(ctx, srv.ID, []jobs.ServerState{lc.During}, lc.After, run.Job.ID, "inspected"); err != nil {
 			return err
 		}
 		return run.SetResult(inv.Summary())
@@ -43,7 +43,7 @@ func (w *Worker) bmcReset(ctx context.Context, _ *asynq.Task) error {
 	if err := run.Params(&p); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(_ jobs.Server, b BMC) error {
+	return w.withBMC(ctx, run, func(_ jobs.Server, b hardware) error {
 		if err := b.ResetBMC(ctx, p.Kind); err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ func (h *heldLease) valid() bool { return time.Now().UnixNano() < h.validUntil.L
 // acquire says so once in a job.progress event and returns errServerBusy.
 func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldLease, func(keep time.Duration), error) {
 	job := run.Job
-	l, err := w.store.AcquireLease(ctx, job.Server, job.ID, w.cfg.LeaseTTL)
+	l, err := w.leases.AcquireLease(ctx, job.Server, job.ID, w.cfg.LeaseTTL)
 	if errors.Is(err, store.ErrLeaseHeld) {
 		return ctx, nil, nil, w.waitForLease(ctx, run, err)
 	}
@@ -80,11 +80,11 @@ func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldL
 		defer rcancel()
 		var err error
 		if keep <= 0 {
-			err = w.store.ReleaseLease(rctx, l)
+			err = w.leases.ReleaseLease(rctx, l)
 		} else {
 			kept := l
 			kept.TTL = keep
-			err = w.store.RenewLease(rctx, kept)
+			err = w.leases.RenewLease(rctx, kept)
 		}
 		if err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("release server lease (it expires by itself)")
@@ -105,7 +105,7 @@ func (w *Worker) renew(ctx context.Context, h *heldLease, cancel context.CancelC
 			return
 		case <-t.C:
 		}
-		err := w.store.RenewLease(ctx, h.lease)
+		err := w.leases.RenewLease(ctx, h.lease)
 		switch {
 		case err == nil:
 			h.validUntil.Store(time.Now().Add(h.lease.TTL - h.lease.TTL/10).UnixNano())
@@ -118,7 +118,7 @@ func (w *Worker) renew(ctx context.Context, h *heldLease, cancel context.CancelC
 
 // waitForLease reports, once per job, that it waits for the server.
 func (w *Worker) waitForLease(ctx context.Context, run *Run, held error) error {
-	first, err := w.store.MarkWaiting(ctx, run.Job.ID)
+	first, err := w.records.MarkWaiting(ctx, run.Job.ID)
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,9 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 		}
 		if job.State.Terminal() {
 			log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
-			return w.store.Flush(ctx, job.ID)
+			return w.records.Flush(ctx, job.ID)
 		}
-		run := &Run{Job: job, store: w.store}
+		run := &Run{Job: job, records: w.records}
 		// A workflow that waits resumes its attempt: no new start, no attempt spent.
 		resuming := job.State == jobs.StateRunning && job.WaitingFor != ""
 		if job.Attempt >= job.MaxAttempts && !resuming {
@@ -61,7 +61,7 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 		if !resuming {
 			run.Job.State, run.Job.Error = jobs.StateRunning, nil
 			run.Job.Attempt++
-			if _, err := w.store.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
+			if _, err := w.records.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
 				return fmt.Errorf("record start of job %s: %w", job.ID, err)
 			}
 			log.Info().Msg("job started")
@@ -83,7 +83,7 @@ func (w *Worker) load(ctx context.Context, t *asynq.Task) (jobs.Job, error) {
 	if err != nil {
 		return jobs.Job{}, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	job, err := w.store.Job(ctx, p.JobID)
+	job, err := w.records.Job(ctx, p.JobID)
 	if jobs.CodeOf(err) == jobs.CodeNotFound {
 		return job, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
@@ -154,14 +154,14 @@ func (w *Worker) leaveLifecycle(ctx context.Context, job jobs.Job, reason string
 	if !ok {
 		return
 	}
-	if err := w.store.ClearBootConfig(ctx, job.Server, job.ID); err != nil {
+	if err := w.boot.ClearBootConfig(ctx, job.Server, job.ID); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("remove the boot configuration (it expires by itself)")
 	}
-	srv, err := w.store.Server(ctx, job.Server)
+	srv, err := w.servers.Server(ctx, job.Server)
 	if err != nil || srv.State != lc.During || srv.Job != job.ID {
 		return
 	}
-	if _, err := w.store.TransitionServer(ctx, job.Server, []jobs.ServerState{lc.During}, jobs.ServerError, job.ID, reason); err != nil {
+	if _, err := w.servers.TransitionServer(ctx, job.Server, []jobs.ServerState{lc.During}, jobs.ServerError, job.ID, reason); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("move server to error (the watchdog will)")
 	}
 }
@@ -191,7 +191,7 @@ func attemptFailure(ctx context.Context, herr error) *jobs.Error {
 func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) error {
 	var err error
 	for delay := 50 * time.Millisecond; ; delay *= 2 {
-		if _, err = w.store.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
+		if _, err = w.records.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
 			return err
 		}
 		select {

@@ -9,55 +9,119 @@ import (
 	"github.com/tinmanhq/tinman/store"
 )
 
-// BMC is what handlers need of a server's management controller.
-type BMC interface {
-	PowerState(ctx context.Context) (jobs.PowerState, error)
-	SetPower(ctx context.Context, action jobs.PowerAction) error
-	SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error
-	Inventory(ctx context.Context) (jobs.Inventory, error)
-	ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error
+// The BMC ports, one per capability, bmclib's style: a session offers what
+// its provider can do, and each handler asks only for what it uses. A call
+// to a capability the session lacks fails with unsupported_operation; the
+// admission (jobs.Provider.Supports) refuses such jobs before they queue.
+
+// Session is an open connection to a server's BMC.
+type Session interface {
 	// Provider names the driver that answered, for events.
 	Provider() string
 	Close(ctx context.Context) error
 }
 
-// BootReader is a BMC that can read its boot override back (bmclib can over
-// Redfish, not over IPMI).
+// PowerControl reads and sets the host's power.
+type PowerControl interface {
+	PowerState(ctx context.Context) (jobs.PowerState, error)
+	SetPower(ctx context.Context, action jobs.PowerAction) error
+}
+
+// BootControl sets the boot override.
+type BootControl interface {
+	SetBootDevice(ctx context.Context, p jobs.BootDeviceParams) error
+}
+
+// BootReader reads the boot override back (bmclib can over Redfish, not
+// over IPMI).
 type BootReader interface {
 	BootOverride(ctx context.Context) (jobs.BootDeviceParams, error)
 }
 
-// Connector opens a BMC session for a server.
-type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (BMC, error)
+// InventoryReader reads the hardware inventory.
+type InventoryReader interface {
+	Inventory(ctx context.Context) (jobs.Inventory, error)
+}
 
-// Store is what workers need of the records.
-type Store interface {
+// BMCResetter resets the BMC itself.
+type BMCResetter interface {
+	ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error
+}
+
+// Connector opens a BMC session for a server.
+type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (Session, error)
+
+// The store ports, one per kind of record the workers keep; the Worker holds
+// each separately, and each part of it uses only the ones it needs.
+
+// JobRecords is the job records, their events (through the outbox) and
+// their cancel flags.
+type JobRecords interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error)
 	Flush(ctx context.Context, jobID string) error
+	MarkWaiting(ctx context.Context, jobID string) (bool, error)
+	CancelRequested(ctx context.Context, id string) (bool, error)
+	CancelJob(ctx context.Context, id, by string) (jobs.Job, error)
+	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
+}
+
+// ServerRecords is the server registry: records, credentials, what jobs
+// learn of a server, and lifecycle transitions.
+type ServerRecords interface {
+	Server(ctx context.Context, id string) (jobs.Server, error)
 	ServerWithCredentials(ctx context.Context, id string) (jobs.Server, jobs.Credentials, error)
+	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
 	SetPowerState(ctx context.Context, id string, p jobs.PowerState) error
 	SetInventory(ctx context.Context, id string, inv jobs.Inventory) error
+	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
+}
+
+// Leases is the server leases: one job's hardware operations on a server at a time.
+type Leases interface {
 	AcquireLease(ctx context.Context, server, owner string, ttl time.Duration) (store.Lease, error)
 	RenewLease(ctx context.Context, l store.Lease) error
 	ReleaseLease(ctx context.Context, l store.Lease) error
-	MarkWaiting(ctx context.Context, jobID string) (bool, error)
+	LeaseHolder(ctx context.Context, server string) (string, error)
+}
+
+// Breakers is the circuit breakers of BMCs that stopped answering, and the
+// claim of each probe.
+type Breakers interface {
 	BMCFailed(ctx context.Context, server, reason string, threshold int, window time.Duration) (bool, error)
 	BMCAnswered(ctx context.Context, server string) (bool, error)
 	OpenBreakers(ctx context.Context) ([]string, error)
 	ClaimProbe(ctx context.Context, server string, interval time.Duration) (bool, error)
-	ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error)
+}
+
+// Pacing is the time of each BMC's last command, shared by every worker.
+type Pacing interface {
 	LastCall(ctx context.Context, server string) (time.Time, error)
-	Server(ctx context.Context, id string) (jobs.Server, error)
-	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
-	CancelRequested(ctx context.Context, id string) (bool, error)
-	CancelJob(ctx context.Context, id, by string) (jobs.Job, error)
-	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
-	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
+	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
+}
+
+// BootConfigs is the boot configurations of servers being installed and
+// the installer callbacks received.
+type BootConfigs interface {
 	SetBootConfig(ctx context.Context, c store.BootConfig) error
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	ClearBootConfig(ctx context.Context, server, jobID string) error
-	SetLastCall(ctx context.Context, server string, at time.Time, interval time.Duration) error
-	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
-	LeaseHolder(ctx context.Context, server string) (string, error)
+	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
+}
+
+// Rounds elects, per round, the one worker that runs a periodic duty
+// (watchdog, rescue).
+type Rounds interface {
+	ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error)
+}
+
+// Store is every port at once, as *store.Store provides them.
+type Store interface {
+	JobRecords
+	ServerRecords
+	Leases
+	Breakers
+	Pacing
+	BootConfigs
+	Rounds
 }

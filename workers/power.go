@@ -23,7 +23,7 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 	if err := run.Params(&p); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(srv jobs.Server, b BMC) error {
+	return w.withBMC(ctx, run, func(srv jobs.Server, b hardware) error {
 		state, err := w.powerAction(ctx, b, p.Action)
 		if p.HardFallback && jobs.CodeOf(err) == jobs.CodePowerStateUnverified {
 			state, err = w.hardFallback(ctx, run, b, err)
@@ -32,7 +32,7 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 			return err
 		}
 		if state != srv.PowerState {
-			if err := w.store.SetPowerState(ctx, srv.ID, state); err != nil {
+			if err := w.servers.SetPowerState(ctx, srv.ID, state); err != nil {
 				return fmt.Errorf("record power state of %s: %w", srv.ID, err)
 			}
 		}
@@ -41,7 +41,7 @@ func (w *Worker) power(ctx context.Context, _ *asynq.Task) error {
 }
 
 // powerAction performs action and returns the power state read back after it.
-func (w *Worker) powerAction(ctx context.Context, b BMC, action jobs.PowerAction) (jobs.PowerState, error) {
+func (w *Worker) powerAction(ctx context.Context, b PowerControl, action jobs.PowerAction) (jobs.PowerState, error) {
 	if action == jobs.PowerStatus {
 		return b.PowerState(ctx)
 	}
@@ -66,7 +66,7 @@ func (w *Worker) powerAction(ctx context.Context, b BMC, action jobs.PowerAction
 }
 
 // hardFallback forces the power off after a soft off that did not take.
-func (w *Worker) hardFallback(ctx context.Context, run *Run, b BMC, soft error) (jobs.PowerState, error) {
+func (w *Worker) hardFallback(ctx context.Context, run *Run, b PowerControl, soft error) (jobs.PowerState, error) {
 	if err := run.Progress(ctx, "hard-fallback", "graceful shutdown did not take effect: forcing off ("+soft.Error()+")"); err != nil {
 		return jobs.PowerStateUnknown, err
 	}
@@ -84,7 +84,7 @@ func targetState(a jobs.PowerAction) jobs.PowerState {
 // row, or the verify deadline passes. Unknown (a transition such as
 // PoweringOn) is never taken for either state, and one reading is not
 // trusted alone: BMCs answer a stale state while the host changes.
-func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (jobs.PowerState, error) {
+func (w *Worker) verifyPower(ctx context.Context, b PowerControl, want jobs.PowerState) (jobs.PowerState, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.PowerVerifyTimeout)
 	defer cancel()
 	last, agreed, delay := jobs.PowerStateUnknown, 0, 100*time.Millisecond
@@ -116,8 +116,8 @@ func (w *Worker) verifyPower(ctx context.Context, b BMC, want jobs.PowerState) (
 // first call (a workflow that only waits logs in to nothing), and closed.
 // A server whose circuit breaker is open fails the job at once, unless the
 // job is one that may probe it (power status, inspect).
-func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC) error) error {
-	srv, creds, err := w.store.ServerWithCredentials(ctx, run.Job.Server)
+func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, hardware) error) error {
+	srv, creds, err := w.servers.ServerWithCredentials(ctx, run.Job.Server)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, BMC
 		return err
 	}
 	defer g.done(ctx)
-	sess := &session{g: g, run: run, open: func(ctx context.Context) (BMC, error) { return w.connect(ctx, srv, creds) }}
+	sess := &session{g: g, run: run, open: func(ctx context.Context) (Session, error) { return w.connect(ctx, srv, creds) }}
 	defer sess.close(ctx)
 	return fn(srv, guardedBMC{s: sess})
 }

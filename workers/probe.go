@@ -3,6 +3,8 @@ package workers
 import (
 	"context"
 	"time"
+
+	"github.com/tinmanhq/tinman/jobs"
 )
 
 // probeBreakers tries, every ProbeInterval until ctx ends, the BMCs whose
@@ -28,13 +30,13 @@ func every(ctx context.Context, interval time.Duration, fn func(context.Context)
 
 func (w *Worker) probeRound(ctx context.Context) {
 	log := w.cfg.Logger.With().Str("component", "breaker").Logger()
-	ids, err := w.store.OpenBreakers(ctx)
+	ids, err := w.breakers.OpenBreakers(ctx)
 	if err != nil {
 		log.Warn().Err(err).Msg("list open breakers")
 		return
 	}
 	for _, id := range ids {
-		mine, err := w.store.ClaimProbe(ctx, id, w.cfg.ProbeInterval)
+		mine, err := w.breakers.ClaimProbe(ctx, id, w.cfg.ProbeInterval)
 		if err != nil || !mine {
 			continue
 		}
@@ -42,7 +44,7 @@ func (w *Worker) probeRound(ctx context.Context) {
 			log.Debug().Str("server", id).Err(err).Msg("BMC still unreachable")
 			continue
 		}
-		if closed, err := w.store.BMCAnswered(ctx, id); err == nil && closed {
+		if closed, err := w.breakers.BMCAnswered(ctx, id); err == nil && closed {
 			log.Info().Str("server", id).Msg("circuit breaker closed: BMC answers again, maintenance cleared")
 		}
 	}
@@ -51,12 +53,12 @@ func (w *Worker) probeRound(ctx context.Context) {
 // probe opens a session and reads the power state: the cheapest proof of
 // life. It holds the server's lease meanwhile, as any BMC operation does.
 func (w *Worker) probe(ctx context.Context, id string) error {
-	l, err := w.store.AcquireLease(ctx, id, "breaker-probe", w.cfg.LeaseTTL)
+	l, err := w.leases.AcquireLease(ctx, id, "breaker-probe", w.cfg.LeaseTTL)
 	if err != nil {
 		return err
 	}
-	defer w.store.ReleaseLease(context.WithoutCancel(ctx), l)
-	srv, creds, err := w.store.ServerWithCredentials(ctx, id)
+	defer w.leases.ReleaseLease(context.WithoutCancel(ctx), l)
+	srv, creds, err := w.servers.ServerWithCredentials(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -65,6 +67,10 @@ func (w *Worker) probe(ctx context.Context, id string) error {
 		return err
 	}
 	defer b.Close(ctx)
-	_, err = b.PowerState(ctx)
+	p, ok := b.(PowerControl)
+	if !ok {
+		return jobs.Errorf(jobs.CodeUnsupportedOperation, false, "the %s provider cannot read the power state", b.Provider())
+	}
+	_, err = p.PowerState(ctx)
 	return err
 }

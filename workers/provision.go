@@ -35,7 +35,7 @@ func (w *Worker) provision(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	lc, _ := jobs.LifecycleOf(jobs.Provision)
-	return w.withLifecycle(ctx, run, lc, func(b BMC) []Step {
+	return w.withLifecycle(ctx, run, lc, func(b hardware) []Step {
 		return []Step{
 			{"power-off", w.powerStep(run, b, jobs.PowerOff)},
 			{"pxe-once", w.netbootStep(run, b, "install", p.Image)},
@@ -61,7 +61,7 @@ func (w *Worker) provision(ctx context.Context, _ *asynq.Task) error {
 func (w *Worker) deprovision(ctx context.Context, _ *asynq.Task) error {
 	run := RunFrom(ctx)
 	lc, _ := jobs.LifecycleOf(jobs.Deprovision)
-	return w.withLifecycle(ctx, run, lc, func(b BMC) []Step {
+	return w.withLifecycle(ctx, run, lc, func(b hardware) []Step {
 		return []Step{
 			{"power-off", w.powerStep(run, b, jobs.PowerOff)},
 			{"pxe-once", w.netbootStep(run, b, "wipe", "")},
@@ -78,35 +78,35 @@ func (w *Worker) deprovision(ctx context.Context, _ *asynq.Task) error {
 // withLifecycle makes sure the server is in the job's transitional state
 // (the dispatcher moved it there already; this is idempotent), then runs the
 // workflow's steps on one BMC session.
-func (w *Worker) withLifecycle(ctx context.Context, run *Run, lc jobs.Lifecycle, steps func(BMC) []Step) error {
-	if _, err := w.store.TransitionServer(ctx, run.Job.Server, lc.From, lc.During, run.Job.ID, string(run.Job.Type)); err != nil {
+func (w *Worker) withLifecycle(ctx context.Context, run *Run, lc jobs.Lifecycle, steps func(hardware) []Step) error {
+	if _, err := w.servers.TransitionServer(ctx, run.Job.Server, lc.From, lc.During, run.Job.ID, string(run.Job.Type)); err != nil {
 		return err
 	}
-	return w.withBMC(ctx, run, func(_ jobs.Server, b BMC) error {
+	return w.withBMC(ctx, run, func(_ jobs.Server, b hardware) error {
 		return w.runSteps(ctx, run, steps(b))
 	})
 }
 
-func (w *Worker) powerStep(run *Run, b BMC, action jobs.PowerAction) func(context.Context) error {
+func (w *Worker) powerStep(run *Run, b hardware, action jobs.PowerAction) func(context.Context) error {
 	return func(ctx context.Context) error {
 		state, err := w.powerAction(ctx, b, action)
 		if err != nil {
 			return err
 		}
-		return w.store.SetPowerState(ctx, run.Job.Server, state)
+		return w.servers.SetPowerState(ctx, run.Job.Server, state)
 	}
 }
 
 // netbootStep sets a one-time PXE boot and the boot configuration the
 // network boot service gives the machine: what to do, and the per-job token
 // its callbacks must carry.
-func (w *Worker) netbootStep(run *Run, b BMC, purpose, image string) func(context.Context) error {
+func (w *Worker) netbootStep(run *Run, b hardware, purpose, image string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		token := make([]byte, 32)
 		_, _ = rand.Read(token)
 		cfg := store.BootConfig{Server: run.Job.Server, JobID: run.Job.ID, Purpose: purpose, Image: image,
 			Token: hex.EncodeToString(token), Expires: time.Now().Add(2*w.cfg.InstallerTimeout + time.Hour)}
-		if err := w.store.SetBootConfig(ctx, cfg); err != nil {
+		if err := w.boot.SetBootConfig(ctx, cfg); err != nil {
 			return err
 		}
 		return setBootVerified(ctx, b, jobs.BootDeviceParams{Device: jobs.BootPXE})
@@ -117,10 +117,10 @@ func (w *Worker) netbootStep(run *Run, b BMC, purpose, image string) func(contex
 // reaches the state after the job.
 func (w *Worker) finishLifecycle(run *Run, lc jobs.Lifecycle, result any) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if err := w.store.ClearBootConfig(ctx, run.Job.Server, run.Job.ID); err != nil {
+		if err := w.boot.ClearBootConfig(ctx, run.Job.Server, run.Job.ID); err != nil {
 			return err
 		}
-		if _, err := w.store.TransitionServer(ctx, run.Job.Server, []jobs.ServerState{lc.During}, lc.After, run.Job.ID, string(run.Job.Type)+" done"); err != nil {
+		if _, err := w.servers.TransitionServer(ctx, run.Job.Server, []jobs.ServerState{lc.During}, lc.After, run.Job.ID, string(run.Job.Type)+" done"); err != nil {
 			return err
 		}
 		return run.SetResult(result)

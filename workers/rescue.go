@@ -33,7 +33,7 @@ func (w *Worker) rescue(ctx context.Context) {
 	every(ctx, w.cfg.RescueInterval, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, rescueTimeout)
 		defer cancel()
-		if mine, err := w.store.ClaimRound(ctx, "rescue", w.cfg.RescueInterval); err == nil && mine {
+		if mine, err := w.rounds.ClaimRound(ctx, "rescue", w.cfg.RescueInterval); err == nil && mine {
 			w.rescueRound(ctx)
 		}
 	})
@@ -88,7 +88,7 @@ func (w *Worker) rescueTask(ctx context.Context, queue string, t *asynq.TaskInfo
 	if err != nil {
 		return nil // not Tinman's: asynq deals with it
 	}
-	job, err := w.store.Job(ctx, p.JobID)
+	job, err := w.records.Job(ctx, p.JobID)
 	if err != nil {
 		return nil //nolint:nilerr // gone: the task is dropped when it runs
 	}
@@ -98,14 +98,14 @@ func (w *Worker) rescueTask(ctx context.Context, queue string, t *asynq.TaskInfo
 	if job.TaskInCharge() != t.ID {
 		return w.ensureEnqueued(ctx, queue, job) // an orphan of a job rescued already
 	}
-	holder, err := w.store.LeaseHolder(ctx, job.Server)
+	holder, err := w.leases.LeaseHolder(ctx, job.Server)
 	if err != nil || holder == job.ID {
 		return err // held: its worker lives, or its lease has yet to lapse
 	}
 	next := job
 	next.Task = job.ID + "~" + strconv.Itoa(job.Attempt)
 	msg := fmt.Sprintf("the worker of attempt %d is gone (its lease lapsed): task %s resumes the job", job.Attempt, next.Task)
-	if _, err := w.store.Record(ctx, &next, events.JobProgress, events.Detail{Step: "rescued", Message: msg}); err != nil {
+	if _, err := w.records.Record(ctx, &next, events.JobProgress, events.Detail{Step: "rescued", Message: msg}); err != nil {
 		if errors.Is(err, store.ErrSeqConflict) {
 			return nil // the job moved meanwhile: not lost
 		}

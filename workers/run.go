@@ -13,7 +13,7 @@ import (
 // reports about it. The status middleware puts it in the handler's context.
 type Run struct {
 	Job      jobs.Job
-	store    Store
+	records  JobRecords
 	provider string
 	result   json.RawMessage
 	lease    *heldLease // nil for a job that targets no server
@@ -57,6 +57,6 @@ func (r *Run) SetResult(v any) error {
 
 // Progress records a step of the job as a tinman.job.progress event.
 func (r *Run) Progress(ctx context.Context, step, message string) error {
-	_, err := r.store.Record(ctx, &r.Job, events.JobProgress, events.Detail{Step: step, Message: message, Provider: r.provider})
+	_, err := r.records.Record(ctx, &r.Job, events.JobProgress, events.Detail{Step: step, Message: message, Provider: r.provider})
 	return err
 }

@@ -37,6 +37,21 @@ type fakeBMC struct {
 	times   []time.Time   // when each call began
 	active  int           // calls in progress
 	overlap bool          // two calls were ever in progress at once
+	// powerOnly: the connector hands out a session with no capability
+	// but power, as a provider without inventory, boot or reset would.
+	powerOnly bool
+}
+
+// powerOnlySession offers a fakeBMC's power and nothing else.
+type powerOnlySession struct{ f *fakeBMC }
+
+func (s powerOnlySession) Provider() string                { return s.f.Provider() }
+func (s powerOnlySession) Close(ctx context.Context) error { return s.f.Close(ctx) }
+func (s powerOnlySession) PowerState(ctx context.Context) (jobs.PowerState, error) {
+	return s.f.PowerState(ctx)
+}
+func (s powerOnlySession) SetPower(ctx context.Context, a jobs.PowerAction) error {
+	return s.f.SetPower(ctx, a)
 }
 
 func (f *fakeBMC) PowerState(context.Context) (jobs.PowerState, error) {
@@ -182,7 +197,7 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	policy := workers.DefaultRetryPolicy()
 	policy.Base, policy.Max = 20*time.Millisecond, 50*time.Millisecond
 	connects := &atomic.Int64{}
-	connect := func(_ context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+	connect := func(_ context.Context, srv jobs.Server, creds jobs.Credentials) (workers.Session, error) {
 		connects.Add(1)
 		if creds.Password != secret {
 			return nil, fmt.Errorf("credentials did not reach the connector")
@@ -192,6 +207,9 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 		defer bmc.mu.Unlock()
 		if bmc.down {
 			return nil, jobs.Errorf(jobs.CodeBMCUnreachable, true, "open: connection refused")
+		}
+		if bmc.powerOnly {
+			return powerOnlySession{bmc}, nil
 		}
 		return bmc, nil
 	}

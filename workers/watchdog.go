@@ -14,7 +14,7 @@ import (
 // stays stuck silently. One process in the system sweeps per interval.
 func (w *Worker) watchdog(ctx context.Context) {
 	every(ctx, w.cfg.WatchdogInterval, func(ctx context.Context) {
-		if mine, err := w.store.ClaimRound(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
+		if mine, err := w.rounds.ClaimRound(ctx, "watchdog", w.cfg.WatchdogInterval); err == nil && mine {
 			w.sweepStuck(ctx)
 		}
 	})
@@ -23,7 +23,7 @@ func (w *Worker) watchdog(ctx context.Context) {
 // sweepStuck moves every stuck server to error.
 func (w *Worker) sweepStuck(ctx context.Context) {
 	log := w.cfg.Logger.With().Str("component", "watchdog").Logger()
-	servers, err := w.store.ListServers(ctx, nil)
+	servers, err := w.servers.ListServers(ctx, nil)
 	if err != nil {
 		log.Warn().Err(err).Msg("list servers")
 		return
@@ -33,12 +33,12 @@ func (w *Worker) sweepStuck(ctx context.Context) {
 		if !stuck {
 			continue
 		}
-		if _, err := w.store.TransitionServer(ctx, srv.ID, []jobs.ServerState{srv.State}, jobs.ServerError, srv.Job, reason); err != nil {
+		if _, err := w.servers.TransitionServer(ctx, srv.ID, []jobs.ServerState{srv.State}, jobs.ServerError, srv.Job, reason); err != nil {
 			log.Warn().Err(err).Str("server", srv.ID).Msg("move stuck server to error")
 			continue
 		}
 		log.Warn().Str("server", srv.ID).Str("reason", reason).Msg("stuck server moved to error")
-		if err := w.store.ClearBootConfig(ctx, srv.ID, srv.Job); err != nil { // its token ends with it
+		if err := w.boot.ClearBootConfig(ctx, srv.ID, srv.Job); err != nil { // its token ends with it
 			log.Warn().Err(err).Str("server", srv.ID).Msg("remove the boot configuration (it expires by itself)")
 		}
 	}
@@ -51,7 +51,7 @@ func (w *Worker) stuck(ctx context.Context, srv jobs.Server) (string, bool) {
 		return "", false
 	}
 	why := fmt.Sprintf("%s for %s, past its %s deadline", srv.State, time.Since(srv.StateSince).Round(time.Second), deadline)
-	job, err := w.store.Job(ctx, srv.Job)
+	job, err := w.records.Job(ctx, srv.Job)
 	switch {
 	case err != nil:
 		return why + ", and its job " + srv.Job + " is gone", true

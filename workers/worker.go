@@ -136,11 +136,18 @@ func DefaultQueues() map[string]int {
 
 // Worker runs jobs from the asynq queues.
 type Worker struct {
-	cfg     Config
-	store   Store
-	connect Connector
-	srv     *asynq.Server
-	calls   chan struct{} // the BMC call budget: one slot per call in flight
+	cfg Config
+	// The store, one port per kind of record (port.go).
+	records  JobRecords
+	servers  ServerRecords
+	leases   Leases
+	breakers Breakers
+	pacing   Pacing
+	boot     BootConfigs
+	rounds   Rounds
+	connect  Connector
+	srv      *asynq.Server
+	calls    chan struct{} // the BMC call budget: one slot per call in flight
 	// inspector and client serve the rescue of jobs whose worker died.
 	inspector *asynq.Inspector
 	client    *asynq.Client
@@ -149,7 +156,8 @@ type Worker struct {
 // New returns a Worker that takes tasks from rdb.
 func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) *Worker {
 	cfg.setDefaults()
-	w := &Worker{cfg: cfg, store: store, connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency),
+	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, rounds: store,
+		connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,

@@ -72,6 +72,18 @@ func TestWorkerOutcomes(t *testing.T) {
 			result:    `{"vendor":"Acme","cpus":2,"cores":16,"memory_bytes":1073741824,"nics":0,"drives":0}`,
 		},
 		{
+			name: "inspect on a session without inventory fails unsupported, not retried", bmc: &fakeBMC{powerOnly: true},
+			typ: jobs.Inspect, params: `{}`,
+			want:     []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateFailed},
+			wantCode: jobs.CodeUnsupportedOperation, wantCalls: []string{},
+		},
+		{
+			name: "boot device on a session without boot control fails unsupported", bmc: &fakeBMC{powerOnly: true},
+			typ: jobs.BootDevice, params: `{"device":"pxe"}`,
+			want:     []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateFailed},
+			wantCode: jobs.CodeUnsupportedOperation, wantCalls: []string{},
+		},
+		{
 			name: "bmc reset", bmc: &fakeBMC{}, typ: jobs.BMCReset, params: `{"kind":"cold"}`,
 			want:      []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateSucceeded},
 			wantCalls: []string{"reset-bmc cold"}, result: `{"kind":"cold"}`,

@@ -42,7 +42,7 @@ func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
 		}
 	}
 	for _, s := range steps[start:] {
-		canceled, err := w.store.CancelRequested(ctx, run.Job.ID)
+		canceled, err := w.records.CancelRequested(ctx, run.Job.ID)
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
 			return err
 		}
 		run.Job.Checkpoint, run.Job.WaitingFor, run.Job.WaitDeadline = s.Name, "", nil
-		if _, err := w.store.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: s.Name, Message: "done", Provider: run.provider}); err != nil {
+		if _, err := w.records.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: s.Name, Message: "done", Provider: run.provider}); err != nil {
 			return fmt.Errorf("checkpoint step %s: %w", s.Name, err)
 		}
 	}
@@ -63,8 +63,8 @@ func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
 
 // awaitCallback is a step body that waits for the job's installer to report
 // kind, until timeout after the wait began; then it fails with code.
-func (w *Worker) awaitCallback(ctx context.Context, run *Run, b BMC, kind string, timeout time.Duration, code jobs.Code) error {
-	got, err := w.store.CallbackReceived(ctx, run.Job.ID, kind)
+func (w *Worker) awaitCallback(ctx context.Context, run *Run, b hardware, kind string, timeout time.Duration, code jobs.Code) error {
+	got, err := w.boot.CallbackReceived(ctx, run.Job.ID, kind)
 	if err != nil || got {
 		return err
 	}
@@ -73,7 +73,7 @@ func (w *Worker) awaitCallback(ctx context.Context, run *Run, b BMC, kind string
 		deadline := time.Now().Add(timeout).UTC()
 		run.Job.WaitingFor, run.Job.WaitDeadline = what, &deadline
 		msg := fmt.Sprintf("waiting for the installer to report %s, until %s", kind, deadline.Format(time.RFC3339))
-		if _, err := w.store.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: "wait-" + kind, Message: msg}); err != nil {
+		if _, err := w.records.Record(ctx, &run.Job, events.JobProgress, events.Detail{Step: "wait-" + kind, Message: msg}); err != nil {
 			return err
 		}
 	}
@@ -87,7 +87,7 @@ func (w *Worker) awaitCallback(ctx context.Context, run *Run, b BMC, kind string
 // booting from its disk (a host left looping through its installer helps
 // nobody) and says what Tinman knows, for the failure event: the last step done, the power before and
 // after, and the boot configuration it was given (never its token).
-func (w *Worker) giveUp(ctx context.Context, run *Run, b BMC) string {
+func (w *Worker) giveUp(ctx context.Context, run *Run, b hardware) string {
 	before, err := b.PowerState(ctx)
 	power := "power " + string(before)
 	if err != nil {
@@ -97,7 +97,7 @@ func (w *Worker) giveUp(ctx context.Context, run *Run, b BMC) string {
 		power += ", not powered off (" + jobs.AsError(err).Message + ")"
 	} else {
 		power += ", now " + string(after)
-		if err := w.store.SetPowerState(ctx, run.Job.Server, after); err != nil {
+		if err := w.servers.SetPowerState(ctx, run.Job.Server, after); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("record power state")
 		}
 	}
@@ -107,7 +107,7 @@ func (w *Worker) giveUp(ctx context.Context, run *Run, b BMC) string {
 	}
 	power += "; " + disk
 	boot := "no boot configuration"
-	if cfg, err := w.store.BootConfig(ctx, run.Job.Server); err == nil && cfg.JobID == run.Job.ID {
+	if cfg, err := w.boot.BootConfig(ctx, run.Job.Server); err == nil && cfg.JobID == run.Job.ID {
 		boot = fmt.Sprintf("boot configuration %s of image %q, given until %s", cfg.Purpose, cfg.Image, cfg.Expires.Format(time.RFC3339))
 	}
 	return fmt.Sprintf("last step %s; %s; %s", orNone(run.Job.Checkpoint), power, boot)

@@ -254,10 +254,10 @@ func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.
 }
 
 // bmclibConnector opens BMC sessions through bmclib. A failed Open returns a
-// nil interface, never a nil *bmc.Session inside a non-nil workers.BMC: that
+// nil interface, never a nil *bmc.Session inside a non-nil workers.Session: that
 // typed nil would pass every "!= nil" check and panic at its first call.
 func bmclibConnector(d *bmc.Dialer) workers.Connector {
-	return func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+	return func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.Session, error) {
 		s, err := d.Open(ctx, srv, creds)
 		if err != nil {
 			return nil, err

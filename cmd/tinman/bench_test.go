@@ -120,7 +120,9 @@ func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
 		b.Fatal(err)
 	}
 	defer q.Close()
-	connect := func(context.Context, jobs.Server, jobs.Credentials) (workers.BMC, error) { return instantBMC{}, nil }
+	connect := func(context.Context, jobs.Server, jobs.Credentials) (workers.Session, error) {
+		return instantBMC{}, nil
+	}
 	w := be.worker(workers.Config{}, bmc.Config{}, connect)
 	done := make(chan error, 1)
 	go func() { done <- runAll(ctx, be.outbox.Run, disp.Run, w.Run) }()

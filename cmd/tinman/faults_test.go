@@ -448,7 +448,7 @@ func enrolIPMI(t *testing.T, s *system, id, password string) string {
 }
 
 // TestConnectorFailsWithNilInterface: the worker's own connector, through
-// real bmclib, returns a nil workers.BMC when the login fails, for every
+// real bmclib, returns a nil workers.Session when the login fails, for every
 // provider; a nil *bmc.Session inside the interface panicked at Close.
 func TestConnectorFailsWithNilInterface(t *testing.T) {
 	t.Parallel()
