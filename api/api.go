@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
 )
@@ -165,8 +167,31 @@ type API struct {
 	stopStreams context.CancelFunc
 }
 
-// New returns the API of cfg.
-func New(cfg Config) *API {
+// Validate names every setting of c that cannot be used: a negative
+// timeout, heartbeat or stream cap (zero takes the default).
+func (c Config) Validate() error {
+	v := confcheck.For("api.Config")
+	for _, d := range []struct {
+		field string
+		value time.Duration
+	}{
+		{"Timeouts.ReadHeader", c.Timeouts.ReadHeader}, {"Timeouts.Read", c.Timeouts.Read}, {"Timeouts.Write", c.Timeouts.Write},
+		{"Timeouts.Idle", c.Timeouts.Idle}, {"Timeouts.Shutdown", c.Timeouts.Shutdown}, {"Heartbeat", c.Heartbeat},
+		{"Streams.RetryAfter", c.Streams.RetryAfter},
+	} {
+		confcheck.NotNegative(v, d.field, d.value)
+	}
+	confcheck.NotNegative(v, "Timeouts.MaxHeaderBytes", c.Timeouts.MaxHeaderBytes)
+	confcheck.NotNegative(v, "Streams.PerToken", c.Streams.PerToken)
+	confcheck.NotNegative(v, "Streams.Total", c.Streams.Total)
+	return v.Err()
+}
+
+// New returns the API of cfg, or an error naming the setting it cannot use.
+func New(cfg Config) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("API: %w", err)
+	}
 	cfg.setDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger, health: cfg.Health, metrics: newMetrics(cfg.Registry)}
 	a.streamCount = newStreamCounter(cfg.Streams)
@@ -179,7 +204,7 @@ func New(cfg Config) *API {
 		a.mux.Handle(rt.pattern, route(rt.pattern, a.authorize(rt)))
 	}
 	a.handler = a.observe(recoverPanics(http.HandlerFunc(a.serveMux)))
-	return a
+	return a, nil
 }
 
 // Handler returns the API as one http.Handler.

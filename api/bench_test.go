@@ -11,7 +11,11 @@ import (
 // BenchmarkHealthz is the cost of one /healthz through the whole handler
 // chain (request id, logging, metrics, recovery, routing).
 func BenchmarkHealthz(b *testing.B) {
-	h := New(Config{Logger: zerolog.Nop()}).Handler()
+	a, err := New(Config{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.Handler()
 	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 	b.ReportAllocs()
 	for b.Loop() {

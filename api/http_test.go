@@ -125,7 +125,7 @@ func TestQueueMonitorIsReadOnly(t *testing.T) {
 	t.Parallel()
 	e2 := setup(t)
 	opt := e2.rdb.Options()
-	e2.api = New(e2.config(t, func(c *Config) {
+	e2.api = mustNew(t, e2.config(t, func(c *Config) {
 		c.Monitor = asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB, Password: opt.Password}
 	}))
 	t.Cleanup(func() { _ = e2.api.Close() })
@@ -168,7 +168,7 @@ func enqueue(t *testing.T, rdb *redis.Client) {
 func TestTwoAPIsShareARegistry(t *testing.T) {
 	t.Parallel()
 	reg := NewRegistry()
-	a, b := New(Config{Registry: reg}), New(Config{Registry: reg})
+	a, b := mustNew(t, Config{Registry: reg}), mustNew(t, Config{Registry: reg})
 	if a.metrics.httpTime != b.metrics.httpTime {
 		t.Error("the second API did not take the first one's series")
 	}

@@ -39,7 +39,7 @@ func openAPIOperations(t *testing.T) map[string]map[string]any {
 // with its role; every documented operation is a route the mux serves.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
-	a := New(Config{})
+	a := mustNew(t, Config{})
 	ops := openAPIOperations(t)
 	var patterns []string
 	for _, rt := range a.routes() {

@@ -21,6 +21,7 @@ import (
 	"github.com/tinmanhq/tinman/schemas"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 	"github.com/tinmanhq/tinman/submit"
 )
 
@@ -57,9 +58,9 @@ func setup(t *testing.T, tune ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	_, e.rdb = servicetest.Redis(t)
-	outbox := store.NewOutbox(e.rdb, events.NewPublisher(e.js), store.OutboxConfig{Logger: zerolog.Nop()})
-	e.store = store.New(e.rdb, outbox, store.Config{Logger: zerolog.Nop(), SecretKey: store.NewKey()})
-	e.api = New(e.config(t, tune...))
+	outbox := storetest.Outbox(t, e.rdb, events.NewPublisher(e.js), store.OutboxConfig{Logger: zerolog.Nop()})
+	e.store = storetest.Store(t, e.rdb, outbox, store.Config{Logger: zerolog.Nop(), SecretKey: store.NewKey()})
+	e.api = mustNew(t, e.config(t, tune...))
 	t.Cleanup(func() { _ = e.api.Close() })
 	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)
@@ -298,4 +299,14 @@ func (e *env) publishEvent(t *testing.T, typ events.Type, server, jobID string) 
 	if err := events.NewPublisher(e.js).Publish(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mustNew is New for a test: a Config it refuses fails the test.
+func mustNew(t testing.TB, cfg Config) *API {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

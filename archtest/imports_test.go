@@ -16,10 +16,11 @@ var seams = []struct {
 	allowed map[string]string
 }{
 	{"Redis", "github.com/redis/go-redis/", map[string]string{
-		"store":       "every key Tinman writes (keys.go)",
-		"workers":     "the asynq server's connection (workers.New)",
-		"cmd/tinman":  "wiring: opens the connection",
-		"servicetest": "test helper: a Redis for each test",
+		"store":           "every key Tinman writes (keys.go)",
+		"workers":         "the asynq server's connection (workers.New)",
+		"cmd/tinman":      "wiring: opens the connection",
+		"servicetest":     "test helper: a Redis for each test",
+		"store/storetest": "test helper: a store on a test's Redis",
 	}},
 	{"bmclib", "github.com/bmc-toolbox/", map[string]string{
 		"bmc": "the hardware port's adapter",

@@ -18,12 +18,13 @@ import (
 	"github.com/go-logr/zerologr"
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
 // Config configures a Dialer.
 type Config struct {
-	// CallTimeout bounds each BMC call, Open included (default 30 s).
+	// CallTimeout bounds each BMC call, Open included (default 30 s; more than 0).
 	CallTimeout time.Duration
 	// Logger receives bmclib's own logs at debug level.
 	Logger zerolog.Logger
@@ -36,12 +37,20 @@ type Dialer struct {
 	cfg Config
 }
 
-// NewDialer returns a Dialer.
-func NewDialer(cfg Config) *Dialer {
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 30 * time.Second
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{CallTimeout: 30 * time.Second, Logger: zerolog.Nop()}
+}
+
+// NewDialer returns a Dialer, or an error naming the setting of cfg that
+// cannot be used (start from DefaultConfig).
+func NewDialer(cfg Config) (*Dialer, error) {
+	v := confcheck.For("bmc.Config")
+	confcheck.Positive(v, "CallTimeout", cfg.CallTimeout)
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("BMC dialer: %w", err)
 	}
-	return &Dialer{cfg: cfg}
+	return &Dialer{cfg: cfg}, nil
 }
 
 // Session is an open connection to one BMC. Close it.

@@ -40,7 +40,7 @@ func TestIPMICipherSuite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := jobs.Server{ID: "sim-ipmi", BMC: jobs.BMC{Address: sim.Addr(), Provider: jobs.ProviderIPMI, CipherSuite: tt.cipherSuite}}
-			d := bmc.NewDialer(bmc.Config{CallTimeout: 3 * time.Second, Logger: zerolog.Nop()})
+			d := dialer(t, 3*time.Second)
 			s, err := d.Open(t.Context(), srv, jobs.Credentials{Username: ipmisim.Username, Password: tt.password})
 			if tt.code == "" {
 				if err != nil {
@@ -72,7 +72,7 @@ func TestIPMIDeadPortDefaultSuites(t *testing.T) {
 	addr := sim.Addr()
 	sim.Stop() // the port now answers nothing
 	const callTimeout = 3 * time.Second
-	d := bmc.NewDialer(bmc.Config{CallTimeout: callTimeout, Logger: zerolog.Nop()})
+	d := dialer(t, callTimeout)
 	start := time.Now()
 	_, err := d.Open(t.Context(), jobs.Server{ID: "gone", BMC: jobs.BMC{Address: addr, Provider: jobs.ProviderIPMI}},
 		jobs.Credentials{Username: ipmisim.Username, Password: ipmisim.Password})
@@ -84,4 +84,14 @@ func TestIPMIDeadPortDefaultSuites(t *testing.T) {
 	if took >= callTimeout+5*time.Second {
 		t.Errorf("Open took %s, want under %s", took, callTimeout+5*time.Second)
 	}
+}
+
+// dialer is a Dialer whose calls each end within callTimeout.
+func dialer(t *testing.T, callTimeout time.Duration) *bmc.Dialer {
+	t.Helper()
+	d, err := bmc.NewDialer(bmc.Config{CallTimeout: callTimeout, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

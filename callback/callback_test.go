@@ -18,6 +18,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // waker records the tasks it was asked to run.
@@ -49,7 +50,7 @@ func setup(t *testing.T) *env {
 	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(rdb, store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{})
+	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{})
 	req := jobs.Request{ID: "prov-1", Type: jobs.Provision, Server: "srv-1", Params: []byte(`{"image":"x"}`)}
 	if _, _, err := st.Accept(ctx, jobs.NewJob(req, 3, time.Now())); err != nil {
 		t.Fatal(err)

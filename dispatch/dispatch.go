@@ -19,11 +19,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/workers"
 )
 
-// Config configures a Dispatcher. Zero values take the documented defaults.
+// Config configures a Dispatcher: start from DefaultConfig, New refuses a
+// zero or negative setting.
 type Config struct {
 	// Durable is the consumer shared by every dispatcher (default "tinman-dispatcher").
 	Durable string
@@ -45,31 +47,36 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-func (c *Config) setDefaults() {
-	if c.Durable == "" {
-		c.Durable = "tinman-dispatcher"
+// DefaultConfig returns the documented defaults; change what you need and
+// give it to New.
+func DefaultConfig() Config {
+	return Config{
+		Durable:     "tinman-dispatcher",
+		Concurrency: 32,
+		AckWait:     30 * time.Second,
+		NakDelay:    time.Second,
+		MaxNakDelay: 30 * time.Second,
+		Retention:   2 * time.Hour,
+		Retry:       workers.DefaultRetryPolicy(),
+		Source:      "/tinman/dispatcher",
+		Logger:      zerolog.Nop(),
 	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 32
+}
+
+// Validate names every field of c that cannot be used.
+func (c Config) Validate() error {
+	v := confcheck.For("dispatch.Config")
+	v.Require(c.Durable != "" && !strings.ContainsAny(c.Durable, ".*> \t\r\n"), "Durable", c.Durable, "must be a JetStream consumer name: no spaces, dots, * or >")
+	confcheck.Positive(v, "Concurrency", c.Concurrency)
+	confcheck.Positive(v, "AckWait", c.AckWait)
+	confcheck.Positive(v, "NakDelay", c.NakDelay)
+	v.Require(c.MaxNakDelay >= c.NakDelay, "MaxNakDelay", c.MaxNakDelay, "must be NakDelay or more")
+	confcheck.Positive(v, "Retention", c.Retention)
+	v.Present("Source", c.Source)
+	if err := c.Retry.Validate(); err != nil {
+		return errors.Join(v.Err(), err)
 	}
-	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.NakDelay <= 0 {
-		c.NakDelay = time.Second
-	}
-	if c.MaxNakDelay <= 0 {
-		c.MaxNakDelay = 30 * time.Second
-	}
-	if c.Retention <= 0 {
-		c.Retention = 2 * time.Hour
-	}
-	if c.Retry.Attempts == nil {
-		c.Retry = workers.DefaultRetryPolicy()
-	}
-	if c.Source == "" {
-		c.Source = "/tinman/dispatcher"
-	}
+	return v.Err()
 }
 
 // Validator checks a raw request against its schema.
@@ -100,10 +107,18 @@ type Dispatcher struct {
 	pub       *events.Publisher
 }
 
-// New returns a Dispatcher.
-func New(js jetstream.JetStream, store Store, queue Enqueuer, v Validator, cfg Config) *Dispatcher {
-	cfg.setDefaults()
-	return &Dispatcher{cfg: cfg, js: js, store: store, queue: queue, validator: v, pub: events.NewPublisher(js)}
+// New returns a Dispatcher, or an error naming what of its arguments and
+// cfg cannot be used (start from DefaultConfig).
+func New(js jetstream.JetStream, store Store, queue Enqueuer, v Validator, cfg Config) (*Dispatcher, error) {
+	c := confcheck.For("dispatch.New")
+	c.Present("js", js)
+	c.Present("store", store)
+	c.Present("queue", queue)
+	c.Present("validator", v)
+	if err := errors.Join(c.Err(), cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("dispatcher: %w", err)
+	}
+	return &Dispatcher{cfg: cfg, js: js, store: store, queue: queue, validator: v, pub: events.NewPublisher(js)}, nil
 }
 
 // ConsumerConfig is the durable consumer every dispatcher shares.

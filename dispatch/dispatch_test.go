@@ -20,6 +20,7 @@ import (
 	"github.com/tinmanhq/tinman/schemas"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 type env struct {
@@ -39,7 +40,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	st := store.New(rdb, store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{Logger: log})
+	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, events.NewPublisher(js), store.OutboxConfig{}), store.Config{Logger: log})
 	srv := jobs.Server{ID: "s1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderIPMI}}
 	if err := st.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
 		t.Fatal(err)
@@ -49,7 +50,12 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	q := asynq.NewClientFromRedisClient(rdb)
-	d := dispatch.New(js, st, q, v, dispatch.Config{Logger: log, NakDelay: 50 * time.Millisecond})
+	cfg := dispatch.DefaultConfig()
+	cfg.Logger, cfg.NakDelay = log, 50*time.Millisecond
+	d, err := dispatch.New(js, st, q, v, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	t.Cleanup(func() {

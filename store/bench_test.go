@@ -8,6 +8,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // BenchmarkListServers lists and selects among 10,000 enrolled servers, the
@@ -16,7 +17,7 @@ import (
 //	TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 go test -run '^$' -bench ListServers ./store/
 func BenchmarkListServers(b *testing.B) {
 	_, rdb := servicetest.Redis(b)
-	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{})
+	st := storetest.Store(b, rdb, storetest.Outbox(b, rdb, nil, store.OutboxConfig{}), store.Config{})
 	ctx := context.Background()
 	for i := range 10000 {
 		srv := jobs.Server{ID: fmt.Sprintf("srv-%05d", i), BMC: jobs.BMC{Address: "10.0.0.1", Provider: jobs.ProviderRedfish},

@@ -17,9 +17,6 @@ var ErrWrongKey = errors.New("the secret key does not open the credentials this 
 // first process of a deployment that has servers already checks one of
 // their credentials first, then leaves the known value for the next.
 func (s *Store) CheckKey(ctx context.Context) error {
-	if s.sealerErr != nil {
-		return s.sealerErr
-	}
 	stored, err := s.rdb.Get(ctx, keyCheckKey).Result()
 	switch {
 	case err == nil:

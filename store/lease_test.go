@@ -12,6 +12,7 @@ import (
 
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // leaseEnv is a Store for lease tests (no NATS needed) and a way to let time
@@ -27,12 +28,12 @@ func setupLeases(t *testing.T) leaseEnv {
 	t.Helper()
 	if os.Getenv("TINMAN_TEST_REDIS_URL") != "" || servicetest.InCI() {
 		_, rdb := servicetest.Redis(t)
-		return leaseEnv{store: store.New(rdb, nil, store.Config{}), elapse: time.Sleep}
+		return leaseEnv{store: storetest.Store(t, rdb, nil, store.Config{}), elapse: time.Sleep}
 	}
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	return leaseEnv{store: store.New(rdb, nil, store.Config{}), elapse: m.FastForward}
+	return leaseEnv{store: storetest.Store(t, rdb, nil, store.Config{}), elapse: m.FastForward}
 }
 
 // One job at a time holds a server's lease; its holder re-acquires it with

@@ -18,7 +18,7 @@ func TestMigrateV1(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := eventstest.Context(t)
-	st := New(e.rdb, e.outbox, Config{})
+	st := newStore(t, e.rdb, e.outbox, Config{})
 	// Two staged events of job-a, one of server srv-1, as version 1 kept them.
 	for seq := int64(1); seq <= 2; seq++ {
 		entry, err := outboxEntry(eventstest.JobEvent(t, events.JobProgress, "job-a", "srv-1", seq))
@@ -73,7 +73,7 @@ func TestMigrateV1KeepsServerNamedOpen(t *testing.T) {
 	e := setup(t)
 	ctx := eventstest.Context(t)
 	e.rdb.Set(ctx, breakerKey("open"), 2, time.Minute)
-	if _, err := New(e.rdb, e.outbox, Config{}).Migrate(ctx); err != nil {
+	if _, err := newStore(t, e.rdb, e.outbox, Config{}).Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := e.rdb.Get(ctx, breakerKey("open")).Int(); err != nil || n != 2 {
@@ -93,7 +93,7 @@ func TestMigrateConcurrent(t *testing.T) {
 	moved := make([]int, 4)
 	for i := range moved {
 		wg.Go(func() {
-			n, err := New(e.rdb, e.outbox, Config{}).Migrate(ctx)
+			n, err := newStore(t, e.rdb, e.outbox, Config{}).Migrate(ctx)
 			if err != nil {
 				t.Error(err)
 			}
@@ -116,7 +116,7 @@ func TestMigrateRefusesNewerLayout(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	e.rdb.Set(ctx, layoutKey, layoutVersion+1, 0)
-	if _, err := New(e.rdb, e.outbox, Config{}).Migrate(ctx); !errors.Is(err, ErrNewerLayout) {
+	if _, err := newStore(t, e.rdb, e.outbox, Config{}).Migrate(ctx); !errors.Is(err, ErrNewerLayout) {
 		t.Errorf("Migrate() on a newer layout = %v, want ErrNewerLayout", err)
 	}
 }

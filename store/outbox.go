@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/internal/confcheck"
 )
 
 // Outbox makes events durable before they reach NATS. An event is staged in
@@ -46,15 +47,24 @@ type OutboxConfig struct {
 	Published func(err error)
 }
 
-// NewOutbox returns an Outbox that stages in rdb and publishes through pub.
-func NewOutbox(rdb redis.UniversalClient, pub *events.Publisher, cfg OutboxConfig) *Outbox {
-	if cfg.SweepInterval <= 0 {
+// NewOutbox returns an Outbox that stages in rdb and publishes through pub
+// (nil: it stages only, and a process with a publisher sends), or an error
+// naming what cannot be used: no Redis, a negative interval.
+func NewOutbox(rdb redis.UniversalClient, pub *events.Publisher, cfg OutboxConfig) (*Outbox, error) {
+	v := confcheck.For("store.OutboxConfig")
+	v.Present("rdb", rdb)
+	confcheck.NotNegative(v, "SweepInterval", cfg.SweepInterval)
+	confcheck.NotNegative(v, "KeyTTL", cfg.KeyTTL)
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = 2 * time.Second
 	}
-	if cfg.KeyTTL <= 0 {
+	if cfg.KeyTTL == 0 {
 		cfg.KeyTTL = 7 * 24 * time.Hour
 	}
-	return &Outbox{rdb: rdb, pub: pub, cfg: cfg}
+	return &Outbox{rdb: rdb, pub: pub, cfg: cfg}, nil
 }
 
 // ErrSeqConflict says the stream moved on since its caller read it: another

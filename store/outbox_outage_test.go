@@ -39,7 +39,7 @@ func TestOutboxSurvivesNATSOutage(t *testing.T) {
 			js := reconnectingJetStream(t, srv.URL(), tt.bufSize)
 			eventstest.Streams(t, js, jetstream.FileStorage)
 			_, rdb := servicetest.Redis(t)
-			ob := NewOutbox(rdb, events.NewPublisher(js), OutboxConfig{})
+			ob := newOutbox(t, rdb, events.NewPublisher(js), OutboxConfig{})
 			jobIDs := []string{"job-a", "job-b"}
 			const before, total = 2, 4
 

@@ -21,7 +21,7 @@ import (
 func TestOutboxRun(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	ob := NewOutbox(e.rdb, e.pub, OutboxConfig{SweepInterval: 10 * time.Millisecond})
+	ob := newOutbox(t, e.rdb, e.pub, OutboxConfig{SweepInterval: 10 * time.Millisecond})
 	mustAppend(eventstest.Context(t), t, ob, "job-1", 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -63,7 +63,7 @@ func TestOutboxRunRemovesSent(t *testing.T) {
 	t.Cleanup(func() { _ = counted.Close() })
 	hook := &scriptHook{}
 	counted.AddHook(hook)
-	ob := NewOutbox(counted, e.pub, OutboxConfig{SweepInterval: time.Hour})
+	ob := newOutbox(t, counted, e.pub, OutboxConfig{SweepInterval: time.Hour})
 	startRun(t, ob)
 
 	// Send until Run removes one in a batch: then it is surely running.
@@ -141,7 +141,7 @@ func TestOutboxSweepResendsLeftBehind(t *testing.T) {
 			broken := redis.NewClient(e.rdb.Options())
 			t.Cleanup(func() { _ = broken.Close() })
 			broken.AddHook(&scriptHook{fail: true})
-			ob := NewOutbox(broken, e.pub, OutboxConfig{SweepInterval: time.Hour})
+			ob := newOutbox(t, broken, e.pub, OutboxConfig{SweepInterval: time.Hour})
 			var left int
 			if tt.batch {
 				left = sendUntilBatched(t, e, ob)

@@ -29,5 +29,25 @@ func setup(t *testing.T) env {
 	eventstest.Streams(t, js, jetstream.MemoryStorage)
 	_, rdb := servicetest.Redis(t)
 	pub := events.NewPublisher(js)
-	return env{js: js, rdb: rdb, pub: pub, outbox: NewOutbox(rdb, pub, OutboxConfig{}), watcher: events.NewWatcher(js)}
+	return env{js: js, rdb: rdb, pub: pub, outbox: newOutbox(t, rdb, pub, OutboxConfig{}), watcher: events.NewWatcher(js)}
+}
+
+// newOutbox is NewOutbox for a test: a Config it refuses fails the test.
+func newOutbox(t testing.TB, rdb redis.UniversalClient, pub *events.Publisher, cfg OutboxConfig) *Outbox {
+	t.Helper()
+	ob, err := NewOutbox(rdb, pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ob
+}
+
+// newStore is New for a test: a Config it refuses fails the test.
+func newStore(t testing.TB, rdb redis.UniversalClient, ob *Outbox, cfg Config) *Store {
+	t.Helper()
+	st, err := New(rdb, ob, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -55,7 +55,7 @@ func checkPending(t *testing.T, ob *Outbox, want int64) {
 func TestOutboxAppendSeq(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := NewOutbox(rdb, nil, OutboxConfig{})
+	ob := newOutbox(t, rdb, nil, OutboxConfig{})
 	ctx := eventstest.Context(t)
 	create := func(stream string) Write {
 		return Write{Key: "rec:" + stream, Value: []byte("v"), TTL: time.Hour, Create: true}
@@ -112,7 +112,7 @@ func TestOutboxAppendSeq(t *testing.T) {
 func TestOutboxAppendCreateExists(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := NewOutbox(rdb, nil, OutboxConfig{})
+	ob := newOutbox(t, rdb, nil, OutboxConfig{})
 	ctx := eventstest.Context(t)
 	first := Write{Key: "rec:job-1", Value: []byte("first"), TTL: time.Hour, Create: true}
 	mustAppend(ctx, t, ob, "job-1", 1, first)
@@ -141,7 +141,7 @@ func TestOutboxAppendCreateExists(t *testing.T) {
 func TestOutboxAppendWrites(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := NewOutbox(rdb, nil, OutboxConfig{})
+	ob := newOutbox(t, rdb, nil, OutboxConfig{})
 	ctx := eventstest.Context(t)
 	mustAppend(ctx, t, ob, "job-1", 1,
 		Write{Key: "a:job-1", Value: []byte(`{"a":1}`), TTL: time.Hour, Create: true},
@@ -254,7 +254,7 @@ func TestOutboxConcurrentFlush(t *testing.T) {
 	for seq := int64(1); seq <= n; seq++ {
 		mustAppend(ctx, t, e.outbox, "job-1", seq)
 	}
-	other := NewOutbox(e.rdb, events.NewPublisher(e.js), OutboxConfig{})
+	other := newOutbox(t, e.rdb, events.NewPublisher(e.js), OutboxConfig{})
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -287,7 +287,7 @@ func TestOutboxFlushRaceKeepsStreamPending(t *testing.T) {
 			t.Error(err)
 		}
 	}})
-	racing := NewOutbox(hooked, e.pub, OutboxConfig{})
+	racing := newOutbox(t, hooked, e.pub, OutboxConfig{})
 	if err := racing.Flush(ctx, "job-1"); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -331,7 +331,7 @@ func (h *afterEmptyRange) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 func TestOutboxAppendWrongTypeWritesNothing(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	ob := NewOutbox(rdb, nil, OutboxConfig{})
+	ob := newOutbox(t, rdb, nil, OutboxConfig{})
 	ctx := eventstest.Context(t)
 	rdb.RPush(ctx, seqKey("job-w"), "not a counter")
 	_, err := ob.appendJob(ctx, "job-w", 0, eventstest.JobEvent(t, events.JobQueued, "job-w", "srv-1", 1),

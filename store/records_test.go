@@ -9,6 +9,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // recordsStore is a Store on a Redis database of the test's own (real Redis
@@ -16,7 +17,7 @@ import (
 func recordsStore(t *testing.T) (*store.Store, context.Context) {
 	t.Helper()
 	_, rdb := servicetest.Redis(t)
-	st := store.New(rdb, nil, store.Config{})
+	st := storetest.Store(t, rdb, nil, store.Config{})
 	ctx := testContext(t)
 	for _, id := range []string{"srv-1", "srv-2"} {
 		srv := jobs.Server{ID: id, BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}, State: jobs.ServerAvailable}

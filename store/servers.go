@@ -34,9 +34,6 @@ type sealedCredentials struct {
 }
 
 func (s *Store) seal(id string, c jobs.Credentials) (string, error) {
-	if s.sealerErr != nil {
-		return "", s.sealerErr
-	}
 	plain, err := json.Marshal(sealedCredentials{c.Username, c.Password})
 	if err != nil {
 		return "", fmt.Errorf("seal credentials of %s: %w", id, err)
@@ -45,9 +42,6 @@ func (s *Store) seal(id string, c jobs.Credentials) (string, error) {
 }
 
 func (s *Store) unseal(id, sealed string) (jobs.Credentials, error) {
-	if s.sealerErr != nil {
-		return jobs.Credentials{}, s.sealerErr
-	}
 	plain, err := s.sealer.open(sealed, id)
 	if err != nil {
 		return jobs.Credentials{}, fmt.Errorf("credentials of %s: %w", id, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // env is a Store on a Redis database of the test's own, publishing to a
@@ -32,8 +33,8 @@ func setup(t *testing.T) env {
 		t.Fatalf("EnsureStreams: %v", err)
 	}
 	_, rdb := servicetest.Redis(t)
-	ob := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{})
-	return env{store: store.New(rdb, ob, store.Config{Source: "/tinman/test"}), outbox: ob, rdb: rdb, js: js}
+	ob := storetest.Outbox(t, rdb, events.NewPublisher(js), store.OutboxConfig{})
+	return env{store: storetest.Store(t, rdb, ob, store.Config{Source: "/tinman/test"}), outbox: ob, rdb: rdb, js: js}
 }
 
 func testContext(t *testing.T) context.Context {
@@ -93,6 +94,6 @@ func newOfflineStore(t *testing.T, e env) *store.Store {
 	t.Helper()
 	nc, js := servicetest.JetStream(t, servicetest.NATS(t))
 	nc.Close()
-	ob := store.NewOutbox(e.rdb, events.NewPublisher(js), store.OutboxConfig{})
-	return store.New(e.rdb, ob, store.Config{Source: "/tinman/test"})
+	ob := storetest.Outbox(t, e.rdb, events.NewPublisher(js), store.OutboxConfig{})
+	return storetest.Store(t, e.rdb, ob, store.Config{Source: "/tinman/test"})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -33,18 +34,26 @@ type Config struct {
 
 // Store reads and writes records in Redis.
 type Store struct {
-	rdb       redis.UniversalClient
-	outbox    *Outbox
-	cfg       Config
-	sealer    *sealer
-	sealerErr error // a bad SecretKey: every use of credentials fails with it
+	rdb    redis.UniversalClient
+	outbox *Outbox
+	cfg    Config
+	sealer *sealer
 }
 
-// New returns a Store on rdb that records events through outbox. A secret
-// key of the wrong size makes every use of credentials fail with ErrBadKey:
-// check it first with ParseKey.
-func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) *Store {
-	if cfg.JobTTL <= 0 {
+// New returns a Store on rdb that records events through outbox (nil: a
+// Store that only reads, and writes no job), or an error naming what of
+// its arguments and cfg cannot be used: no Redis, a negative JobTTL, a
+// secret key of the wrong size.
+func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) (*Store, error) {
+	v := confcheck.For("store.Config")
+	v.Present("rdb", rdb)
+	confcheck.NotNegative(v, "JobTTL", cfg.JobTTL)
+	v.Require(cfg.SecretKey == nil || len(cfg.SecretKey) == KeySize, "SecretKey", fmt.Sprintf("(%d bytes)", len(cfg.SecretKey)),
+		fmt.Sprintf("must be %d bytes", KeySize))
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if cfg.JobTTL == 0 {
 		cfg.JobTTL = 7 * 24 * time.Hour
 	}
 	if cfg.Source == "" {
@@ -55,7 +64,10 @@ func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) *Store {
 		key = NewKey()
 	}
 	sl, err := newSealer(key)
-	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl, sealerErr: err}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl}, nil
 }
 
 // Accept stores a newly requested job together with its queued event (seq 1),

@@ -8,6 +8,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // A submitted record is made once, read back as a job, marked rejected with
@@ -15,7 +16,7 @@ import (
 func TestSubmittedRecord(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	st := store.New(rdb, nil, store.Config{})
+	st := storetest.Store(t, rdb, nil, store.Config{})
 	ctx := testContext(t)
 	req := jobs.Request{ID: "sub-1", Type: jobs.Power, Server: "srv-1", Params: []byte(`{"action":"on"}`), RequestedBy: "ops"}
 	for i, want := range []bool{true, false} {
@@ -53,7 +54,7 @@ func TestSubmittedRecord(t *testing.T) {
 func TestDeliveries(t *testing.T) {
 	t.Parallel()
 	_, rdb := servicetest.Redis(t)
-	st := store.New(rdb, nil, store.Config{})
+	st := storetest.Store(t, rdb, nil, store.Config{})
 	ctx := testContext(t)
 	first := store.Delivery{Source: store.WebhookGitHub, ID: "d-1", BodySHA256: "aa", Event: "release:o/r:v1"}
 	if orig, err := st.ClaimDelivery(ctx, first, "job-a", time.Hour); err != nil || orig != "" {
@@ -124,21 +125,21 @@ func TestCheckKey(t *testing.T) {
 	_, rdb := servicetest.Redis(t)
 	ctx := testContext(t)
 	key, other := store.NewKey(), store.NewKey()
-	first := store.New(rdb, nil, store.Config{SecretKey: key})
+	first := storetest.Store(t, rdb, nil, store.Config{SecretKey: key})
 	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}}
 	if err := first.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.New(rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
+	if err := storetest.Store(t, rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
 		t.Fatalf("CheckKey with another key, before any check = %v, want ErrWrongKey (the server's credentials tell)", err)
 	}
 	if err := first.CheckKey(ctx); err != nil {
 		t.Fatalf("CheckKey with the sealing key = %v", err)
 	}
-	if err := store.New(rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
+	if err := storetest.Store(t, rdb, nil, store.Config{SecretKey: other}).CheckKey(ctx); !errors.Is(err, store.ErrWrongKey) {
 		t.Errorf("CheckKey with another key = %v, want ErrWrongKey", err)
 	}
-	if err := store.New(rdb, nil, store.Config{SecretKey: key}).CheckKey(ctx); err != nil {
+	if err := storetest.Store(t, rdb, nil, store.Config{SecretKey: key}).CheckKey(ctx); err != nil {
 		t.Errorf("CheckKey by a second process with the key = %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 	"github.com/tinmanhq/tinman/submit"
 )
 
@@ -37,7 +38,7 @@ func setup(t *testing.T) env {
 		t.Fatal(err)
 	}
 	_, rdb := servicetest.Redis(t)
-	st := store.New(rdb, nil, store.Config{})
+	st := storetest.Store(t, rdb, nil, store.Config{})
 	sub, err := submit.New(js, submit.Config{Timeout: 2 * time.Second, Recorder: st})
 	if err != nil {
 		t.Fatal(err)

@@ -30,11 +30,16 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	deliveries, err := store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), nil, store.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	h, err := webhook.New(webhook.Config{
 		GitHubSecret:  []byte("from a file or TINMAN_GITHUB_WEBHOOK_SECRET"),
 		GenericSecret: []byte("another secret"),
 		Rules:         rules,
-		Deliveries:    store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), nil, store.Config{}),
+		Deliveries:    deliveries,
 		Logger:        zerolog.Nop(),
 	}, printSubmitter{})
 	if err != nil {

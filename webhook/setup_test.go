@@ -21,6 +21,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 	"github.com/tinmanhq/tinman/webhook"
 )
 
@@ -90,7 +91,7 @@ func setup(t testing.TB, opts ...func(*webhook.Config)) env {
 		GitHubSecret:  githubSecret,
 		GenericSecret: genericSecret,
 		Rules:         loadRules(t, "rules.json"),
-		Deliveries:    store.New(rdb, nil, store.Config{}),
+		Deliveries:    storetest.Store(t, rdb, nil, store.Config{}),
 		Logger:        zerolog.New(zerolog.NewTestWriter(t)),
 	}
 	for _, o := range opts {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -24,6 +25,19 @@ type RetryPolicy struct {
 	Attempts map[jobs.Type]int
 	// Timeouts bounds one attempt by job type (default 5 min).
 	Timeouts map[jobs.Type]time.Duration
+}
+
+// Validate names the fields of p that cannot be used: delays and every
+// job type's attempts and timeout must be more than 0.
+func (p RetryPolicy) Validate() error {
+	v := confcheck.For("workers.RetryPolicy")
+	confcheck.Positive(v, "Retry.Base", p.Base)
+	confcheck.Positive(v, "Retry.Max", p.Max)
+	for _, t := range jobs.Types() {
+		confcheck.Positive(v, "Retry.Attempts["+string(t)+"]", p.Attempts[t])
+		confcheck.Positive(v, "Retry.Timeouts["+string(t)+"]", p.Timeouts[t])
+	}
+	return v.Err()
 }
 
 // DefaultRetryPolicy returns the documented defaults.

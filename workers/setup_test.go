@@ -18,6 +18,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -185,8 +186,8 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	}
 	logs := &servicetest.Buffer{}
 	log := zerolog.New(logs)
-	outbox := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log})
-	st := store.New(rdb, outbox, store.Config{Source: "/test/worker", Logger: log})
+	outbox := storetest.Outbox(t, rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log})
+	st := storetest.Store(t, rdb, outbox, store.Config{Source: "/test/worker", Logger: log})
 	for id := range bmcs {
 		srv := jobs.Server{ID: id, BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish},
 			Labels: map[string]string{"role": "web"}, State: jobs.ServerAvailable}
@@ -216,13 +217,15 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	q := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = q.Close() })
 	e := &env{rdb: rdb, js: js, store: st, queue: q, bmc: bmcs["srv-1"], logs: logs, connects: connects}
-	cfg := workers.Config{
-		Concurrency: 8, Retry: policy, PowerVerifyTimeout: 300 * time.Millisecond,
-		ShutdownTimeout: 5 * time.Second, Logger: log, LeaseTTL: 2 * time.Second, DelayedTaskCheckInterval: 50 * time.Millisecond,
-		WaitPoll: 100 * time.Millisecond, Submitter: submitter{e},
-	}
+	cfg := workers.DefaultConfig()
+	cfg.Concurrency, cfg.Retry, cfg.PowerVerifyTimeout = 8, policy, 300*time.Millisecond
+	cfg.ShutdownTimeout, cfg.Logger, cfg.LeaseTTL, cfg.DelayedTaskCheckInterval = 5*time.Second, log, 2*time.Second, 50*time.Millisecond
+	cfg.WaitPoll, cfg.Submitter = 100*time.Millisecond, submitter{e}
 	tune(&cfg)
-	w := workers.New(rdb, st, connect, cfg)
+	w, err := workers.New(rdb, st, connect, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,10 +11,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-// Config configures a Worker. Zero values take the documented defaults.
+// Config configures a Worker: start from DefaultConfig, New refuses a
+// zero or negative setting.
 type Config struct {
 	// Concurrency is how many jobs run at once in this process (default 64).
 	// BMC calls mostly wait on the network, so this is well above the core count.
@@ -68,61 +71,59 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-func (c *Config) setDefaults() {
-	if c.Concurrency <= 0 {
-		c.Concurrency = 64
+// DefaultConfig returns the documented defaults; change what you need and
+// give it to New.
+func DefaultConfig() Config {
+	return Config{
+		Concurrency:              64,
+		Queues:                   DefaultQueues(),
+		TaskCheckInterval:        10 * time.Millisecond,
+		DelayedTaskCheckInterval: 500 * time.Millisecond,
+		ShutdownTimeout:          30 * time.Second,
+		Retry:                    DefaultRetryPolicy(),
+		LeaseTTL:                 10 * time.Second,
+		BMCConcurrency:           32,
+		MinCommandInterval:       map[jobs.Provider]time.Duration{jobs.ProviderIPMI: time.Second, jobs.ProviderRedfish: 0},
+		BreakerThreshold:         3,
+		BreakerWindow:            10 * time.Minute,
+		ProbeInterval:            30 * time.Second,
+		WaitPoll:                 5 * time.Second,
+		InstallerTimeout:         time.Hour,
+		WatchdogInterval:         time.Minute,
+		RescueInterval:           time.Second,
+		StateDeadlines:           jobs.StateDeadlines,
+		PowerVerifyTimeout:       60 * time.Second,
+		Logger:                   zerolog.Nop(),
 	}
-	if len(c.Queues) == 0 {
-		c.Queues = DefaultQueues()
+}
+
+// Validate names every field of c that cannot be used: counts and
+// intervals must be more than 0, command intervals 0 or more.
+func (c Config) Validate() error {
+	v := confcheck.For("workers.Config")
+	confcheck.Positive(v, "Concurrency", c.Concurrency)
+	v.Require(len(c.Queues) > 0, "Queues", c.Queues, "must name at least one queue")
+	for q, weight := range c.Queues {
+		confcheck.Positive(v, "Queues["+q+"]", weight)
 	}
-	if c.TaskCheckInterval <= 0 {
-		c.TaskCheckInterval = 10 * time.Millisecond
+	confcheck.Positive(v, "TaskCheckInterval", c.TaskCheckInterval)
+	confcheck.Positive(v, "DelayedTaskCheckInterval", c.DelayedTaskCheckInterval)
+	confcheck.Positive(v, "ShutdownTimeout", c.ShutdownTimeout)
+	confcheck.Positive(v, "LeaseTTL", c.LeaseTTL)
+	confcheck.Positive(v, "BMCConcurrency", c.BMCConcurrency)
+	for p, gap := range c.MinCommandInterval {
+		confcheck.NotNegative(v, "MinCommandInterval["+string(p)+"]", gap)
 	}
-	if c.DelayedTaskCheckInterval <= 0 {
-		c.DelayedTaskCheckInterval = 500 * time.Millisecond
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 30 * time.Second
-	}
-	if c.Retry.Attempts == nil {
-		c.Retry = DefaultRetryPolicy()
-	}
-	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 10 * time.Second
-	}
-	if c.BMCConcurrency <= 0 {
-		c.BMCConcurrency = 32
-	}
-	if c.MinCommandInterval == nil {
-		c.MinCommandInterval = map[jobs.Provider]time.Duration{jobs.ProviderIPMI: time.Second}
-	}
-	if c.BreakerThreshold <= 0 {
-		c.BreakerThreshold = 3
-	}
-	if c.BreakerWindow <= 0 {
-		c.BreakerWindow = 10 * time.Minute
-	}
-	if c.ProbeInterval <= 0 {
-		c.ProbeInterval = 30 * time.Second
-	}
-	if c.WatchdogInterval <= 0 {
-		c.WatchdogInterval = time.Minute
-	}
-	if c.RescueInterval <= 0 {
-		c.RescueInterval = time.Second
-	}
-	if c.StateDeadlines == nil {
-		c.StateDeadlines = jobs.StateDeadlines
-	}
-	if c.WaitPoll <= 0 {
-		c.WaitPoll = 5 * time.Second
-	}
-	if c.InstallerTimeout <= 0 {
-		c.InstallerTimeout = time.Hour
-	}
-	if c.PowerVerifyTimeout <= 0 {
-		c.PowerVerifyTimeout = 60 * time.Second
-	}
+	confcheck.Positive(v, "BreakerThreshold", c.BreakerThreshold)
+	confcheck.Positive(v, "BreakerWindow", c.BreakerWindow)
+	confcheck.Positive(v, "ProbeInterval", c.ProbeInterval)
+	confcheck.Positive(v, "WaitPoll", c.WaitPoll)
+	confcheck.Positive(v, "InstallerTimeout", c.InstallerTimeout)
+	confcheck.Positive(v, "WatchdogInterval", c.WatchdogInterval)
+	confcheck.Positive(v, "RescueInterval", c.RescueInterval)
+	v.Require(c.StateDeadlines != nil, "StateDeadlines", "<nil>", "must be set (jobs.StateDeadlines)")
+	confcheck.Positive(v, "PowerVerifyTimeout", c.PowerVerifyTimeout)
+	return errors.Join(v.Err(), c.Retry.Validate())
 }
 
 // DefaultQueues returns the queue weights: critical 6, default 3, low 1.
@@ -153,9 +154,16 @@ type Worker struct {
 	client    *asynq.Client
 }
 
-// New returns a Worker that takes tasks from rdb.
-func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) *Worker {
-	cfg.setDefaults()
+// New returns a Worker that takes tasks from rdb, or an error naming what
+// of its arguments and cfg cannot be used (start from DefaultConfig).
+func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) (*Worker, error) {
+	v := confcheck.For("workers.New")
+	v.Present("rdb", rdb)
+	v.Present("store", store)
+	v.Present("connect", connect)
+	if err := errors.Join(v.Err(), cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, rounds: store,
 		connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
@@ -172,7 +180,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 		// The status middleware has logged every failure with its job's fields.
 		ErrorHandler: asynq.ErrorHandlerFunc(func(context.Context, *asynq.Task, error) {}),
 	})
-	return w
+	return w, nil
 }
 
 // Mux returns the handler of every job type, wrapped in the middleware.

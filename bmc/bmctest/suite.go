@@ -71,12 +71,11 @@ type env struct {
 
 func setup(t *testing.T, target Target) *env {
 	t.Helper()
-	return &env{
-		T:      t,
-		target: target,
-		peer:   target.Start(t),
-		dialer: bmc.NewDialer(bmc.Config{CallTimeout: target.CallTimeout, Logger: zerolog.Nop()}),
+	dialer, err := bmc.NewDialer(bmc.Config{CallTimeout: target.CallTimeout, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return &env{T: t, target: target, peer: target.Start(t), dialer: dialer}
 }
 
 // timed runs fn, logs its latency under op and returns its error.

@@ -161,7 +161,7 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 		cfg.Monitor = asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username,
 			Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
 	}
-	return api.New(cfg), nil
+	return api.New(cfg)
 }
 
 // newToken returns a random bearer token (256 bits, URL-safe base64).

@@ -93,10 +93,8 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		return nil, err
 	}
 	reg := newRegistry(rdb)
-	outbox := store.NewOutbox(rdb, events.NewPublisher(js), store.OutboxConfig{Logger: log, Published: publishCounter(reg)})
-	st := store.New(rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: log, SecretKey: cfg.SecretKey})
-	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, outbox: outbox, store: st}
-	if err := b.prepare(ctx, cfg.SecretKey != nil); err != nil {
+	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb}
+	if err := b.prepare(ctx, cfg); err != nil {
 		nc.Close()
 		_ = rdb.Close()
 		return nil, err
@@ -104,14 +102,23 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	return b, nil
 }
 
-// prepare readies what the backend opened: the Redis key layout migrated,
+// prepare readies what the backend opened: the store and its outbox, the Redis key layout migrated,
 // the secret key (when one was given) checked against the credentials Redis
 // holds, and the process's submitter.
-func (b *backend) prepare(ctx context.Context, checkKey bool) error {
+func (b *backend) prepare(ctx context.Context, cfg backendConfig) error {
+	outbox, err := store.NewOutbox(b.rdb, events.NewPublisher(b.js), store.OutboxConfig{Logger: b.log, Published: publishCounter(b.metrics)})
+	if err != nil {
+		return err
+	}
+	st, err := store.New(b.rdb, outbox, store.Config{Source: eventSource(cfg.Name), Logger: b.log, SecretKey: cfg.SecretKey})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	b.outbox, b.store = outbox, st
 	if err := migrate(ctx, b.store, b.log); err != nil {
 		return err
 	}
-	if checkKey {
+	if cfg.SecretKey != nil {
 		err := b.store.CheckKey(ctx)
 		switch {
 		case errors.Is(err, store.ErrWrongKey):
@@ -120,7 +127,6 @@ func (b *backend) prepare(ctx context.Context, checkKey bool) error {
 			return unreachable(fmt.Errorf("check the secret key: %w", err))
 		}
 	}
-	var err error
 	b.submit, err = b.submitter(0)
 	return err
 }
@@ -233,19 +239,28 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 	q := asynq.NewClientFromRedisClient(b.rdb)
 	cfg.Logger = b.log.With().Str("component", "dispatcher").Logger()
 	cfg.Source = eventSource("dispatcher")
-	return dispatch.New(b.js, b.store, q, v, cfg), q, nil
+	d, err := dispatch.New(b.js, b.store, q, v, cfg)
+	if err != nil {
+		_ = q.Close()
+		return nil, nil, err
+	}
+	return d, q, nil
 }
 
 // worker builds the worker role on this backend; it reaches BMCs through
 // connect, or through bmclib with bmcCfg when connect is nil.
-func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.Connector) *workers.Worker {
+func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.Connector) (*workers.Worker, error) {
 	cfg.Logger = b.log.With().Str("component", "worker").Logger()
 	if cfg.Metrics == nil {
 		cfg.Metrics = workers.NewMetrics(b.metrics)
 	}
 	if connect == nil {
 		bmcCfg.Logger = cfg.Logger
-		connect = bmclibConnector(bmc.NewDialer(bmcCfg))
+		d, err := bmc.NewDialer(bmcCfg)
+		if err != nil {
+			return nil, err
+		}
+		connect = bmclibConnector(d)
 	}
 	if cfg.Submitter == nil {
 		cfg.Submitter = requestSubmitter{b.submit}

@@ -115,7 +115,7 @@ func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
 			b.Fatal(err)
 		}
 	}
-	disp, q, err := be.dispatcher(dispatch.Config{})
+	disp, q, err := be.dispatcher(dispatch.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +123,10 @@ func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
 	connect := func(context.Context, jobs.Server, jobs.Credentials) (workers.Session, error) {
 		return instantBMC{}, nil
 	}
-	w := be.worker(workers.Config{}, bmc.Config{}, connect)
+	w, err := be.worker(workers.DefaultConfig(), bmc.DefaultConfig(), connect)
+	if err != nil {
+		b.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- runAll(ctx, be.outbox.Run, disp.Run, w.Run) }()
 	defer func() { cancel(); <-done }()

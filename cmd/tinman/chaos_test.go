@@ -22,6 +22,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // chaosConfig sizes a chaos run: TINMAN_CHAOS_JOBS, TINMAN_CHAOS_SIMS and
@@ -124,7 +125,7 @@ func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []str
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	key, _ := store.ParseKey(testKeyText)
-	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
+	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, nil, store.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
 	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

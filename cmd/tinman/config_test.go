@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,5 +52,50 @@ func TestConfigFileBadValueExits2NamingTheKey(t *testing.T) {
 	code, _, errOut := tinman(t, 5*time.Second, "worker", "--config", path)
 	if code != exitUsage || !strings.Contains(errOut, "concurrency") {
 		t.Errorf("exit %d %q, want 2 naming concurrency", code, errOut)
+	}
+}
+
+// TestSettingsRefusedByFlagName walks each layer (file, TINMAN_* variable,
+// command line) through the real command: the worker's and dispatcher's
+// own New refuses the value, the command exits 2 naming the flag and the
+// value that won, before it waits for NATS or Redis (which are unreachable
+// here: a check made after them would not end within the call's deadline).
+func TestSettingsRefusedByFlagName(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		path := filepath.Join(dir, fmt.Sprintf("tinman-%d.yaml", len(body)))
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	unreachable := []string{"--nats-url", "nats://127.0.0.1:1", "--redis-url", "redis://127.0.0.1:1"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{name: "file", args: []string{"worker", "--config", file("worker:\n  lease-ttl: 0s\n")}, want: "--lease-ttl 0s: must be more than 0"},
+		{name: "variable over file", env: map[string]string{"TINMAN_CONCURRENCY": "-3"},
+			args: []string{"worker", "--config", file("worker:\n  concurrency: 7\n")}, want: "--concurrency -3: must be more than 0"},
+		{name: "flag over variable", env: map[string]string{"TINMAN_CONCURRENCY": "-3"},
+			args: []string{"worker", "--concurrency", "-5"}, want: "--concurrency -5: must be more than 0"},
+		{name: "every fault named", args: []string{"worker", "--bmc-timeout", "0s", "--ipmi-min-interval", "-1s", "--breaker-threshold", "0"},
+			want: "--ipmi-min-interval -1s: must be 0 or more; --breaker-threshold 0: must be more than 0; --bmc-timeout 0s: must be more than 0"},
+		{name: "dispatcher", args: []string{"dispatcher", "--ack-wait", "-1s"}, want: "--ack-wait -1s: must be more than 0"},
+		{name: "dispatcher concurrency from file", args: []string{"dispatcher", "--config", file("dispatcher:\n  dispatch-concurrency: 0\n")},
+			want: "--dispatch-concurrency 0: must be more than 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			code, _, errOut := tinman(t, 20*time.Second, append(tt.args, unreachable...)...)
+			if code != exitUsage || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d %q, want 2 with %q", code, errOut, tt.want)
+			}
+		})
 	}
 }

@@ -40,7 +40,8 @@ func newDevCmd() *cobra.Command {
 				return err
 			}
 			f := cmd.Flags()
-			cfg := devConfig{Logger: log, Out: cmd.OutOrStdout(), ContextFile: devContextPath(), WebhookRules: devWebhookRules()}
+			cfg := newDevConfig()
+			cfg.Logger, cfg.Out, cfg.ContextFile, cfg.WebhookRules = log, cmd.OutOrStdout(), devContextPath(), devWebhookRules()
 			cfg.HTTPAddr, _ = f.GetString("http-addr")
 			cfg.SimControlAddr, _ = f.GetString("sim-control-addr")
 			cfg.NATSPort, _ = f.GetInt("nats-port")
@@ -77,7 +78,7 @@ type devConfig struct {
 	ContextFile    string
 	Logger         zerolog.Logger
 	Out            io.Writer
-	// Worker and BMC settings; zero values take the defaults.
+	// Worker and BMC settings (newDevConfig: their DefaultConfig).
 	Worker workers.Config
 	BMC    bmc.Config
 	// InstallerDelay is how long the simulated installer takes to report.
@@ -103,6 +104,11 @@ type dev struct {
 	token string
 	// webhookSecret signs webhook deliveries (both routes), left in the context file.
 	webhookSecret string
+}
+
+// newDevConfig is a devConfig with the workers' and BMC dialer's defaults.
+func newDevConfig() devConfig {
+	return devConfig{Worker: workers.DefaultConfig(), BMC: bmc.DefaultConfig()}
 }
 
 func newDev(cfg devConfig) *dev { return &dev{cfg: cfg, ready: make(chan struct{})} }
@@ -143,12 +149,17 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.fleet.Close()
-	disp, q, err := b.dispatcher(dispatch.Config{Retry: d.cfg.Worker.Retry}) // one retry policy: the attempts a job is given are the ones the workers allow
+	dcfg := dispatch.DefaultConfig()
+	dcfg.Retry = d.cfg.Worker.Retry // one retry policy: the attempts a job is given are the ones the workers allow
+	disp, q, err := b.dispatcher(dcfg)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	w := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
+	w, err := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
+	if err != nil {
+		return err
+	}
 	d.callbacks = b.callbacks()
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {

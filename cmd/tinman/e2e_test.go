@@ -37,12 +37,11 @@ func startDev(t *testing.T, redisURL string, sims int) *system {
 // startDevWith is startDev with the config changed by tune.
 func startDevWith(t *testing.T, redisURL string, sims int, tune func(*devConfig)) *system {
 	t.Helper()
-	cfg := devConfig{
-		HTTPAddr: "127.0.0.1:0", NATSPort: -1, RedisURL: redisURL, Sims: sims,
-		DataDir: t.TempDir(), ContextFile: filepath.Join(t.TempDir(), "dev.json"),
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Out:    testWriter{t},
-	}
+	cfg := newDevConfig()
+	cfg.HTTPAddr, cfg.NATSPort, cfg.RedisURL, cfg.Sims = "127.0.0.1:0", -1, redisURL, sims
+	cfg.DataDir, cfg.ContextFile = t.TempDir(), filepath.Join(t.TempDir(), "dev.json")
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	cfg.Out = testWriter{t}
 	tune(&cfg)
 	d := newDev(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

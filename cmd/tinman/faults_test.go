@@ -452,7 +452,11 @@ func enrolIPMI(t *testing.T, s *system, id, password string) string {
 // provider; a nil *bmc.Session inside the interface panicked at Close.
 func TestConnectorFailsWithNilInterface(t *testing.T) {
 	t.Parallel()
-	connect := bmclibConnector(bmc.NewDialer(bmc.Config{CallTimeout: faultCallTimeout}))
+	dialer, err := bmc.NewDialer(bmc.Config{CallTimeout: faultCallTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := bmclibConnector(dialer)
 	for _, p := range []jobs.Provider{jobs.ProviderRedfish, jobs.ProviderIPMI} {
 		t.Run(string(p), func(t *testing.T) {
 			t.Parallel()

@@ -23,6 +23,7 @@ import (
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/servicetest"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 // The claims about processes are tested on processes: the real binary,
@@ -144,7 +145,7 @@ func startCluster(t *testing.T) *cluster {
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	key, _ := store.ParseKey(testKeyText)
-	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
+	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, nil, store.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
 	user, pass := c.sim.Credentials()
 	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}, State: jobs.ServerAvailable}
 	if err := st.PutServer(context.Background(), srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
@@ -338,7 +339,7 @@ func (c *cluster) playInstaller(t *testing.T, s *system, server string) {
 	}
 	defer rdb.Close()
 	key, _ := store.ParseKey(testKeyText)
-	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{SecretKey: key})
+	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, nil, store.OutboxConfig{}), store.Config{SecretKey: key})
 	cfg, err := st.BootConfig(context.Background(), server)
 	if err != nil {
 		t.Fatalf("no boot configuration for %s: %v", server, err)

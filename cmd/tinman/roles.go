@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -24,24 +23,28 @@ func newDispatcherCmd() *cobra.Command {
 		Use:   "dispatcher",
 		Short: "Turn requests from NATS into asynq tasks (run any number)",
 		Args:  requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := roleBackend(cmd, "dispatcher")
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			d, q, err := b.dispatcher(dispatcherConfig(cmd))
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			cb := b.callbacks()
-			receive := func(ctx context.Context) error { return cb.Run(ctx, b.js) }
-			return runAll(cmd.Context(), b.outbox.Run, d.Run, receive, b.healthServer(cmd))
-		},
 	}
 	roleFlags(cmd)
-	dispatcherFlags(cmd)
+	s := dispatcherFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg := s.config(cmd)
+		if err := s.refused(cfg.Validate()); err != nil {
+			return err
+		}
+		b, err := roleBackend(cmd, "dispatcher")
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		d, q, err := b.dispatcher(cfg)
+		if err != nil {
+			return s.refused(err)
+		}
+		defer q.Close()
+		cb := b.callbacks()
+		receive := func(ctx context.Context) error { return cb.Run(ctx, b.js) }
+		return runAll(cmd.Context(), b.outbox.Run, d.Run, receive, b.healthServer(cmd))
+	}
 	return cmd
 }
 
@@ -50,27 +53,28 @@ func newWorkerCmd() *cobra.Command {
 		Use:   "worker",
 		Short: "Perform jobs on BMCs (run any number)",
 		Args:  requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := positiveFlags(cmd, "concurrency", "task-check-interval", "shutdown-timeout", "bmc-timeout",
-				"power-verify-timeout", "bmc-concurrency", "breaker-threshold", "lease-ttl", "wait-poll", "installer-timeout"); err != nil {
-				return err
-			}
-			if err := nonNegativeFlags(cmd, "ipmi-min-interval", "redfish-min-interval"); err != nil {
-				return err
-			}
-			b, err := roleBackend(cmd, "worker")
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			wcfg, bcfg := workerConfig(cmd)
-			w := b.worker(wcfg, bcfg, nil)
-			return runAll(cmd.Context(), b.outbox.Run, w.Run, b.healthServer(cmd))
-		},
 	}
 	roleFlags(cmd)
 	secretFlags(cmd)
-	workerFlags(cmd)
+	s := workerFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		// The settings are checked before the backend waits for NATS and
+		// Redis: a mistake is told at once.
+		if err := s.check(); err != nil {
+			return err
+		}
+		b, err := roleBackend(cmd, "worker")
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		wcfg, bcfg := s.configs()
+		w, err := b.worker(wcfg, bcfg, nil)
+		if err != nil {
+			return s.refused(err)
+		}
+		return runAll(cmd.Context(), b.outbox.Run, w.Run, b.healthServer(cmd))
+	}
 	return cmd
 }
 
@@ -80,89 +84,71 @@ func roleFlags(cmd *cobra.Command) {
 	cmd.Flags().String("health-addr", "", "serve /healthz, /readyz and /metrics on this address (empty: none)")
 }
 
-func dispatcherFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("dispatch-concurrency", 32, "requests handled at once by this dispatcher")
-	cmd.Flags().Duration("ack-wait", 30*time.Second, "how long a request may stay unacknowledged before redelivery")
+// dispatcherSettings are the dispatcher's flags, bound to its Config.
+type dispatcherSettings struct {
+	*settings
+	cfg dispatch.Config
 }
 
-func dispatcherConfig(cmd *cobra.Command) dispatch.Config {
-	n, _ := cmd.Flags().GetInt("dispatch-concurrency")
-	ackWait, _ := cmd.Flags().GetDuration("ack-wait")
-	dup, _ := cmd.Flags().GetDuration("duplicate-window")
-	return dispatch.Config{Concurrency: n, AckWait: ackWait, Retention: dup}
+func dispatcherFlags(cmd *cobra.Command) *dispatcherSettings {
+	const dc = "dispatch.Config"
+	s := &dispatcherSettings{settings: newSettings(cmd.Flags()), cfg: dispatch.DefaultConfig()}
+	s.intVar(&s.cfg.Concurrency, dc, "Concurrency", "dispatch-concurrency", "requests handled at once by this dispatcher")
+	s.durationVar(&s.cfg.AckWait, dc, "AckWait", "ack-wait", "how long a request may stay unacknowledged before redelivery")
+	s.bind(dc, "Retention", "duplicate-window")
+	return s
 }
 
-func workerFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("concurrency", 64, "jobs run at once by this worker")
-	cmd.Flags().Duration("task-check-interval", 10*time.Millisecond, "how often an idle worker looks for work")
-	cmd.Flags().Duration("shutdown-timeout", 30*time.Second, "how long running jobs get to finish on shutdown")
-	cmd.Flags().Duration("bmc-timeout", 30*time.Second, "deadline of each BMC call")
-	cmd.Flags().Duration("power-verify-timeout", 60*time.Second, "how long a power change may take to read back")
-	cmd.Flags().String("ipmitool-path", "", "ipmitool binary (default: found on PATH)")
-	cmd.Flags().Int("bmc-concurrency", 32, "BMC calls in flight at once in this worker")
-	cmd.Flags().Duration("ipmi-min-interval", time.Second, "least time between two commands to one IPMI BMC")
-	cmd.Flags().Duration("redfish-min-interval", 0, "least time between two commands to one Redfish BMC")
-	cmd.Flags().Int("breaker-threshold", 3, "consecutive unreachable answers that put a server in maintenance")
-	cmd.Flags().Duration("lease-ttl", 10*time.Second, "life of a server lease without renewal (a dead worker frees its servers after it)")
-	cmd.Flags().Duration("wait-poll", 5*time.Second, "how often a waiting workflow looks again when no callback wakes it")
-	cmd.Flags().Duration("installer-timeout", time.Hour, "how long a workflow waits for each installer callback")
+// config is the dispatcher's Config: its flags, and the streams'
+// duplicate window as the time a finished task is kept.
+func (s *dispatcherSettings) config(cmd *cobra.Command) dispatch.Config {
+	cfg := s.cfg
+	cfg.Retention, _ = cmd.Flags().GetDuration("duplicate-window")
+	return cfg
 }
 
-// positiveFlags refuses, naming it, any of the flags whose value is 0 or
-// less: a worker with no concurrency or a lease that lives no time is a
-// mistake, not a request for the default.
-func positiveFlags(cmd *cobra.Command, names ...string) error {
-	return checkFlags(cmd, names, func(v float64) bool { return v > 0 }, "must be more than 0")
+// workerSettings are the worker's flags, bound to its Config and its BMC
+// dialer's.
+type workerSettings struct {
+	*settings
+	worker              workers.Config
+	bmc                 bmc.Config
+	ipmiGap, redfishGap time.Duration
 }
 
-// nonNegativeFlags refuses, naming it, any of the flags whose value is below 0.
-func nonNegativeFlags(cmd *cobra.Command, names ...string) error {
-	return checkFlags(cmd, names, func(v float64) bool { return v >= 0 }, "must be 0 or more")
+func workerFlags(cmd *cobra.Command) *workerSettings {
+	const wc, bc = "workers.Config", "bmc.Config"
+	s := &workerSettings{settings: newSettings(cmd.Flags()), worker: workers.DefaultConfig(), bmc: bmc.DefaultConfig()}
+	s.ipmiGap = s.worker.MinCommandInterval[jobs.ProviderIPMI]
+	s.redfishGap = s.worker.MinCommandInterval[jobs.ProviderRedfish]
+	s.intVar(&s.worker.Concurrency, wc, "Concurrency", "concurrency", "jobs run at once by this worker")
+	s.durationVar(&s.worker.TaskCheckInterval, wc, "TaskCheckInterval", "task-check-interval", "how often an idle worker looks for work")
+	s.durationVar(&s.worker.ShutdownTimeout, wc, "ShutdownTimeout", "shutdown-timeout", "how long running jobs get to finish on shutdown")
+	s.durationVar(&s.bmc.CallTimeout, bc, "CallTimeout", "bmc-timeout", "deadline of each BMC call")
+	s.durationVar(&s.worker.PowerVerifyTimeout, wc, "PowerVerifyTimeout", "power-verify-timeout", "how long a power change may take to read back")
+	s.stringVar(&s.bmc.IpmitoolPath, bc, "IpmitoolPath", "ipmitool-path", "ipmitool binary (default: found on PATH)")
+	s.intVar(&s.worker.BMCConcurrency, wc, "BMCConcurrency", "bmc-concurrency", "BMC calls in flight at once in this worker")
+	s.durationVar(&s.ipmiGap, wc, "MinCommandInterval[ipmi]", "ipmi-min-interval", "least time between two commands to one IPMI BMC")
+	s.durationVar(&s.redfishGap, wc, "MinCommandInterval[redfish]", "redfish-min-interval", "least time between two commands to one Redfish BMC")
+	s.intVar(&s.worker.BreakerThreshold, wc, "BreakerThreshold", "breaker-threshold", "consecutive unreachable answers that put a server in maintenance")
+	s.durationVar(&s.worker.LeaseTTL, wc, "LeaseTTL", "lease-ttl", "life of a server lease without renewal (a dead worker frees its servers after it)")
+	s.durationVar(&s.worker.WaitPoll, wc, "WaitPoll", "wait-poll", "how often a waiting workflow looks again when no callback wakes it")
+	s.durationVar(&s.worker.InstallerTimeout, wc, "InstallerTimeout", "installer-timeout", "how long a workflow waits for each installer callback")
+	return s
 }
 
-func checkFlags(cmd *cobra.Command, names []string, ok func(float64) bool, rule string) error {
-	for _, name := range names {
-		f := cmd.Flags().Lookup(name)
-		var v float64
-		switch f.Value.Type() {
-		case "duration":
-			d, _ := cmd.Flags().GetDuration(name)
-			v = float64(d)
-		case "int":
-			n, _ := cmd.Flags().GetInt(name)
-			v = float64(n)
-		default:
-			return fmt.Errorf("flag --%s is a %s: not a number to check", name, f.Value.Type())
-		}
-		if !ok(v) {
-			return usageErr("--%s %s: %s", name, f.Value.String(), rule)
-		}
-	}
-	return nil
+// configs are the worker's and its dialer's Configs, as the flags set them.
+func (s *workerSettings) configs() (workers.Config, bmc.Config) {
+	cfg := s.worker
+	cfg.MinCommandInterval = map[jobs.Provider]time.Duration{jobs.ProviderIPMI: s.ipmiGap, jobs.ProviderRedfish: s.redfishGap}
+	return cfg, s.bmc
 }
 
-func workerConfig(cmd *cobra.Command) (workers.Config, bmc.Config) {
-	f := cmd.Flags()
-	n, _ := f.GetInt("concurrency")
-	tick, _ := f.GetDuration("task-check-interval")
-	shutdown, _ := f.GetDuration("shutdown-timeout")
-	verify, _ := f.GetDuration("power-verify-timeout")
-	callTimeout, _ := f.GetDuration("bmc-timeout")
-	ipmitool, _ := f.GetString("ipmitool-path")
-	bmcN, _ := f.GetInt("bmc-concurrency")
-	ipmiGap, _ := f.GetDuration("ipmi-min-interval")
-	redfishGap, _ := f.GetDuration("redfish-min-interval")
-	threshold, _ := f.GetInt("breaker-threshold")
-	leaseTTL, _ := f.GetDuration("lease-ttl")
-	waitPoll, _ := f.GetDuration("wait-poll")
-	installerTimeout, _ := f.GetDuration("installer-timeout")
-	return workers.Config{
-			Concurrency: n, TaskCheckInterval: tick, ShutdownTimeout: shutdown, PowerVerifyTimeout: verify,
-			BMCConcurrency: bmcN, BreakerThreshold: threshold, LeaseTTL: leaseTTL,
-			WaitPoll: waitPoll, InstallerTimeout: installerTimeout,
-			MinCommandInterval: map[jobs.Provider]time.Duration{jobs.ProviderIPMI: ipmiGap, jobs.ProviderRedfish: redfishGap},
-		},
-		bmc.Config{CallTimeout: callTimeout, IpmitoolPath: ipmitool}
+// check refuses, by flag name, any setting the worker or its dialer would.
+func (s *workerSettings) check() error {
+	cfg, bcfg := s.configs()
+	_, err := bmc.NewDialer(bcfg)
+	return s.refused(errors.Join(cfg.Validate(), err))
 }
 
 // roleBackend opens the backend of a production role.

@@ -98,7 +98,14 @@ func enrollFleet(ctx context.Context, redisURL string, key []byte, prefix string
 		return err
 	}
 	defer rdb.Close()
-	st := store.New(rdb, store.NewOutbox(rdb, nil, store.OutboxConfig{}), store.Config{SecretKey: key})
+	outbox, err := store.NewOutbox(rdb, nil, store.OutboxConfig{})
+	if err != nil {
+		return err
+	}
+	st, err := store.New(rdb, outbox, store.Config{SecretKey: key})
+	if err != nil {
+		return err
+	}
 	bmcs := fleet.BMCs()
 	for i, b := range bmcs {
 		user, pass := b.Credentials()
