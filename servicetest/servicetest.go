@@ -160,3 +160,28 @@ func keepTime(t testing.TB, m *miniredis.Miniredis) {
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 }
+
+// EachRedis runs fn on an in-process Redis and, with
+// TINMAN_TEST_REDIS_URL, on a database of the real one, each in a subtest
+// of its own: what a store test proves holds on both (miniredis's Lua,
+// types and expiry are another implementation than Redis's). Under CI the
+// real one is required.
+func EachRedis(t *testing.T, fn func(t *testing.T, url string, rdb *redis.Client)) {
+	t.Helper()
+	t.Run("in-process", func(t *testing.T) {
+		t.Parallel()
+		m := miniredis.RunT(t)
+		keepTime(t, m)
+		url, c := clientFor(t, "redis://"+m.Addr())
+		fn(t, url, c)
+	})
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		base := os.Getenv("TINMAN_TEST_REDIS_URL")
+		if base == "" {
+			Unavailable(t, "no real Redis: set TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 (the in-process run still ran)")
+		}
+		url, c := clientFor(t, leaseDB(t, base))
+		fn(t, url, c)
+	})
+}

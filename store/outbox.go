@@ -202,6 +202,9 @@ func (o *Outbox) stage(ctx context.Context, pipe redis.Pipeliner, stream outboxS
 // list (the common case: one round trip saved), else by flushing the list in
 // order.
 func (o *Outbox) send(ctx context.Context, s Staged) error {
+	if o.pub == nil {
+		return nil // staged only: the sweep of a process with a publisher sends it
+	}
 	if s.depth != 1 {
 		return o.flush(ctx, s.stream)
 	}
@@ -234,6 +237,9 @@ func (o *Outbox) Flush(ctx context.Context, jobID string) error {
 // flush publishes stream's staged events in order, removing each once
 // JetStream has acked it. It stops at the first failure; the rest stays staged.
 func (o *Outbox) flush(ctx context.Context, stream outboxStream) error {
+	if o.pub == nil {
+		return nil // staged only: the sweep of a process with a publisher sends it
+	}
 	key := stream.listKey()
 	for {
 		entries, err := o.rdb.LRange(ctx, key, 0, 63).Result()
