@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/workers"
@@ -54,15 +54,9 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	for _, name := range []string{"server", "state", "type"} {
-		if v := mustString(cmd, name); v != "" {
-			q.Set(name, v)
-		}
-	}
-	if cmd.Flags().Changed("limit") {
-		n, _ := cmd.Flags().GetInt("limit")
-		q.Set("limit", strconv.Itoa(n))
+	q, err := jobQuery(cmd)
+	if err != nil {
+		return err
 	}
 	c, err := newRESTClient(cmd)
 	if err != nil {
@@ -77,6 +71,20 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 		return printJSON(out, ans.Body)
 	}
 	return printJobs(out, list.Jobs, useColor(out), time.Now())
+}
+
+// jobQuery is the filter of jobs list. A --limit out of 1-1000 is refused
+// here: the client leaves a limit of 0 to the API.
+func jobQuery(cmd *cobra.Command) (client.JobQuery, error) {
+	q := client.JobQuery{Server: mustString(cmd, "server"), State: jobs.State(mustString(cmd, "state")),
+		Type: jobs.Type(mustString(cmd, "type"))}
+	if cmd.Flags().Changed("limit") {
+		q.Limit, _ = cmd.Flags().GetInt("limit")
+		if q.Limit < 1 || q.Limit > 1000 {
+			return q, usageErr("limit (--limit): must be a whole number from 1 to 1000")
+		}
+	}
+	return q, nil
 }
 
 // printJobs writes jobs as a table.
