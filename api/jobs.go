@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
 	"github.com/tinmanhq/tinman/submit"
@@ -24,16 +25,11 @@ import (
 // IdempotencyKeyHeader names the job id of a POST /v1/jobs whose body has none.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// Submitted is the answer to POST /v1/jobs.
-type Submitted struct {
-	JobID string     `json:"job_id"`
-	State jobs.State `json:"state"`
-}
+// Submitted is the answer to POST /v1/jobs (the Go client's wire type).
+type Submitted = client.Submitted
 
-// JobList is the answer to GET /v1/jobs.
-type JobList struct {
-	Jobs []jobs.Job `json:"jobs"`
-}
+// JobList is the answer to GET /v1/jobs (the Go client's wire type).
+type JobList = client.JobList
 
 // submitJob validates a request, records it as submitted, publishes it and
 // answers 202 once JetStream has acked it; 503 when it did not.

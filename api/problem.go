@@ -10,28 +10,22 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
 )
 
 // ProblemContentType is the media type of every error answer (RFC 9457).
-const ProblemContentType = "application/problem+json"
+const ProblemContentType = client.ProblemContentType
 
 // problemTypeBase prefixes the type URI of every problem: the code follows.
 const problemTypeBase = "urn:tinman:problem:"
 
 // Problem is an RFC 9457 problem detail, the body of every error answer.
 // Code is the stable machine-readable code (a jobs.Code, or one of the
-// HTTP-only codes below); Field names the request field at fault.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Code     string `json:"code"`
-	Field    string `json:"field,omitempty"`
-}
+// HTTP-only codes below); Field names the request field at fault. It is the
+// Go client's wire type, so both ends read one definition.
+type Problem = client.Problem
 
 // HTTP-only problem codes, beside the jobs codes.
 const (

@@ -6,26 +6,20 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-// ServerList is the answer to GET /v1/servers.
-type ServerList struct {
-	Servers []jobs.Server `json:"servers"`
-}
+// ServerList is the answer to GET /v1/servers (the Go client's wire type).
+type ServerList = client.ServerList
 
-// Enrolment is the body of POST /v1/servers. The credentials go in and
-// never come out: no answer of the API carries them.
-type Enrolment struct {
-	ID       string            `json:"id"`
-	BMC      jobs.BMC          `json:"bmc"`
-	Username string            `json:"username"`
-	Password string            `json:"password"`
-	Labels   map[string]string `json:"labels,omitempty"`
-}
+// Enrolment is the body of POST /v1/servers (the Go client's wire type).
+// The credentials go in and never come out: no answer of the API carries
+// them.
+type Enrolment = client.Enrolment
 
-// server returns the enrolment's server record and credentials, checked.
-func (e Enrolment) server() (jobs.Server, jobs.Credentials, error) {
+// enrolled returns the enrolment's server record and credentials, checked.
+func enrolled(e Enrolment) (jobs.Server, jobs.Credentials, error) {
 	srv := jobs.Server{ID: e.ID, BMC: e.BMC, Labels: e.Labels}
 	creds := jobs.Credentials{Username: e.Username, Password: e.Password}
 	if err := srv.Validate(); err != nil {
@@ -47,7 +41,7 @@ func (a *API) enrolServer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	srv, creds, err := e.server()
+	srv, creds, err := enrolled(e)
 	if err != nil {
 		fail(w, r, err)
 		return

@@ -66,6 +66,43 @@ func TestDomainImportsNoInfrastructure(t *testing.T) {
 	}
 }
 
+// TestClientBuildsNoServer: package client, which Go programs import to
+// drive Tinman, reaches (itself or through the packages it imports) none of
+// the server's parts: a program that drives Tinman does not build Redis,
+// asynq, bmclib, Prometheus or the roles.
+func TestClientBuildsNoServer(t *testing.T) {
+	t.Parallel()
+	serverParts := []string{"github.com/redis/", "github.com/hibiken/", "github.com/bmc-toolbox/", "github.com/prometheus/",
+		module + "api", module + "store", module + "dispatch", module + "workers", module + "bmc", module + "callback",
+		module + "webhook", module + "servicetest"}
+	byPath := map[string]*pkg{}
+	for _, p := range modulePackages(t) {
+		byPath[p.Path] = p
+	}
+	seen := map[string]bool{}
+	var reach func(path, via string)
+	reach = func(path, via string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		for _, part := range serverParts {
+			if path == part || strings.HasPrefix(path, part+"/") || strings.HasSuffix(part, "/") && strings.HasPrefix(path, part) {
+				t.Errorf("client reaches %s (via %s): it must not build the server", path, via)
+			}
+		}
+		if p := byPath[path]; p != nil {
+			for _, imp := range p.Imports {
+				reach(imp, strings.TrimPrefix(path, module))
+			}
+		}
+	}
+	if byPath[module+"client"] == nil {
+		t.Fatal("no package client")
+	}
+	reach(module+"client", "client")
+}
+
 func keys(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

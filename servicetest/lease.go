@@ -2,6 +2,7 @@ package servicetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,40 +12,57 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// errNoFreeDB: every test database stayed leased for leaseWait.
+var errNoFreeDB = errors.New("no free Redis test database")
+
+// leaseWait is how long a lease waits for a free database.
+const leaseWait = 5 * time.Minute
+
 // leaseDB leases one of databases 1..15 of the Redis at base, for the test's
-// life, across every test process on the machine: a lease is a key in
-// database 0 with a TTL renewed while the test runs.
+// life, across every test process on the machine.
 func leaseDB(t testing.TB, base string) string {
 	t.Helper()
+	url, release, err := lease(base, fmt.Sprintf("%d/%s", os.Getpid(), t.Name()))
+	switch {
+	case errors.Is(err, errNoFreeDB):
+		t.Fatal(err)
+	case err != nil:
+		Unavailable(t, "%v", err)
+	}
+	t.Cleanup(release)
+	return url
+}
+
+// lease leases one of databases 1..15 of the Redis at base for owner, until
+// release: a lease is a key in database 0 with a TTL renewed meanwhile.
+func lease(base, owner string) (url string, release func(), err error) {
 	opt, err := redis.ParseURL(base)
 	if err != nil {
-		t.Fatalf("TINMAN_TEST_REDIS_URL %q: %v", base, err)
+		return "", nil, fmt.Errorf("TINMAN_TEST_REDIS_URL %q: %w", base, err)
 	}
 	opt.DB = 0
 	admin := redis.NewClient(opt)
-	t.Cleanup(func() { _ = admin.Close() })
-	owner := fmt.Sprintf("%d/%s", os.Getpid(), t.Name())
 	ctx := context.Background()
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(leaseWait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for db := 1; db <= 15; db++ {
 			key := fmt.Sprintf("tinman:test:lease:%d", db)
 			ok, err := admin.SetNX(ctx, key, owner, 30*time.Second).Result()
 			if err != nil {
-				Unavailable(t, "Redis at %s: %v", base, err)
+				_ = admin.Close()
+				return "", nil, fmt.Errorf("reach Redis at %s: %w", base, err)
 			}
 			if ok {
-				keepLease(t, admin, key, owner)
-				return withDB(base, db)
+				return withDB(base, db), keepLease(admin, key, owner), nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("no free Redis test database in 5 minutes")
-	return ""
+	_ = admin.Close()
+	return "", nil, fmt.Errorf("%w in %s", errNoFreeDB, leaseWait)
 }
 
-func keepLease(t testing.TB, admin *redis.Client, key, owner string) {
+// keepLease renews the lease of key until the returned release, which
+// gives it up and closes admin.
+func keepLease(admin *redis.Client, key, owner string) (release func()) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -60,13 +78,14 @@ func keepLease(t testing.TB, admin *redis.Client, key, owner string) {
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	return func() {
 		close(stop)
 		<-done
 		if admin.Get(context.Background(), key).Val() == owner {
 			admin.Del(context.Background(), key)
 		}
-	})
+		_ = admin.Close()
+	}
 }
 
 func withDB(base string, db int) string {

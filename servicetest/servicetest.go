@@ -71,22 +71,30 @@ func EmbeddedNATS(t testing.TB, dir string) *natsembed.Server {
 
 func resetStreams(t testing.TB, url string) {
 	t.Helper()
+	if err := deleteStreams(url); err != nil {
+		Unavailable(t, "%v", err)
+	}
+}
+
+// deleteStreams deletes the Tinman streams of the NATS at url.
+func deleteStreams(url string) error {
 	nc, err := nats.Connect(url)
 	if err != nil {
-		Unavailable(t, "NATS at %s: %v", url, err)
+		return fmt.Errorf("reach NATS at %s: %w", url, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatalf("jetstream: %v", err)
+		return fmt.Errorf("jetstream at %s: %w", url, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, name := range []string{events.RequestsStream, events.EventsStream} {
 		if err := js.DeleteStream(ctx, name); err != nil && !strings.Contains(err.Error(), "not found") {
-			t.Fatalf("delete stream %s: %v", name, err)
+			return fmt.Errorf("delete stream %s: %w", name, err)
 		}
 	}
+	return nil
 }
 
 // JetStream connects to url and returns a JetStream context, closed at cleanup.
@@ -125,40 +133,55 @@ func Redis(t testing.TB) (string, *redis.Client) {
 
 func clientFor(t testing.TB, url string) (string, *redis.Client) {
 	t.Helper()
+	c, err := flushed(url)
+	if err != nil {
+		Unavailable(t, "%v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return url, c
+}
+
+// flushed returns a client of the Redis database at url, emptied.
+func flushed(url string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		t.Fatalf("parse redis url %q: %v", url, err)
+		return nil, fmt.Errorf("parse redis url %q: %w", url, err)
 	}
 	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.FlushDB(ctx).Err(); err != nil {
-		Unavailable(t, "Redis at %s: %v", url, err)
+		_ = c.Close()
+		return nil, fmt.Errorf("reach Redis at %s: %w", url, err)
 	}
-	return url, c
+	return c, nil
 }
 
 // keepTime makes the in-process Redis expire keys as time passes, as a real
 // one does: miniredis only moves its clock when told.
 func keepTime(t testing.TB, m *miniredis.Miniredis) {
-	stop := make(chan struct{})
+	t.Cleanup(tick(m))
+}
+
+// tick moves m's clock with the wall clock's until the returned stop.
+func tick(m *miniredis.Miniredis) (stop func()) {
+	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		const step = 50 * time.Millisecond
-		tick := time.NewTicker(step)
-		defer tick.Stop()
+		ticker := time.NewTicker(step)
+		defer ticker.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
-			case <-tick.C:
+			case <-ticker.C:
 				m.FastForward(step)
 			}
 		}
 	}()
-	t.Cleanup(func() { close(stop); <-done })
+	return func() { close(quit); <-done }
 }
 
 // EachRedis runs fn on an in-process Redis and, with

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,16 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
 // defaultAPIURL is where the operator commands look for the API when
 // neither a flag, a variable nor a running `tinman dev` says otherwise.
 const defaultAPIURL = "http://127.0.0.1:8080"
-
-// maxAnswerSize bounds what the client reads of one answer.
-const maxAnswerSize = 16 << 20
 
 // operatorFlags adds what every operator command over the API shares: the
 // client connection flags and the timeout of one API call.
@@ -87,16 +83,13 @@ func resolveAPI(flagURL, flagToken, contextPath string) (apiTarget, error) {
 	return t, nil
 }
 
-// restClient is a small typed client of Tinman's HTTP API. Every error it
-// returns carries its exit code: a call that could not reach the API (or
-// that the API could not serve: 5xx) is exit 3, an answer that refuses the
-// input is exit 2. Commands may give a refusal another code (see apiErr).
+// restClient is the operator commands' client of the HTTP API: a
+// client.Client whose errors carry the contract's exit codes (explain).
 type restClient struct {
+	api    *client.Client
 	target apiTarget
-	http   *http.Client
 }
 
-// newRESTClient builds the client from a command's flags.
 // operatorCall reads what every operator command starts with: -o, and the
 // API client.
 func operatorCall(cmd *cobra.Command) (bool, *restClient, error) {
@@ -108,6 +101,7 @@ func operatorCall(cmd *cobra.Command) (bool, *restClient, error) {
 	return asJSON, c, err
 }
 
+// newRESTClient builds the client from a command's flags.
 func newRESTClient(cmd *cobra.Command) (*restClient, error) {
 	target, err := resolveAPI(mustString(cmd, "api-url"), mustString(cmd, "token"), devContextPath())
 	if err != nil {
@@ -117,219 +111,130 @@ func newRESTClient(cmd *cobra.Command) (*restClient, error) {
 	if timeout <= 0 {
 		return nil, usageErr("--api-timeout %s: must be positive", timeout)
 	}
-	return newRESTClientFor(target, timeout), nil
+	return newRESTClientFor(target, timeout)
 }
 
 // newRESTClientFor returns a client of target whose calls each end within timeout.
-func newRESTClientFor(target apiTarget, timeout time.Duration) *restClient {
-	target.URL = strings.TrimRight(target.URL, "/")
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: min(timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
-	tr.TLSHandshakeTimeout = min(timeout, 5*time.Second)
-	return &restClient{target: target, http: &http.Client{Transport: tr, Timeout: timeout}}
-}
-
-// answer is a 2xx answer of the API, its body as sent.
-type answer struct {
-	Status int
-	Body   []byte
-}
-
-// do sends one call and returns its 2xx answer. in, when not nil, is sent
-// as the JSON body.
-func (c *restClient) do(ctx context.Context, method, path string, query url.Values, in any) (answer, error) {
-	req, err := c.newRequest(ctx, method, path, query, in)
+func newRESTClientFor(target apiTarget, timeout time.Duration) (*restClient, error) {
+	c, err := client.New(client.Config{URL: target.URL, Token: target.Token, Timeout: timeout, UserAgent: "tinman-cli/" + version})
 	if err != nil {
-		return answer{}, err
+		return nil, usageErr("%v (see --api-url and --token)", err)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return answer{}, c.transportError(ctx, method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize))
-	if err != nil {
-		return answer{}, c.transportError(ctx, method, path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := decodeProblem(resp.StatusCode, body)
-		e.Method, e.Path, e.Token = method, path, c.target
-		return answer{}, &exitError{code: e.exitCode(), err: e}
-	}
-	return answer{Status: resp.StatusCode, Body: body}, nil
+	return &restClient{api: c, target: target}, nil
 }
 
-func (c *restClient) newRequest(ctx context.Context, method, path string, query url.Values, in any) (*http.Request, error) {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(data)
-	}
-	u := c.target.URL + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, usageErr("%s %s: %v", method, u, err)
-	}
-	req.Header.Set("Accept", "application/json, "+api.ProblemContentType)
-	req.Header.Set("User-Agent", "tinman-cli/"+version)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-		if method == http.MethodPatch {
-			req.Header.Set("Content-Type", "application/merge-patch+json")
-		}
-	}
-	if c.target.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.target.Token)
-	}
-	return req, nil
-}
-
-// transportError is a call that got no answer: exit 3, unless the user
-// stopped the command.
-func (c *restClient) transportError(ctx context.Context, method, path string, err error) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return failed(fmt.Errorf("%s %s: interrupted", method, path))
-	}
-	return unreachable(fmt.Errorf("reach the API at %s: %s %s: %w (is `tinman dev` or `tinman api` running? see --api-url)",
-		c.target.URL, method, path, err))
-}
-
-// fetch sends one call and decodes its answer into a T.
-func fetch[T any](ctx context.Context, c *restClient, method, path string, query url.Values, in any) (T, answer, error) {
-	var v T
-	a, err := c.do(ctx, method, path, query, in)
-	if err != nil {
-		return v, a, err
-	}
-	if err := json.Unmarshal(a.Body, &v); err != nil {
-		return v, a, unreachable(fmt.Errorf("%s %s: the API's answer is not what this client expects (%v): is it a Tinman API of another version?", method, path, err))
-	}
-	return v, a, nil
-}
-
-// The API's routes, one method each.
-
-func serverPath(id string) string { return "/v1/servers/" + url.PathEscape(id) }
-func jobPath(id string) string    { return "/v1/jobs/" + url.PathEscape(id) }
+// The API's routes the commands call, each with its errors explained.
 
 // EnrolServer enrols a server: POST /v1/servers.
-func (c *restClient) EnrolServer(ctx context.Context, e api.Enrolment) (serverView, answer, error) {
-	return fetch[serverView](ctx, c, http.MethodPost, "/v1/servers", nil, e)
+func (c *restClient) EnrolServer(ctx context.Context, e client.Enrolment) (client.Server, *client.Response, error) {
+	srv, resp, err := c.api.EnrolServer(ctx, e)
+	return srv, resp, c.explain(err)
 }
 
 // Servers lists the servers whose labels match selector (k=v,...; "" for all).
-func (c *restClient) Servers(ctx context.Context, selector string) (api.ServerList, answer, error) {
-	var q url.Values
-	if selector != "" {
-		q = url.Values{"selector": {selector}}
-	}
-	return fetch[api.ServerList](ctx, c, http.MethodGet, "/v1/servers", q, nil)
+func (c *restClient) Servers(ctx context.Context, selector string) (client.ServerList, *client.Response, error) {
+	list, resp, err := c.api.Servers(ctx, selector)
+	return list, resp, c.explain(err)
 }
 
 // Server reads one server.
-func (c *restClient) Server(ctx context.Context, id string) (serverView, answer, error) {
-	return fetch[serverView](ctx, c, http.MethodGet, serverPath(id), nil, nil)
+func (c *restClient) Server(ctx context.Context, id string) (client.Server, *client.Response, error) {
+	srv, resp, err := c.api.Server(ctx, id)
+	return srv, resp, c.explain(err)
 }
 
 // PatchServer changes a server with a JSON merge patch.
-func (c *restClient) PatchServer(ctx context.Context, id string, p api.ServerPatch) (serverView, answer, error) {
-	return fetch[serverView](ctx, c, http.MethodPatch, serverPath(id), nil, p)
+func (c *restClient) PatchServer(ctx context.Context, id string, p client.ServerPatch) (client.Server, *client.Response, error) {
+	srv, resp, err := c.api.PatchServer(ctx, id, p)
+	return srv, resp, c.explain(err)
 }
 
 // RemoveServer removes a server from the registry.
 func (c *restClient) RemoveServer(ctx context.Context, id string) error {
-	_, err := c.do(ctx, http.MethodDelete, serverPath(id), nil, nil)
-	return err
+	_, err := c.api.RemoveServer(ctx, id)
+	return c.explain(err)
 }
 
 // SubmitJob submits a job request: POST /v1/jobs.
-func (c *restClient) SubmitJob(ctx context.Context, req jobs.Request) (api.Submitted, answer, error) {
-	return fetch[api.Submitted](ctx, c, http.MethodPost, "/v1/jobs", nil, req)
+func (c *restClient) SubmitJob(ctx context.Context, req jobs.Request) (client.Submitted, *client.Response, error) {
+	sub, resp, err := c.api.SubmitJob(ctx, req)
+	return sub, resp, c.explain(err)
 }
 
 // Job reads one job.
-func (c *restClient) Job(ctx context.Context, id string) (jobs.Job, answer, error) {
-	return fetch[jobs.Job](ctx, c, http.MethodGet, jobPath(id), nil, nil)
+func (c *restClient) Job(ctx context.Context, id string) (jobs.Job, *client.Response, error) {
+	job, resp, err := c.api.Job(ctx, id)
+	return job, resp, c.explain(err)
 }
 
-// Jobs lists jobs; q holds server, state, type and limit.
-func (c *restClient) Jobs(ctx context.Context, q url.Values) (api.JobList, answer, error) {
-	return fetch[api.JobList](ctx, c, http.MethodGet, "/v1/jobs", q, nil)
+// Jobs lists the jobs q selects.
+func (c *restClient) Jobs(ctx context.Context, q client.JobQuery) (client.JobList, *client.Response, error) {
+	list, resp, err := c.api.Jobs(ctx, q)
+	return list, resp, c.explain(err)
 }
 
 // CancelJob asks for a job to stop: 200 when it is canceled, 202 when it
 // will stop at its next step.
-func (c *restClient) CancelJob(ctx context.Context, id string) (jobs.Job, answer, error) {
-	return fetch[jobs.Job](ctx, c, http.MethodPost, jobPath(id)+"/cancel", nil, nil)
+func (c *restClient) CancelJob(ctx context.Context, id string) (jobs.Job, *client.Response, error) {
+	job, resp, err := c.api.CancelJob(ctx, id)
+	return job, resp, c.explain(err)
 }
 
-// apiError is an error answer of the API: its RFC 9457 problem, with the
-// call that got it.
+// explain gives an error of the client its exit code and the CLI's words:
+// an answer that refuses the input or the token (4xx) is exit 2; an API that
+// could not serve (5xx), could not be reached or answered what this client
+// cannot read is exit 3; a call the user interrupted is exit 1. Commands
+// may give a refusal another code (see asFailure).
+func (c *restClient) explain(err error) error {
+	var answer *client.Error
+	var call *client.CallError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &answer):
+		e := &apiError{answer: answer, target: c.target}
+		return &exitError{code: e.exitCode(), err: e}
+	case errors.As(err, &call) && errors.Is(err, context.Canceled):
+		return failed(fmt.Errorf("%s %s: interrupted", call.Method, call.Path))
+	case errors.Is(err, client.ErrUnreachable):
+		return unreachable(fmt.Errorf("%w (is `tinman dev` or `tinman api` running? see --api-url)", err))
+	}
+	return unreachable(err)
+}
+
+// apiError is an error answer of the API as the CLI tells it: with the flag
+// that set the field at fault, and for 401 and 403 what to do about the
+// token.
 type apiError struct {
-	Method, Path string
-	Status       int
-	Title        string
-	Detail       string
-	Code         string
-	// Field is the request field at fault, as the API names it; Flag is
-	// the command-line flag that set it, when the command knows it.
-	Field, Flag string
-	// Token is the API called and where its token came from, for the
-	// message of a 401 or 403.
-	Token apiTarget
-}
-
-// decodeProblem reads an error answer: a problem+json body, or whatever
-// else a proxy in between may have answered.
-func decodeProblem(status int, body []byte) *apiError {
-	var p api.Problem
-	e := &apiError{Status: status, Title: http.StatusText(status)}
-	if json.Unmarshal(body, &p) == nil && (p.Title != "" || p.Detail != "") {
-		e.Detail, e.Code, e.Field = p.Detail, p.Code, p.Field
-		if p.Title != "" {
-			e.Title = p.Title
-		}
-		return e
-	}
-	e.Detail = strings.TrimSpace(string(body))
-	if len(e.Detail) > 200 {
-		e.Detail = e.Detail[:200] + "..."
-	}
-	return e
+	answer *client.Error
+	// flag is the command-line flag that set answer.Field, when the
+	// command knows it (withFlags).
+	flag string
+	// target is the API called and where its token came from.
+	target apiTarget
 }
 
 // Error says what the API refused, naming the field (and its flag), and
 // for 401 and 403 what to do about the token.
 func (e *apiError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.Status, e.Title)
-	switch {
-	case e.Field != "" && e.Flag != "":
-		fmt.Fprintf(&b, ": %s (%s)", e.Field, e.Flag)
-	case e.Field != "":
-		fmt.Fprintf(&b, ": %s", e.Field)
+	a := *e.answer
+	if a.Field != "" && e.flag != "" {
+		a.Field += " (" + e.flag + ")"
 	}
-	if e.Detail != "" {
-		fmt.Fprintf(&b, ": %s", e.Detail)
-	}
-	b.WriteString(e.hint())
-	return b.String()
+	return a.Error() + e.hint()
 }
+
+// Unwrap returns the client's error.
+func (e *apiError) Unwrap() error { return e.answer }
 
 // hint says what to do about a refused token.
 func (e *apiError) hint() string {
 	switch {
-	case e.Status == http.StatusUnauthorized && e.Token.Token == "":
+	case e.answer.Status == http.StatusUnauthorized && e.target.Token == "":
 		return " (no token was sent: give one with --token or TINMAN_TOKEN)"
-	case e.Status == http.StatusUnauthorized:
-		return fmt.Sprintf(" (the token from %s was refused by %s: check --token or TINMAN_TOKEN)", e.Token.TokenFrom, e.Token.URL)
-	case e.Status == http.StatusForbidden:
+	case e.answer.Status == http.StatusUnauthorized:
+		return fmt.Sprintf(" (the token from %s was refused by %s: check --token or TINMAN_TOKEN)", e.target.TokenFrom, e.target.URL)
+	case e.answer.Status == http.StatusForbidden:
 		return " (the token's role may not do this: use a token with the role named, via --token or TINMAN_TOKEN)"
 	}
 	return ""
@@ -339,17 +244,17 @@ func (e *apiError) hint() string {
 // serve (5xx) is 3; the input or the token was refused (4xx) is 2.
 func (e *apiError) exitCode() int {
 	switch {
-	case e.Status >= 500:
+	case e.answer.Status >= 500:
 		return exitUnreachable
-	case e.Status >= 400:
+	case e.answer.Status >= 400:
 		return exitUsage
 	}
 	return exitFailed
 }
 
 // apiErr returns the API's error answer within err, or nil.
-func apiErr(err error) *apiError {
-	var e *apiError
+func apiErr(err error) *client.Error {
+	var e *client.Error
 	if errors.As(err, &e) {
 		return e
 	}
@@ -359,12 +264,12 @@ func apiErr(err error) *apiError {
 // withFlags names the flag that set the field an error answer is about:
 // flags maps the API's field names ("bmc.address") to flags ("--bmc-address").
 func withFlags(err error, flags map[string]string) error {
-	if e := apiErr(err); e != nil && e.Field != "" {
-		e.Flag = flags[e.Field]
-		if e.Flag == "" {
-			if i := strings.IndexByte(e.Field, '.'); i > 0 {
-				e.Flag = flags[e.Field[:i]] // labels.rack: --label
-			}
+	var e *apiError
+	if errors.As(err, &e) && e.answer.Field != "" {
+		field := e.answer.Field
+		e.flag = flags[field]
+		if i := strings.IndexByte(field, '.'); e.flag == "" && i > 0 {
+			e.flag = flags[field[:i]] // labels.rack: --label
 		}
 	}
 	return err
@@ -373,12 +278,12 @@ func withFlags(err error, flags map[string]string) error {
 // asFailure gives an error answer of one of statuses exit code 1: the
 // operation was refused for the state it found, not for its input.
 func asFailure(err error, statuses ...int) error {
-	e := apiErr(err)
-	if e == nil {
+	var e *apiError
+	if !errors.As(err, &e) {
 		return err
 	}
 	for _, s := range statuses {
-		if e.Status == s {
+		if e.answer.Status == s {
 			return failed(e)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/client"
 )
 
 // problemServer answers every call with status and body, and keeps the
@@ -27,6 +28,16 @@ func problemServer(t *testing.T, status int, contentType, body string) (*httptes
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &seen
+}
+
+// restClientFor is the operator commands' client of target.
+func restClientFor(t *testing.T, target apiTarget, timeout time.Duration) *restClient {
+	t.Helper()
+	c, err := newRESTClientFor(target, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func problemJSON(status int, code, detail, field string) string {
@@ -68,7 +79,7 @@ func TestAPIClientMapsAnswersToExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, seen := problemServer(t, tt.status, tt.ctype, tt.body)
-			c := newRESTClientFor(apiTarget{URL: srv.URL, Token: tt.token, TokenFrom: "--token"}, 5*time.Second)
+			c := restClientFor(t, apiTarget{URL: srv.URL, Token: tt.token, TokenFrom: "--token"}, 5*time.Second)
 			_, _, err := c.Servers(context.Background(), "")
 			err = withFlags(err, serverFlags)
 			if got := exitCode(err); got != tt.want {
@@ -93,7 +104,7 @@ func TestAPIClientMapsAnswersToExitCodes(t *testing.T) {
 func TestAPIClientRefusalsThatAreFailures(t *testing.T) {
 	t.Parallel()
 	srv, _ := problemServer(t, 409, api.ProblemContentType, problemJSON(409, "conflict", "server s is provisioning", ""))
-	c := newRESTClientFor(apiTarget{URL: srv.URL}, 5*time.Second)
+	c := restClientFor(t, apiTarget{URL: srv.URL}, 5*time.Second)
 	err := asFailure(c.RemoveServer(context.Background(), "s"), http.StatusConflict)
 	if exitCode(err) != exitFailed || apiErr(err) == nil || !strings.Contains(err.Error(), "provisioning") {
 		t.Errorf("a refused removal = %v (exit %d), want exit 1 with the API's reason", err, exitCode(err))
@@ -110,7 +121,7 @@ func TestAPIClientUnreachable(t *testing.T) {
 	}))
 	defer slow.Close()
 	for name, target := range map[string]string{"closed port": "http://127.0.0.1:1", "slow answer": slow.URL} {
-		c := newRESTClientFor(apiTarget{URL: target}, 300*time.Millisecond)
+		c := restClientFor(t, apiTarget{URL: target}, 300*time.Millisecond)
 		_, _, err := c.Job(context.Background(), "x")
 		if exitCode(err) != exitUnreachable || !strings.Contains(err.Error(), "reach the API at "+target) {
 			t.Errorf("%s: %v (exit %d), want exit 3", name, err, exitCode(err))
@@ -118,7 +129,7 @@ func TestAPIClientUnreachable(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, _, err := newRESTClientFor(apiTarget{URL: slow.URL}, time.Second).Job(ctx, "x")
+	_, _, err := restClientFor(t, apiTarget{URL: slow.URL}, time.Second).Job(ctx, "x")
 	if exitCode(err) != exitFailed || !strings.Contains(err.Error(), "interrupted") {
 		t.Errorf("interrupted call: %v (exit %d), want exit 1", err, exitCode(err))
 	}
@@ -127,7 +138,7 @@ func TestAPIClientUnreachable(t *testing.T) {
 func TestAPIClientAnswerNotUnderstood(t *testing.T) {
 	t.Parallel()
 	srv, _ := problemServer(t, 200, "application/json", `["not", "a", "job"]`)
-	_, _, err := newRESTClientFor(apiTarget{URL: srv.URL}, time.Second).Job(context.Background(), "x")
+	_, _, err := restClientFor(t, apiTarget{URL: srv.URL}, time.Second).Job(context.Background(), "x")
 	if exitCode(err) != exitUnreachable || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("an answer of the wrong shape: %v (exit %d)", err, exitCode(err))
 	}
@@ -177,9 +188,9 @@ func TestAPIClientSendsJSON(t *testing.T) {
 		_, _ = w.Write([]byte(`{"id":"s-1","bmc":{"address":"h","provider":"ipmi"},"state":"enrolled","power_state":"unknown"}`))
 	}))
 	defer srv.Close()
-	c := newRESTClientFor(apiTarget{URL: srv.URL + "/"}, time.Second)
+	c := restClientFor(t, apiTarget{URL: srv.URL + "/"}, time.Second)
 	reason := json.RawMessage(`null`)
-	srvView, ans, err := c.PatchServer(context.Background(), "s-1", api.ServerPatch{Maintenance: reason})
+	srvView, ans, err := c.PatchServer(context.Background(), "s-1", client.ServerPatch{Maintenance: reason})
 	if err != nil || srvView.ID != "s-1" || ans.Status != 200 {
 		t.Fatalf("PatchServer = %+v, %+v, %v", srvView, ans, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tinmanhq/tinman/api"
-	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -128,7 +128,7 @@ func deployError(err error, id string) error {
 // waitDeploy follows the deploy's own events (its batches and its end:
 // they have subject "_"), then prints where the rollout ended.
 func waitDeploy(cmd *cobra.Command, c *restClient, id string, since time.Time) error {
-	end, err := followJob(cmd, events.Filter{Server: events.NoServer, Job: id}, since)
+	end, err := followJob(cmd, client.JobRef{ID: id, Since: since})
 	if err != nil {
 		return err
 	}

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/workers"
 )
@@ -54,15 +52,9 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	for _, name := range []string{"server", "state", "type"} {
-		if v := mustString(cmd, name); v != "" {
-			q.Set(name, v)
-		}
-	}
-	if cmd.Flags().Changed("limit") {
-		n, _ := cmd.Flags().GetInt("limit")
-		q.Set("limit", strconv.Itoa(n))
+	q, err := jobQuery(cmd)
+	if err != nil {
+		return err
 	}
 	c, err := newRESTClient(cmd)
 	if err != nil {
@@ -77,6 +69,20 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 		return printJSON(out, ans.Body)
 	}
 	return printJobs(out, list.Jobs, useColor(out), time.Now())
+}
+
+// jobQuery is the filter of jobs list. A --limit out of 1-1000 is refused
+// here: the client leaves a limit of 0 to the API.
+func jobQuery(cmd *cobra.Command) (client.JobQuery, error) {
+	q := client.JobQuery{Server: mustString(cmd, "server"), State: jobs.State(mustString(cmd, "state")),
+		Type: jobs.Type(mustString(cmd, "type"))}
+	if cmd.Flags().Changed("limit") {
+		q.Limit, _ = cmd.Flags().GetInt("limit")
+		if q.Limit < 1 || q.Limit > 1000 {
+			return q, usageErr("limit (--limit): must be a whole number from 1 to 1000")
+		}
+	}
+	return q, nil
 }
 
 // printJobs writes jobs as a table.
@@ -219,14 +225,6 @@ func newJobsCancelCmd() *cobra.Command {
 	return cmd
 }
 
-// waitFlags adds --wait and what goes with it.
-func waitFlags(cmd *cobra.Command, usage string) {
-	f := cmd.Flags()
-	f.Bool("wait", false, usage)
-	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
-	f.Bool("json", false, "with --wait, print events as CloudEvents JSON lines (so does -o json)")
-}
-
 func runJobsCancel(cmd *cobra.Command, args []string) error {
 	asJSON, c, err := operatorCall(cmd)
 	if err != nil {
@@ -251,7 +249,7 @@ func runJobsCancel(cmd *cobra.Command, args []string) error {
 	}
 	end := job.State
 	if !end.Terminal() {
-		if end, err = followJob(cmd, events.Filter{Server: events.ServerToken(job.Server), Job: job.ID}, asked); err != nil {
+		if end, err = followJob(cmd, client.JobRef{ID: job.ID, Server: job.Server, Since: asked}); err != nil {
 			return err
 		}
 	}
@@ -259,50 +257,4 @@ func runJobsCancel(cmd *cobra.Command, args []string) error {
 		return failed(fmt.Errorf("job %s ended %s: it was not canceled", job.ID, end))
 	}
 	return nil
-}
-
-// eventsAsJSON reports whether --wait prints events as CloudEvents JSON
-// lines: with --json, or with -o json, so that stdout stays JSON.
-func eventsAsJSON(cmd *cobra.Command) bool {
-	asJSON, _ := cmd.Flags().GetBool("json")
-	return asJSON || mustString(cmd, "output") == "json"
-}
-
-// followJob prints the events of f's job from just before since until the
-// job ends, and returns the state it ended in. It follows over NATS.
-func followJob(cmd *cobra.Command, f events.Filter, since time.Time) (jobs.State, error) {
-	nc, js, err := connectJetStream(cmd)
-	if err != nil {
-		return "", err
-	}
-	defer nc.Close()
-	timeout, _ := cmd.Flags().GetDuration("wait-timeout")
-	asJSON := eventsAsJSON(cmd)
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-	defer cancel()
-	out := cmd.OutOrStdout()
-	color := useColor(out)
-	f.Since = time.Since(since) + 2*time.Second
-	var end jobs.State
-	err = events.NewWatcher(js).Watch(ctx, f, func(d events.Delivered) error {
-		printEvent(out, d.Event, asJSON, color)
-		switch {
-		case d.Type == events.RequestRejected:
-			end = jobs.StateRejected
-		case d.Type.Terminal():
-			end = jobs.State(strings.TrimPrefix(string(d.Type), "tinman.job."))
-		default:
-			return nil
-		}
-		return events.ErrStopWatching
-	})
-	switch {
-	case err != nil && ctx.Err() == nil:
-		return "", unreachable(fmt.Errorf("follow job %s: %w", f.Job, err))
-	case end != "":
-		return end, nil
-	case cmd.Context().Err() != nil:
-		return "", failed(fmt.Errorf("job %s: stopped waiting", f.Job))
-	}
-	return "", failed(fmt.Errorf("job %s: no end after %s (it goes on: see tinman jobs show %s)", f.Job, timeout, f.Job))
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 )
@@ -15,7 +16,7 @@ func waitServerState(t *testing.T, o operator, id string, want jobs.ServerState)
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		srv := decodeOutput[serverView](t, o, "servers", "show", id)
+		srv := decodeOutput[client.Server](t, o, "servers", "show", id)
 		if srv.State == want {
 			return
 		}

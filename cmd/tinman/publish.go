@@ -1,22 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/schemas"
-	"github.com/tinmanhq/tinman/submit"
 )
 
 // paramFlags maps each param flag to its JSON name in params.
@@ -61,9 +58,6 @@ func newPublishCmd() *cobra.Command {
 	return cmd
 }
 
-// publishAckTimeout bounds the wait for JetStream's ack of a published request.
-const publishAckTimeout = 10 * time.Second
-
 func runPublish(cmd *cobra.Command, args []string) error {
 	_, req, err := buildRequest(cmd, args)
 	if err != nil {
@@ -77,23 +71,33 @@ func runPublish(cmd *cobra.Command, args []string) error {
 	start := time.Now()
 	// No submitted record: a NATS client has no Redis. The dispatcher's
 	// rejection event says what became of a refused request.
-	sub, err := submit.New(js, submit.Config{Timeout: publishAckTimeout})
-	if err != nil {
-		return err
-	}
-	duplicate, err := sub.Publish(cmd.Context(), req)
+	pub, err := client.Publish(cmd.Context(), js, req)
 	if err != nil {
 		return unreachable(err)
 	}
-	out := cmd.OutOrStdout()
-	if duplicate {
+	if pub.Duplicate {
 		fmt.Fprintf(cmd.ErrOrStderr(), "a request with id %s was already published: it is the same job\n", req.ID)
 	}
-	fmt.Fprintln(out, req.ID)
+	fmt.Fprintln(cmd.OutOrStdout(), req.ID)
 	if wait, _ := cmd.Flags().GetBool("wait"); wait {
-		return waitJob(cmd, js, req, start)
+		return waitJob(cmd, js, client.JobRef{ID: req.ID, Server: req.Server, Since: start})
 	}
 	return nil
+}
+
+// waitJob follows the published job to its end and turns the end into the
+// exit code: 0 succeeded, 2 rejected, 1 otherwise.
+func waitJob(cmd *cobra.Command, js jetstream.JetStream, job client.JobRef) error {
+	end, err := followJobOn(cmd, js, job)
+	switch {
+	case err != nil:
+		return err
+	case end == jobs.StateSucceeded:
+		return nil
+	case end == jobs.StateRejected:
+		return usageErr("job %s: request rejected", job.ID)
+	}
+	return failed(fmt.Errorf("job %s: tinman.job.%s", job.ID, end))
 }
 
 // buildRequest reads -f or the flags, fills id and requested_by, and
@@ -214,52 +218,4 @@ func joinTypeNames() string {
 		s += string(t)
 	}
 	return s
-}
-
-// waitJob follows the job's events from just before it was published until
-// it ends, and turns the end into the exit code.
-func waitJob(cmd *cobra.Command, js jetstream.JetStream, req jobs.Request, published time.Time) error {
-	timeout, _ := cmd.Flags().GetDuration("wait-timeout")
-	asJSON, _ := cmd.Flags().GetBool("json")
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-	defer cancel()
-	out := cmd.OutOrStdout()
-	color := isTerminal(out)
-	var last events.Type
-	f := events.Filter{Server: events.ServerToken(req.Server), Job: req.ID, Since: time.Since(published) + 2*time.Second}
-	err := events.NewWatcher(js).Watch(ctx, f, func(d events.Delivered) error {
-		printEvent(out, d.Event, asJSON, color)
-		if d.Type.Terminal() || d.Type == events.RequestRejected {
-			last = d.Type
-			return events.ErrStopWatching
-		}
-		return nil
-	})
-	switch {
-	case err != nil && ctx.Err() == nil:
-		return unreachable(fmt.Errorf("follow job %s: %w", req.ID, err))
-	case last == events.JobSucceeded:
-		return nil
-	case last == events.RequestRejected:
-		return usageErr("job %s: request rejected", req.ID)
-	case last != "":
-		return failed(fmt.Errorf("job %s: %s", req.ID, last))
-	case cmd.Context().Err() != nil:
-		return failed(fmt.Errorf("job %s: stopped waiting", req.ID))
-	}
-	return failed(fmt.Errorf("job %s: no end after %s", req.ID, timeout))
-}
-
-func printEvent(out io.Writer, ev events.Event, asJSON, color bool) {
-	if asJSON {
-		data, _ := json.Marshal(ev)
-		fmt.Fprintln(out, string(data))
-		return
-	}
-	fmt.Fprintln(out, formatEvent(ev, color))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
 }

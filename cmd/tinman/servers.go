@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -20,14 +20,6 @@ var serverFlags = map[string]string{
 	"bmc.cipher_suite": "--cipher-suite", "bmc.verify_tls": "--verify-tls", "username": "--username",
 	"password": "--password or --password-stdin", "labels": "--label", "maintenance": "--maintenance",
 	"selector": "--selector",
-}
-
-// serverView is a server as the API shows it. Inventory is read when the
-// API gives it (it does not yet).
-type serverView struct {
-	jobs.Server
-	Inventory        *jobs.Inventory        `json:"inventory,omitempty"`
-	InventorySummary *jobs.InventorySummary `json:"inventory_summary,omitempty"`
 }
 
 func newServersCmd() *cobra.Command {
@@ -105,9 +97,9 @@ func runServersAdd(cmd *cobra.Command, args []string) error {
 
 // enrolmentFromFlags builds the enrolment, checking that what is required
 // was given.
-func enrolmentFromFlags(cmd *cobra.Command, id string) (api.Enrolment, error) {
+func enrolmentFromFlags(cmd *cobra.Command, id string) (client.Enrolment, error) {
 	f := cmd.Flags()
-	e := api.Enrolment{ID: id, Username: mustString(cmd, "username"),
+	e := client.Enrolment{ID: id, Username: mustString(cmd, "username"),
 		BMC: jobs.BMC{Address: mustString(cmd, "bmc-address"), Provider: jobs.Provider(mustString(cmd, "provider"))}}
 	e.BMC.CipherSuite, _ = f.GetInt("cipher-suite")
 	e.BMC.VerifyTLS, _ = f.GetBool("verify-tls")
@@ -239,7 +231,7 @@ func runServersShow(cmd *cobra.Command, args []string) error {
 
 // printServerAnswer prints a server the API answered with: its JSON as
 // sent, or its details.
-func printServerAnswer(cmd *cobra.Command, srv serverView, ans answer, asJSON bool) error {
+func printServerAnswer(cmd *cobra.Command, srv client.Server, ans *client.Response, asJSON bool) error {
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), ans.Body)
 	}
@@ -247,7 +239,7 @@ func printServerAnswer(cmd *cobra.Command, srv serverView, ans answer, asJSON bo
 }
 
 // printServer writes a server's details, one per line.
-func printServer(w io.Writer, s serverView, now time.Time) error {
+func printServer(w io.Writer, s client.Server, now time.Time) error {
 	d := newDetails(w)
 	d.add("ID", s.ID)
 	state := string(s.State)
@@ -288,7 +280,7 @@ func bmcText(b jobs.BMC) string {
 }
 
 // inventoryText summarises the inventory, when the API gave one.
-func inventoryText(s serverView) string {
+func inventoryText(s client.Server) string {
 	sum := s.InventorySummary
 	if sum == nil && s.Inventory != nil {
 		v := s.Inventory.Summary()
@@ -354,8 +346,8 @@ func runServersUpdate(cmd *cobra.Command, args []string) error {
 }
 
 // patchFromFlags builds the merge patch of what the flags change.
-func patchFromFlags(cmd *cobra.Command) (api.ServerPatch, error) {
-	var p api.ServerPatch
+func patchFromFlags(cmd *cobra.Command) (client.ServerPatch, error) {
+	var p client.ServerPatch
 	f := cmd.Flags()
 	labels, err := labelChanges(cmd)
 	if err != nil {
@@ -414,9 +406,9 @@ func labelChanges(cmd *cobra.Command) (map[string]*string, error) {
 }
 
 // bmcPatch is the bmc part of the patch, or nil when no BMC flag was given.
-func bmcPatch(cmd *cobra.Command) *api.BMCPatch {
+func bmcPatch(cmd *cobra.Command) *client.BMCPatch {
 	f := cmd.Flags()
-	var b api.BMCPatch
+	var b client.BMCPatch
 	changed := false
 	if f.Changed("bmc-address") {
 		a := mustString(cmd, "bmc-address")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tinmanhq/tinman/api"
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
@@ -140,7 +141,7 @@ func TestServersEnrolListShowUpdateRemove(t *testing.T) {
 
 	// update: labels and maintenance.
 	o.ok("servers", "update", "web-01", "--label", "tier=gold", "--remove-label", "rack", "--maintenance", "disk swap")
-	upd := decodeOutput[serverView](t, o, "servers", "show", "web-01")
+	upd := decodeOutput[client.Server](t, o, "servers", "show", "web-01")
 	if upd.Labels["tier"] != "gold" || upd.Labels["rack"] != "" || upd.Maintenance == nil || upd.Maintenance.Reason != "disk swap" {
 		t.Errorf("after update: labels %v, maintenance %+v", upd.Labels, upd.Maintenance)
 	}
@@ -148,7 +149,7 @@ func TestServersEnrolListShowUpdateRemove(t *testing.T) {
 		t.Errorf("servers list does not show the maintenance reason:\n%s", out)
 	}
 	o.ok("servers", "update", "web-01", "--clear-maintenance")
-	if upd := decodeOutput[serverView](t, o, "servers", "show", "web-01"); upd.Maintenance != nil {
+	if upd := decodeOutput[client.Server](t, o, "servers", "show", "web-01"); upd.Maintenance != nil {
 		t.Errorf("maintenance not cleared: %+v", upd.Maintenance)
 	}
 	code, _, _ = o.runIn("n3w-pass\n", "servers", "update", "db-01", "--password-stdin", "--username", "admin2")

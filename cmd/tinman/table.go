@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mattn/go-isatty"
 )
 
 // table writes rows in aligned columns. With colour, the cells of a
@@ -82,9 +84,11 @@ func stateColor(state string) string {
 	return colorDefault
 }
 
-// useColor reports whether w is a terminal that wants colour (NO_COLOR unset).
+// useColor is the one decision of colour, for tables and events alike: w
+// is a terminal and NO_COLOR is unset or empty (https://no-color.org).
 func useColor(w io.Writer) bool {
-	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd()) && os.Getenv("NO_COLOR") == ""
 }
 
 // formatLabels writes labels as k=v,k2=v2, sorted by key, as a selector takes them.

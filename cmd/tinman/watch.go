@@ -32,7 +32,6 @@ func newWatchCmd() *cobra.Command {
 func runWatch(cmd *cobra.Command, _ []string) error {
 	f := events.Filter{Server: mustString(cmd, "server"), Job: mustString(cmd, "job"), Type: mustString(cmd, "type")}
 	f.Since, _ = cmd.Flags().GetDuration("since")
-	asJSON, _ := cmd.Flags().GetBool("json")
 	if f.Server != "" && f.Server != events.NoServer && !jobs.ValidServerID(f.Server) {
 		return usageErr("--server %q: must match ^[a-z0-9][a-z0-9-]{0,62}$, or be _ (events about no single server)", f.Server)
 	}
@@ -44,10 +43,9 @@ func runWatch(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer nc.Close()
-	out := cmd.OutOrStdout()
-	color := isTerminal(out)
+	show := eventPrinter(cmd)
 	err = events.NewWatcher(js).Watch(cmd.Context(), f, func(d events.Delivered) error {
-		printEvent(out, d.Event, asJSON, color)
+		show(d.Event)
 		return nil
 	})
 	if err != nil && !errors.Is(err, cmd.Context().Err()) {
