@@ -121,9 +121,11 @@ func (t *tinman) connect(ctx context.Context, svc *servicetest.Services) error {
 	}
 	t.rdb = redis.NewClient(opt)
 	t.closers = append(t.closers, func() { _ = t.rdb.Close() })
-	t.outbox = store.NewOutbox(t.rdb, events.NewPublisher(t.js), store.OutboxConfig{Logger: t.log})
-	t.store = store.New(t.rdb, t.outbox, store.Config{Source: "/tinman/dev/client-test", Logger: t.log, SecretKey: store.NewKey()})
-	return nil
+	if t.outbox, err = store.NewOutbox(t.rdb, events.NewPublisher(t.js), store.OutboxConfig{Logger: t.log}); err != nil {
+		return err
+	}
+	t.store, err = store.New(t.rdb, t.outbox, store.Config{Source: "/tinman/dev/client-test", Logger: t.log, SecretKey: store.NewKey()})
+	return err
 }
 
 // enrolFleet starts a simulated BMC for each of simServers and enrols it available.
@@ -153,16 +155,31 @@ func (t *tinman) roles() ([]func(context.Context) error, error) {
 	}
 	q := asynq.NewClientFromRedisClient(t.rdb)
 	t.closers = append(t.closers, func() { _ = q.Close() })
-	disp := dispatch.New(t.js, t.store, q, v, dispatch.Config{Logger: t.log})
-	dialer := bmc.NewDialer(bmc.Config{Logger: t.log})
-	connect := func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.BMC, error) {
+	dcfg := dispatch.DefaultConfig()
+	dcfg.Logger = t.log
+	disp, err := dispatch.New(t.js, t.store, q, v, dcfg)
+	if err != nil {
+		return nil, err
+	}
+	bcfg := bmc.DefaultConfig()
+	bcfg.Logger = t.log
+	dialer, err := bmc.NewDialer(bcfg)
+	if err != nil {
+		return nil, err
+	}
+	connect := func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (workers.Session, error) {
 		s, err := dialer.Open(ctx, srv, creds)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	w := workers.New(t.rdb, t.store, connect, workers.Config{Logger: t.log})
+	wcfg := workers.DefaultConfig()
+	wcfg.Logger = t.log
+	w, err := workers.New(t.rdb, t.store, connect, wcfg)
+	if err != nil {
+		return nil, err
+	}
 	sub, err := submit.New(t.js, submit.Config{Recorder: t.store, Logger: t.log})
 	if err != nil {
 		return nil, err
@@ -170,8 +187,11 @@ func (t *tinman) roles() ([]func(context.Context) error, error) {
 	token = "client-test-admin-token"
 	tokens := &api.Tokens{}
 	tokens.AddPlain(api.RoleAdmin, token)
-	a := api.New(api.Config{Logger: t.log, Store: t.store, Submitter: sub, Watcher: events.NewWatcher(t.js),
+	a, err := api.New(api.Config{Logger: t.log, Store: t.store, Submitter: sub, Watcher: events.NewWatcher(t.js),
 		Validator: v, Tokens: tokens})
+	if err != nil {
+		return nil, err
+	}
 	t.closers = append(t.closers, func() { _ = a.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
