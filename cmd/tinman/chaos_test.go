@@ -131,7 +131,11 @@ func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []str
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	installer := &simInstaller{ctx: ctx, store: st, nc: nc, delay: 200 * time.Millisecond, log: zerolog.Nop()}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installer := &simInstaller{ctx: ctx, store: st, js: js, delay: 200 * time.Millisecond, log: zerolog.Nop()}
 	ids := make([]string, cfg.sims)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("chaos-%03d", i+1)

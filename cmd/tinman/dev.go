@@ -240,7 +240,7 @@ func (d *dev) startRedis() (string, func(), error) {
 
 // startFleet starts the simulated BMCs and enrols them as sim-01...
 func (d *dev) startFleet(ctx context.Context) error {
-	installer := &simInstaller{ctx: ctx, store: d.backend.store, nc: d.backend.nc, delay: d.cfg.InstallerDelay,
+	installer := &simInstaller{ctx: ctx, store: d.backend.store, js: d.backend.js, delay: d.cfg.InstallerDelay,
 		log: d.cfg.Logger.With().Str("component", "sim-installer").Logger()}
 	fleet, err := bmcsim.StartFleetFunc(d.cfg.Sims, func(i int) bmcsim.Config {
 		return bmcsim.Config{Logger: d.cfg.Logger, OnCommand: installer.hook(simID(i)), Password: d.cfg.SimPassword}

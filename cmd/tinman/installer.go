@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
@@ -24,7 +24,7 @@ import (
 type simInstaller struct {
 	ctx   context.Context
 	store *store.Store
-	nc    *nats.Conn
+	js    jetstream.JetStream
 	delay time.Duration
 	log   zerolog.Logger
 }
@@ -66,11 +66,31 @@ func (in *simInstaller) outcome(cfg store.BootConfig, pxe bool) string {
 	return ""
 }
 
+// reportPatience bounds how long the installer tries to report, as a real
+// one would retry until its own deadline.
+const reportPatience = 2 * time.Minute
+
+// report sends the callback through JetStream, whose ack means it is
+// stored: a NATS restart between the report and its receipt loses nothing.
+// A failed try is retried, 1 s apart, for reportPatience.
 func (in *simInstaller) report(server string, cfg store.BootConfig, event string) {
 	body, _ := json.Marshal(callback.Report{JobID: cfg.JobID, Token: cfg.Token, Event: event})
-	if err := in.nc.Publish(events.CallbackPrefix+server, body); err != nil {
-		in.log.Warn().Err(err).Str("server", server).Msg("simulated installer could not report")
-		return
+	log := in.log.With().Str("server", server).Str("job_id", cfg.JobID).Str("event", event).Logger()
+	ctx, cancel := context.WithTimeout(in.ctx, reportPatience)
+	defer cancel()
+	for {
+		try, stop := context.WithTimeout(ctx, 5*time.Second)
+		_, err := in.js.Publish(try, events.CallbackPrefix+server, body)
+		stop()
+		if err == nil {
+			log.Info().Msg("simulated installer reported")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Warn().Err(err).Msg("simulated installer could not report")
+			return
+		case <-time.After(time.Second):
+		}
 	}
-	in.log.Info().Str("server", server).Str("job_id", cfg.JobID).Str("event", event).Msg("simulated installer reported")
 }
