@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,8 +22,19 @@ type Config struct {
 	// StoreDir keeps JetStream's files; required, so a restart on the same
 	// folder finds its streams.
 	StoreDir string
-	// Name of the server (default "tinman-dev").
+	// Name of the server (default "tinman-dev"); unique in a cluster.
 	Name string
+	// Cluster, when set, makes the server a node of a JetStream cluster.
+	Cluster *Cluster
+}
+
+// Cluster is a server's place in a cluster: the cluster's name, the port
+// its routes listen on, and the route URLs of the other nodes
+// (nats-route://host:port).
+type Cluster struct {
+	Name   string
+	Port   int
+	Routes []string
 }
 
 // Server is a running embedded NATS server.
@@ -44,12 +56,17 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Name == "" {
 		cfg.Name = "tinman-dev"
 	}
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: cfg.Name, Host: cfg.Host, Port: cfg.Port,
 		JetStream: true, StoreDir: cfg.StoreDir,
 		NoSigs: true, NoLog: true,
 		MaxPayload: 8 << 20,
-	})
+	}
+	if c := cfg.Cluster; c != nil {
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: cfg.Host, Port: c.Port}
+		opts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded NATS: %w", err)
 	}
@@ -86,3 +103,6 @@ func PortFree(host string, port int) bool {
 	_ = l.Close()
 	return true
 }
+
+// Name is the server's name, as JetStream names a stream's leader.
+func (s *Server) Name() string { return s.ns.Name() }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
 	"github.com/tinmanhq/tinman/api"
@@ -157,9 +156,7 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	cfg.Health = api.NewHealth(time.Second, b.checks()...)
 	cfg.Registry = b.metrics
 	if monitor {
-		o := b.rdb.Options()
-		cfg.Monitor = asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username,
-			Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
+		cfg.Monitor = b.redisAt.asynqOpt()
 	}
 	return api.New(cfg)
 }

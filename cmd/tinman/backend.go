@@ -35,6 +35,7 @@ type backend struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	rdb     *redis.Client
+	redisAt redisTarget // where rdb goes, for what asynq opens itself
 	outbox  *store.Outbox
 	store   *store.Store
 	// submit submits job requests: a deploy's jobs, a webhook's deploys.
@@ -43,7 +44,7 @@ type backend struct {
 
 // backendConfig says where the services are.
 type backendConfig struct {
-	NATSURL  string
+	NATS     natsTarget
 	RedisURL string
 	Streams  events.StreamConfig
 	Name     string // the role, for the NATS connection name and event source
@@ -67,8 +68,9 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("NATS reconnected") })}
 	var nc *nats.Conn
-	err := untilReachable(ctx, log, "NATS at "+cfg.NATSURL, func(context.Context) (err error) {
-		nc, err = nats.Connect(cfg.NATSURL, opts...)
+	opts = append(opts, cfg.NATS.Options...)
+	err := untilReachable(ctx, log, "NATS at "+describeNATS(cfg.NATS.URLs), func(context.Context) (err error) {
+		nc, err = nats.Connect(cfg.NATS.URLs, opts...)
 		return err
 	})
 	if err != nil {
@@ -79,13 +81,16 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := ensureStreams(ctx, js, cfg.Streams, log); err != nil {
+	if err := ensureStreams(ctx, nc, js, cfg.Streams, log); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	var rdb *redis.Client
+	var (
+		rdb     *redis.Client
+		redisAt redisTarget
+	)
 	err = untilReachable(ctx, log, "Redis", func(ctx context.Context) (err error) {
-		rdb, err = openRedis(ctx, cfg.RedisURL)
+		rdb, redisAt, err = openRedis(ctx, cfg.RedisURL)
 		return err
 	})
 	if err != nil {
@@ -93,7 +98,7 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 		return nil, err
 	}
 	reg := newRegistry(rdb)
-	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb}
+	b := &backend{log: log, metrics: reg, nc: nc, js: js, rdb: rdb, redisAt: redisAt}
 	if err := b.prepare(ctx, cfg); err != nil {
 		nc.Close()
 		_ = rdb.Close()
@@ -154,11 +159,31 @@ const startPatience = time.Minute
 
 // ensureStreams creates or updates the streams, trying again while JetStream
 // does not answer, for up to startPatience.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, streams events.StreamConfig, log zerolog.Logger) error {
+// JetStream's error codes (nats-server's jetstream_errors_generated.go)
+// that nats.go does not name.
+const (
+	jsErrReplicasNotSupported  jetstream.ErrorCode = 10074 // replicas > 1 not supported in non-clustered mode
+	jsErrInsufficientResources jetstream.ErrorCode = 10023
+	jsErrClusterNoPeers        jetstream.ErrorCode = 10005 // no suitable peers for placement
+)
+
+func ensureStreams(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, streams events.StreamConfig, log zerolog.Logger) error {
+	if streams.Replicas > 1 && nc.ConnectedClusterName() == "" {
+		return usageErr("--stream-replicas %d: NATS at %s is one server, not a cluster: use 1, or a cluster of at least %d JetStream servers",
+			streams.Replicas, nc.ConnectedUrlRedacted(), streams.Replicas)
+	}
 	return untilReachable(ctx, log, "JetStream", func(ctx context.Context) error {
 		err := events.EnsureStreams(ctx, js, streams)
-		if errors.Is(err, events.ErrInvalidStreamConfig) {
+		var apiErr *jetstream.APIError
+		switch {
+		case errors.Is(err, events.ErrInvalidStreamConfig):
 			return usageErr("%w", err)
+		case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrReplicasNotSupported:
+			return usageErr("--stream-replicas %d: %v", streams.Replicas, err)
+		case errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrInsufficientResources || apiErr.ErrorCode == jsErrClusterNoPeers):
+			// A cluster whose servers are still starting cannot place the
+			// replicas yet: wait, but say which setting asks for them.
+			return fmt.Errorf("--stream-replicas %d: the NATS cluster %s cannot place them yet: %w", streams.Replicas, nc.ConnectedClusterName(), err)
 		}
 		return err
 	})
@@ -188,21 +213,6 @@ func untilReachable(ctx context.Context, log zerolog.Logger, what string, try fu
 		case <-time.After(delay):
 		}
 	}
-}
-
-func openRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, usageErr("--redis-url %q: %v", url, err)
-	}
-	rdb := redis.NewClient(opt)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, unreachable(fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err))
-	}
-	return rdb, nil
 }
 
 func eventSource(role string) string {
@@ -335,7 +345,8 @@ func (b *backend) callbacks() *callback.Receiver {
 
 // serviceFlags adds the flags every role and client shares.
 func serviceFlags(cmd *cobra.Command) {
-	cmd.Flags().String("nats-url", "", "NATS server URL (default: nats://127.0.0.1:4222)")
+	cmd.Flags().String("nats-url", "", "NATS server URLs, comma-separated for a cluster (default: nats://127.0.0.1:4222)")
+	natsAuthFlags(cmd)
 	cmd.Flags().String("redis-url", "", "Redis URL (default: redis://127.0.0.1:6379/0)")
 }
 
@@ -371,6 +382,7 @@ func streamFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("events-max-age", d.EventsMaxAge, "how long events are kept for replay")
 	cmd.Flags().Int64("events-max-bytes", d.EventsMaxBytes, "size cap of the events stream (oldest dropped first)")
 	cmd.Flags().Duration("duplicate-window", d.DuplicateWindow, "how long a request or event id is remembered for deduplication")
+	cmd.Flags().Int("stream-replicas", d.Replicas, "replicas of each stream in a NATS cluster (1 to 5; 3 for high availability)")
 }
 
 func streamConfig(cmd *cobra.Command) events.StreamConfig {
@@ -378,5 +390,6 @@ func streamConfig(cmd *cobra.Command) events.StreamConfig {
 	c.EventsMaxAge, _ = cmd.Flags().GetDuration("events-max-age")
 	c.EventsMaxBytes, _ = cmd.Flags().GetInt64("events-max-bytes")
 	c.DuplicateWindow, _ = cmd.Flags().GetDuration("duplicate-window")
+	c.Replicas, _ = cmd.Flags().GetInt("stream-replicas")
 	return c
 }

@@ -104,7 +104,7 @@ func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := zerolog.New(io.Discard)
-	be, err := openBackend(ctx, backendConfig{NATSURL: natsURL, RedisURL: redisURL, Streams: events.DefaultStreamConfig(), Name: "bench", Logger: log})
+	be, err := openBackend(ctx, backendConfig{NATS: natsTarget{URLs: natsURL}, RedisURL: redisURL, Streams: events.DefaultStreamConfig(), Name: "bench", Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}

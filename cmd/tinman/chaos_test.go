@@ -111,7 +111,7 @@ func TestProcessChaos(t *testing.T) {
 	outcome := chaosWait(t, natsURL, published, 10*time.Minute)
 	close(stop)
 	wg.Wait()
-	chaosCheck(t, c, published, outcome, kills)
+	chaosCheck(t, c, published, outcome, fmt.Sprintf("%d workers killed with SIGKILL, Redis crashed once, NATS restarted once", kills))
 }
 
 // chaosFleet starts cfg.sims simulated BMCs, failing cfg.errorRate of their
@@ -119,7 +119,7 @@ func TestProcessChaos(t *testing.T) {
 func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []string {
 	t.Helper()
 	ctx := context.Background()
-	rdb, err := openRedis(ctx, c.redisURL)
+	rdb, _, err := openRedis(ctx, c.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func chaosWait(t *testing.T, natsURL string, published map[string]string, within
 }
 
 // chaosCheck asserts the invariants and prints the summary table.
-func chaosCheck(t *testing.T, c *cluster, published map[string]string, out chaosOutcome, kills int) {
+func chaosCheck(t *testing.T, c *cluster, published map[string]string, out chaosOutcome, what string) {
 	t.Helper()
 	var lost, noTerminal, manyTerminal, gaps, succeeded, failed, rejected int
 	codes := map[string]int{} // why jobs failed: the faults' doing, not losses
@@ -344,10 +344,10 @@ func chaosCheck(t *testing.T, c *cluster, published map[string]string, out chaos
 			t.Errorf("server %s left %s (job %s) with every job ended", srv.ID, srv.State, srv.Job)
 		}
 	}
-	t.Logf("\nchaos run: %d BMCs, %d workers killed with SIGKILL, Redis crashed once, NATS restarted once\n"+
+	t.Logf("\nchaos run: %d BMCs, %s\n"+
 		"| requests | succeeded | failed | rejected | lost | never ended | ended twice | seq gaps | BMC overlaps | servers stuck |\n"+
 		"| %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |\nfailures by code: %v",
-		len(c.fleet), kills, len(published), succeeded, failed, rejected, lost, noTerminal, manyTerminal, gaps, overlaps, transitional, codes)
+		len(c.fleet), what, len(published), succeeded, failed, rejected, lost, noTerminal, manyTerminal, gaps, overlaps, transitional, codes)
 }
 
 // storedEvents reads every message of TINMAN_EVENTS, decoded, in order.

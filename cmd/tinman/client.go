@@ -11,7 +11,8 @@ import (
 
 // clientFlags adds the connection flags every client command shares.
 func clientFlags(cmd *cobra.Command) {
-	cmd.Flags().String("nats-url", "", "NATS server URL (default: the running tinman dev, else nats://127.0.0.1:4222)")
+	cmd.Flags().String("nats-url", "", "NATS server URLs, comma-separated (default: the running tinman dev, else nats://127.0.0.1:4222)")
+	natsAuthFlags(cmd)
 	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running tinman dev, else http://127.0.0.1:8080)")
 	cmd.Flags().String("token", "", "API bearer token")
 }
@@ -30,9 +31,14 @@ func natsURL(cmd *cobra.Command) string {
 
 // connectJetStream connects a client command to NATS; failure is exit 3.
 func connectJetStream(cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, error) {
-	url := natsURL(cmd)
-	nc, err := nats.Connect(url, nats.Name("tinman-cli"), nats.Timeout(5*time.Second),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	target, err := natsTargetOf(cmd, natsURL(cmd))
+	if err != nil {
+		return nil, nil, err
+	}
+	url := describeNATS(target.URLs)
+	opts := append([]nats.Option{nats.Name("tinman-cli"), nats.Timeout(5 * time.Second),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false)}, target.Options...)
+	nc, err := nats.Connect(target.URLs, opts...)
 	if err != nil {
 		return nil, nil, unreachable(fmt.Errorf("connect to NATS at %s: %w (is `tinman dev` running?)", url, err))
 	}

@@ -138,7 +138,7 @@ func (d *dev) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBackend(ctx, backendConfig{NATSURL: d.natsURL, RedisURL: redisURL,
+	b, err := openBackend(ctx, backendConfig{NATS: natsTarget{URLs: d.natsURL}, RedisURL: redisURL,
 		Streams: events.DefaultStreamConfig(), Name: "dev", Logger: log, SecretKey: key})
 	if err != nil {
 		return err

@@ -118,6 +118,9 @@ func (p *proc) kill(t *testing.T) {
 // cluster is NATS, Redis and one simulated BMC enrolled as srv-1, for role processes.
 type cluster struct {
 	nats     *natsembed.Server
+	// natsURLs, when set, is the NATS the roles are given instead of nats's
+	// (a comma-separated list, for a NATS cluster).
+	natsURLs string
 	natsDir  string
 	natsPort int
 	redisURL string
@@ -139,7 +142,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.sim.Close() })
-	rdb, err := openRedis(context.Background(), c.redisURL)
+	rdb, _, err := openRedis(context.Background(), c.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +179,11 @@ func (c *cluster) restartNATS(t *testing.T) {
 
 func (c *cluster) role(t *testing.T, role string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{role, "--nats-url", c.nats.URL(), "--redis-url", c.redisURL}, extra...)
+	natsURL := c.natsURLs
+	if natsURL == "" {
+		natsURL = c.nats.URL()
+	}
+	args := append([]string{role, "--nats-url", natsURL, "--redis-url", c.redisURL}, extra...)
 	return startProc(t, args...)
 }
 
@@ -333,7 +340,7 @@ func TestProcessWorkerKilledMidProvisionResumesAtTheStep(t *testing.T) {
 // booted with the token of its boot configuration.
 func (c *cluster) playInstaller(t *testing.T, s *system, server string) {
 	t.Helper()
-	rdb, err := openRedis(context.Background(), c.redisURL)
+	rdb, _, err := openRedis(context.Background(), c.redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -157,10 +158,11 @@ func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	natsURL, redisURL := mustString(cmd, "nats-url"), mustString(cmd, "redis-url")
-	if natsURL == "" {
-		natsURL = "nats://127.0.0.1:4222"
+	natsTarget, err := natsTargetOf(cmd, nats.DefaultURL)
+	if err != nil {
+		return nil, err
 	}
+	redisURL := mustString(cmd, "redis-url")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
@@ -174,7 +176,7 @@ func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
 			return nil, usageErr("the %s reads BMC credentials: give the secret key (TINMAN_SECRET_KEY or --secret-key-file)", role)
 		}
 	}
-	return openBackend(cmd.Context(), backendConfig{NATSURL: natsURL, RedisURL: redisURL,
+	return openBackend(cmd.Context(), backendConfig{NATS: natsTarget, RedisURL: redisURL,
 		Streams: streamConfig(cmd), Name: role, Logger: log, SecretKey: key})
 }
 

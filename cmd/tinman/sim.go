@@ -93,7 +93,7 @@ func simName(prefix string, i, count int) string {
 }
 
 func enrollFleet(ctx context.Context, redisURL string, key []byte, prefix string, fleet *bmcsim.Fleet) error {
-	rdb, err := openRedis(ctx, redisURL)
+	rdb, _, err := openRedis(ctx, redisURL)
 	if err != nil {
 		return err
 	}
