@@ -117,7 +117,7 @@ func (p *proc) kill(t *testing.T) {
 
 // cluster is NATS, Redis and one simulated BMC enrolled as srv-1, for role processes.
 type cluster struct {
-	nats     *natsembed.Server
+	nats *natsembed.Server
 	// natsURLs, when set, is the NATS the roles are given instead of nats's
 	// (a comma-separated list, for a NATS cluster).
 	natsURLs string
