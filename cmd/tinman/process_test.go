@@ -177,13 +177,17 @@ func (c *cluster) restartNATS(t *testing.T) {
 	c.natsPort = c.nats.Port()
 }
 
+// natsURL is the NATS the roles and the test connect to.
+func (c *cluster) natsURL() string {
+	if c.natsURLs != "" {
+		return c.natsURLs
+	}
+	return c.nats.URL()
+}
+
 func (c *cluster) role(t *testing.T, role string, extra ...string) *proc {
 	t.Helper()
-	natsURL := c.natsURLs
-	if natsURL == "" {
-		natsURL = c.nats.URL()
-	}
-	args := append([]string{role, "--nats-url", natsURL, "--redis-url", c.redisURL}, extra...)
+	args := append([]string{role, "--nats-url", c.natsURL(), "--redis-url", c.redisURL}, extra...)
 	return startProc(t, args...)
 }
 
@@ -191,9 +195,9 @@ func (c *cluster) role(t *testing.T, role string, extra ...string) *proc {
 func (c *cluster) client(t *testing.T) *system {
 	t.Helper()
 	for range 100 {
-		_, js := servicetest.JetStream(t, c.nats.URL())
+		_, js := servicetest.JetStream(t, c.natsURL())
 		if _, err := js.Stream(context.Background(), events.EventsStream); err == nil {
-			nc, js := servicetest.JetStream(t, c.nats.URL())
+			nc, js := servicetest.JetStream(t, c.natsURL())
 			return &system{js: js, nc: nc}
 		}
 		time.Sleep(100 * time.Millisecond)
