@@ -66,7 +66,8 @@ type Callbacks interface {
 // Config configures the API. Store, Submitter, Watcher and Validator
 // are required; the rest have documented defaults.
 type Config struct {
-	// Logger receives one line per request and every failure.
+	// Logger receives one line per request and every failure (the API
+	// names its components: api, http).
 	Logger zerolog.Logger
 	// Store reads and changes jobs and servers (a *store.Store).
 	Store Store
@@ -193,7 +194,7 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("API: %w", err)
 	}
 	cfg.setDefaults()
-	a := &API{cfg: cfg, log: cfg.Logger, health: cfg.Health, metrics: newMetrics(cfg.Registry)}
+	a := &API{cfg: cfg, log: cfg.Logger.With().Str("component", "api").Logger(), health: cfg.Health, metrics: newMetrics(cfg.Registry)}
 	a.streamCount = newStreamCounter(cfg.Streams)
 	if cfg.Monitor != nil {
 		a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitor", RedisConnOpt: cfg.Monitor, ReadOnly: true})

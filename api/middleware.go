@@ -114,7 +114,7 @@ func (a *API) done(r *http.Request, sw *statusWriter, info *requestInfo, took ti
 	}
 	ev := a.log.WithLevel(level).Str("request_id", info.requestID).Str("method", r.Method).
 		Str("route", info.route).Str("path", r.URL.Path).Int("status", status).
-		Dur("duration", took).Int64("bytes", sw.bytes).Str("remote", r.RemoteAddr)
+		Dur("duration_ms", took).Int64("bytes", sw.bytes).Str("remote", r.RemoteAddr)
 	if info.identity != "" {
 		ev = ev.Str("identity", info.identity)
 	}

@@ -51,7 +51,7 @@ func (a *API) server(conns *connCount) *http.Server {
 		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    t.MaxHeaderBytes,
-		ErrorLog:          stdlog.New(httpErrorLog{a.log}, "", 0),
+		ErrorLog:          stdlog.New(httpErrorLog{a.cfg.Logger.With().Str("component", "http").Logger()}, "", 0),
 		ConnState:         conns.track,
 	}
 	srv.RegisterOnShutdown(a.stopStreams)
@@ -70,7 +70,7 @@ func (a *API) server(conns *connCount) *http.Server {
 // Shutdown comes once those connections have closed, or at the timeout.
 func (a *API) shutdown(srv *http.Server, ln net.Listener, conns *connCount, errc <-chan error) error {
 	a.health.Drain()
-	a.log.Info().Dur("drain_delay", a.cfg.Timeouts.DrainDelay).Msg("shutting down: /readyz answers 503")
+	a.log.Info().Dur("drain_delay_ms", a.cfg.Timeouts.DrainDelay).Msg("shutting down: /readyz answers 503")
 	time.Sleep(a.cfg.Timeouts.DrainDelay)
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timeouts.Shutdown)
 	defer cancel()
@@ -83,7 +83,7 @@ func (a *API) shutdown(srv *http.Server, ln net.Listener, conns *connCount, errc
 	}
 	a.stopStreams()
 	if err := conns.wait(ctx); err != nil {
-		a.log.Warn().Err(err).Dur("timeout", a.cfg.Timeouts.Shutdown).Msg("in-flight requests outlasted the shutdown timeout: cut")
+		a.log.Warn().Err(err).Dur("timeout_ms", a.cfg.Timeouts.Shutdown).Msg("in-flight requests outlasted the shutdown timeout: cut")
 	}
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
@@ -145,7 +145,7 @@ func (c *connCount) count() int {
 type httpErrorLog struct{ log zerolog.Logger }
 
 func (l httpErrorLog) Write(p []byte) (int, error) {
-	l.log.Warn().Str("component", "http").Msg(string(trimNewline(p)))
+	l.log.Warn().Msg(string(trimNewline(p)))
 	return len(p), nil
 }
 

@@ -97,7 +97,7 @@ func (r *Receiver) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("create callbacks consumer: %w", err)
 		}
-		r.log.Warn().Err(err).Dur("retry_in", delay).Msg("create callbacks consumer")
+		r.log.Warn().Err(err).Dur("retry_in_ms", delay).Msg("create callbacks consumer")
 		select {
 		case <-ctx.Done():
 			return nil, nil

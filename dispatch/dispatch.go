@@ -118,6 +118,7 @@ func New(js jetstream.JetStream, store Store, queue Enqueuer, v Validator, cfg C
 	if err := errors.Join(c.Err(), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
+	cfg.Logger = cfg.Logger.With().Str("component", "dispatcher").Logger()
 	return &Dispatcher{cfg: cfg, js: js, store: store, queue: queue, validator: v, pub: events.NewPublisher(js)}, nil
 }
 
@@ -183,7 +184,7 @@ func (d *Dispatcher) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("create dispatcher consumer: %w", err)
 		}
-		d.cfg.Logger.Warn().Err(err).Dur("retry_in", delay).Msg("create dispatcher consumer")
+		d.cfg.Logger.Warn().Err(err).Dur("retry_in_ms", delay).Msg("create dispatcher consumer")
 		select {
 		case <-ctx.Done():
 			return nil, nil // stopped while starting
@@ -214,7 +215,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	if err != nil {
 		delay := d.nakDelay(meta.NumDelivered)
-		log.Warn().Err(err).Dur("retry_in", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
+		log.Warn().Err(err).Dur("retry_in_ms", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
 		_ = msg.NakWithDelay(delay)
 		return
 	}

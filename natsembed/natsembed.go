@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
 )
 
 // Config configures an embedded server.
@@ -26,6 +27,10 @@ type Config struct {
 	Name string
 	// Cluster, when set, makes the server a node of a JetStream cluster.
 	Cluster *Cluster
+	// Logger, when set, receives the server's warnings and errors (its
+	// notices at debug level), component nats-server; without it the
+	// server logs nothing.
+	Logger *zerolog.Logger
 }
 
 // Cluster is a server's place in a cluster: the cluster's name, the port
@@ -66,9 +71,15 @@ func Start(cfg Config) (*Server, error) {
 		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: cfg.Host, Port: c.Port}
 		opts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
 	}
+	if cfg.Logger != nil {
+		opts.NoLog = false
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	if cfg.Logger != nil {
+		ns.SetLoggerV2(serverLog{cfg.Logger.With().Str("component", "nats-server").Logger()}, false, false, false)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
@@ -106,3 +117,13 @@ func PortFree(host string, port int) bool {
 
 // Name is the server's name, as JetStream names a stream's leader.
 func (s *Server) Name() string { return s.ns.Name() }
+
+// serverLog feeds nats-server's logs to zerolog.
+type serverLog struct{ l zerolog.Logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.Debug().Msgf(format, v...) } // start-up chatter
+func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn().Msgf(format, v...) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error().Msgf(format, v...) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.Error().Msgf(format, v...) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug().Msgf(format, v...) }
+func (s serverLog) Tracef(format string, v ...any)  { s.l.Trace().Msgf(format, v...) }

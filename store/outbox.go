@@ -64,6 +64,7 @@ func NewOutbox(rdb redis.UniversalClient, pub *events.Publisher, cfg OutboxConfi
 	if cfg.KeyTTL == 0 {
 		cfg.KeyTTL = 7 * 24 * time.Hour
 	}
+	cfg.Logger = cfg.Logger.With().Str("component", "outbox").Logger()
 	return &Outbox{rdb: rdb, pub: pub, cfg: cfg}, nil
 }
 

@@ -67,6 +67,7 @@ func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	cfg.Logger = cfg.Logger.With().Str("component", "store").Logger()
 	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl}, nil
 }
 

@@ -32,7 +32,7 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 		if err != nil {
 			return err
 		}
-		log := w.cfg.Logger.With().Str("job_id", job.ID).Str("server", job.Server).
+		log := w.log.With().Str("job_id", job.ID).Str("server", job.Server).
 			Str("type", string(job.Type)).Int("attempt", job.Attempt+1).Logger()
 		ctx = log.WithContext(ctx)
 		if id, _ := asynq.GetTaskID(ctx); id != job.TaskInCharge() {
@@ -121,7 +121,7 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	}
 	if herr == nil {
 		job.State, job.Result = jobs.StateSucceeded, run.result
-		log.Info().Dur("took", took).Msg("job succeeded")
+		log.Info().Dur("took_ms", took).Msg("job succeeded")
 		return w.record(rctx, &job, events.JobSucceeded, d)
 	}
 	job.Error = attemptFailure(ctx, herr)

@@ -111,7 +111,7 @@ func (w *Worker) rescueTask(ctx context.Context, queue string, t *asynq.TaskInfo
 		}
 		return err
 	}
-	w.cfg.Logger.Warn().Str("job_id", job.ID).Str("server", job.Server).Int("attempt", job.Attempt).
+	w.log.Warn().Str("job_id", job.ID).Str("server", job.Server).Int("attempt", job.Attempt).
 		Str("task", next.Task).Msg("job rescued: its worker is gone")
 	return w.ensureEnqueued(ctx, queue, next)
 }

@@ -67,7 +67,9 @@ type Config struct {
 	Submitter Submitter
 	// PowerVerifyTimeout bounds the readback after a power change (default 60 s).
 	PowerVerifyTimeout time.Duration
-	// Logger receives the worker's logs; every job line carries job_id, server, type, attempt.
+	// Logger receives the worker's logs, each with its component (worker,
+	// asynq, breaker, rescue, watchdog); every job line carries job_id,
+	// server, type, attempt.
 	Logger zerolog.Logger
 }
 
@@ -147,6 +149,7 @@ type Worker struct {
 	boot     BootConfigs
 	rounds   Rounds
 	connect  Connector
+	log      zerolog.Logger // component worker: the job lines
 	srv      *asynq.Server
 	calls    chan struct{} // the BMC call budget: one slot per call in flight
 	// inspector and client serve the rescue of jobs whose worker died.
@@ -165,7 +168,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, rounds: store,
-		connect: connect, calls: make(chan struct{}, cfg.BMCConcurrency),
+		connect: connect, log: cfg.Logger.With().Str("component", "worker").Logger(), calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,

@@ -85,7 +85,7 @@ func (b *BMC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	b.serve(rec, r)
 	b.log.Debug().Str("bmc", b.Addr()).Str("method", r.Method).Str("path", r.URL.Path).
-		Int("status", rec.status).Dur("took", time.Since(start)).Msg("request")
+		Int("status", rec.status).Dur("took_ms", time.Since(start)).Msg("request")
 }
 
 func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {

@@ -144,7 +144,7 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	if err != nil {
 		return nil, fmt.Errorf("load schemas: %w", err)
 	}
-	cfg.Logger = b.log.With().Str("component", "api").Logger()
+	cfg.Logger = b.log
 	cfg.Store = b.store
 	sub, err := b.submitter(publishTimeout)
 	if err != nil {

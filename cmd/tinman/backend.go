@@ -203,7 +203,7 @@ func untilReachable(ctx context.Context, log zerolog.Logger, what string, try fu
 		if err == nil || errors.As(err, &e) && e.code == exitUsage {
 			return err
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msgf("%s not ready", what)
+		log.Warn().Err(err).Dur("retry_in_ms", delay).Msgf("%s not ready", what)
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.Canceled) {
@@ -247,7 +247,7 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 		return nil, nil, fmt.Errorf("load schemas: %w", err)
 	}
 	q := asynq.NewClientFromRedisClient(b.rdb)
-	cfg.Logger = b.log.With().Str("component", "dispatcher").Logger()
+	cfg.Logger = b.log
 	cfg.Source = eventSource("dispatcher")
 	d, err := dispatch.New(b.js, b.store, q, v, cfg)
 	if err != nil {
@@ -260,12 +260,12 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 // worker builds the worker role on this backend; it reaches BMCs through
 // connect, or through bmclib with bmcCfg when connect is nil.
 func (b *backend) worker(cfg workers.Config, bmcCfg bmc.Config, connect workers.Connector) (*workers.Worker, error) {
-	cfg.Logger = b.log.With().Str("component", "worker").Logger()
+	cfg.Logger = b.log
 	if cfg.Metrics == nil {
 		cfg.Metrics = workers.NewMetrics(b.metrics)
 	}
 	if connect == nil {
-		bmcCfg.Logger = cfg.Logger
+		bmcCfg.Logger = b.log
 		d, err := bmc.NewDialer(bmcCfg)
 		if err != nil {
 			return nil, err

@@ -217,7 +217,7 @@ func (d *dev) startNATS(dataDir string) (*natsembed.Server, error) {
 		d.cfg.Logger.Warn().Int("port", port).Msg("NATS port is taken: using a free one")
 		port = -1
 	}
-	ns, err := natsembed.Start(natsembed.Config{Port: port, StoreDir: filepath.Join(dataDir, "jetstream")})
+	ns, err := natsembed.Start(natsembed.Config{Port: port, StoreDir: filepath.Join(dataDir, "jetstream"), Logger: &d.cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

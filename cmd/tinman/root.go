@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -60,6 +64,30 @@ func envKey(flag string) string {
 	return "TINMAN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// The log line format, process-wide and set before any logger runs:
+// RFC 3339 timestamps with milliseconds, durations as milliseconds (the
+// keys say so: took_ms, retry_in_ms).
+func init() {
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
+	zerolog.DurationFieldUnit = time.Millisecond
+	zerolog.DurationFieldInteger = false
+	redis.SetLogger(redisLog{})
+}
+
+// processLog is the logger of the command that runs, for the libraries
+// whose logger is global (go-redis); newLogger sets it.
+var processLog atomic.Pointer[zerolog.Logger]
+
+// redisLog feeds go-redis's own messages (pool dial failures, Sentinel
+// switches) to the process logger, component go-redis.
+type redisLog struct{}
+
+func (redisLog) Printf(_ context.Context, format string, v ...any) {
+	if l := processLog.Load(); l != nil {
+		l.Warn().Str("component", "go-redis").Msgf(format, v...)
+	}
+}
+
 // newLogger builds the process logger from --log-level and --log-format.
 func newLogger(cmd *cobra.Command) (zerolog.Logger, error) {
 	levelName, _ := cmd.Flags().GetString("log-level")
@@ -82,7 +110,9 @@ func newLogger(cmd *cobra.Command) (zerolog.Logger, error) {
 		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05.000"}
 	}
 	host, _ := os.Hostname()
-	return zerolog.New(out).Level(level).With().Timestamp().Str("host", host).Logger(), nil
+	l := zerolog.New(out).Level(level).With().Timestamp().Str("host", host).Logger()
+	processLog.Store(&l)
+	return l, nil
 }
 
 // requireNoArgs is cobra.NoArgs with the usage exit code.
