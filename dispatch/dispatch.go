@@ -45,6 +45,8 @@ type Config struct {
 	Source string
 	// Logger receives the dispatcher's logs.
 	Logger zerolog.Logger
+	// Metrics receives the dispatcher's series (nil: none).
+	Metrics *Metrics
 }
 
 // DefaultConfig returns the documented defaults; change what you need and
@@ -202,6 +204,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	d.cfg.Metrics.delivered(meta.NumDelivered)
 	req, err := d.decode(msg, meta)
 	if err != nil {
 		d.reject(ctx, msg, meta, req, err)
@@ -216,9 +219,11 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		delay := d.nakDelay(meta.NumDelivered)
 		log.Warn().Err(err).Dur("retry_in_ms", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
+		d.cfg.Metrics.nak(delay)
 		_ = msg.NakWithDelay(delay)
 		return
 	}
+	d.cfg.Metrics.accept()
 	// A plain ack: waiting for its confirmation would cost a round trip per
 	// request, and a lost ack only brings a redelivery that Accept recognises.
 	if err := msg.Ack(); err != nil {
@@ -355,6 +360,7 @@ func (d *Dispatcher) reject(ctx context.Context, msg jetstream.Msg, meta *jetstr
 		return
 	}
 	log.Info().Str("reason", cause.Error()).Msg("request rejected")
+	d.cfg.Metrics.reject(cause)
 	_ = msg.TermWithReason(cause.Error())
 }
 

@@ -22,6 +22,11 @@ const (
 	ServerError          ServerState = "error"
 )
 
+// ServerStates returns every state of the lifecycle, in its order.
+func ServerStates() []ServerState {
+	return []ServerState{ServerEnrolled, ServerInspecting, ServerAvailable, ServerProvisioning, ServerActive, ServerDeprovisioning, ServerError}
+}
+
 // PowerState is a server's power as last read from its BMC. Unknown is
 // never taken for off.
 type PowerState string

@@ -118,6 +118,7 @@ func (w *Worker) renew(ctx context.Context, h *heldLease, cancel context.CancelC
 
 // waitForLease reports, once per job, that it waits for the server.
 func (w *Worker) waitForLease(ctx context.Context, run *Run, held error) error {
+	w.cfg.Metrics.leaseWait(run.Job.Type)
 	first, err := w.records.MarkWaiting(ctx, run.Job.ID)
 	if err != nil {
 		return err

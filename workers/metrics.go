@@ -11,9 +11,11 @@ import (
 
 // Metrics are the worker's Prometheus series.
 type Metrics struct {
-	jobs     *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	bmcCalls *prometheus.HistogramVec
+	jobs       *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	endToEnd   *prometheus.HistogramVec
+	leaseWaits *prometheus.CounterVec
+	bmcCalls   *prometheus.HistogramVec
 }
 
 // NewMetrics registers the worker's series on reg.
@@ -23,15 +25,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tinman_jobs_total", Help: "Job attempts by type and outcome (succeeded, retrying, failed, canceled).",
 		}, []string{"type", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tinman_job_attempt_seconds", Help: "Duration of job attempts by type.",
+			Name: "tinman_job_attempt_seconds", Help: "Duration of one run of a job's handler by type (a workflow's run ends when it parks to wait: the whole job is tinman_job_duration_seconds).",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+		}, []string{"type"}),
+		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tinman_job_duration_seconds", Help: "Jobs from queued to their end (every attempt, retry delay and parked wait included), by type and outcome.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400},
+		}, []string{"type", "outcome"}),
+		leaseWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tinman_job_lease_waits_total", Help: "Times a job found its server's lease held by another job and came back later (no attempt spent).",
 		}, []string{"type"}),
 		bmcCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tinman_bmc_call_seconds", Help: "BMC call latency by provider, operation and outcome (ok or an error code).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"provider", "op", "outcome"}),
 	}
-	reg.MustRegister(m.jobs, m.duration, m.bmcCalls)
+	reg.MustRegister(m.jobs, m.duration, m.endToEnd, m.leaseWaits, m.bmcCalls)
 	return m
 }
 
@@ -41,6 +50,19 @@ func (m *Metrics) attempt(t jobs.Type, outcome string, took time.Duration) {
 	}
 	m.jobs.WithLabelValues(string(t), outcome).Inc()
 	m.duration.WithLabelValues(string(t)).Observe(took.Seconds())
+}
+
+// ended observes a job's whole life, queued to its end.
+func (m *Metrics) ended(t jobs.Type, outcome string, took time.Duration) {
+	if m != nil {
+		m.endToEnd.WithLabelValues(string(t), outcome).Observe(took.Seconds())
+	}
+}
+
+func (m *Metrics) leaseWait(t jobs.Type) {
+	if m != nil {
+		m.leaseWaits.WithLabelValues(string(t)).Inc()
+	}
 }
 
 func (m *Metrics) bmcCall(provider jobs.Provider, op string, err error, took time.Duration) {

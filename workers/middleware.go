@@ -192,6 +192,9 @@ func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d eve
 	var err error
 	for delay := 50 * time.Millisecond; ; delay *= 2 {
 		if _, err = w.records.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
+			if err == nil && t.Terminal() {
+				w.cfg.Metrics.ended(job.Type, string(job.State), time.Since(job.CreatedAt))
+			}
 			return err
 		}
 		select {

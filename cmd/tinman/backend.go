@@ -120,6 +120,7 @@ func (b *backend) prepare(ctx context.Context, cfg backendConfig) error {
 		return usageErr("%v", err)
 	}
 	b.outbox, b.store = outbox, st
+	b.metrics.MustRegister(store.NewCollector(st))
 	if err := migrate(ctx, b.store, b.log); err != nil {
 		return err
 	}
@@ -249,6 +250,9 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 	q := asynq.NewClientFromRedisClient(b.rdb)
 	cfg.Logger = b.log
 	cfg.Source = eventSource("dispatcher")
+	if cfg.Metrics == nil {
+		cfg.Metrics = dispatch.NewMetrics(b.metrics)
+	}
 	d, err := dispatch.New(b.js, b.store, q, v, cfg)
 	if err != nil {
 		_ = q.Close()
@@ -318,7 +322,7 @@ func (r requestSubmitter) Submit(ctx context.Context, req jobs.Request) error {
 func newRegistry(rdb *redis.Client) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		workers.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
+		workers.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)), buildInfo())
 	return reg
 }
 

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -46,4 +47,13 @@ func hostname() string {
 		return "localhost"
 	}
 	return h
+}
+
+// buildInfo is tinman_build_info: 1, labelled with what this binary is.
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tinman_build_info", Help: "Always 1: the version, commit and Go version of this tinman.",
+	}, []string{"version", "commit", "go_version"})
+	g.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
+	return g
 }
