@@ -16,6 +16,9 @@ import (
 type Check struct {
 	Name  string
 	Probe func(ctx context.Context) error
+	// Advisory: a failure shows in /readyz's checks but leaves the process
+	// ready (it is about the system, not about this process serving).
+	Advisory bool
 }
 
 // Health keeps the last result of every check.
@@ -58,7 +61,8 @@ func (h *Health) probe(ctx context.Context) {
 		cancel()
 		results[c.Name] = "ok"
 		if err != nil {
-			results[c.Name], ready = err.Error(), false
+			results[c.Name] = err.Error()
+			ready = ready && c.Advisory
 		}
 	}
 	h.mu.Lock()

@@ -20,7 +20,7 @@ type Enrolment = client.Enrolment
 
 // enrolled returns the enrolment's server record and credentials, checked.
 func enrolled(e Enrolment) (jobs.Server, jobs.Credentials, error) {
-	srv := jobs.Server{ID: e.ID, BMC: e.BMC, Labels: e.Labels}
+	srv := jobs.Server{ID: e.ID, BMC: e.BMC, Labels: e.Labels, Site: e.Site}
 	creds := jobs.Credentials{Username: e.Username, Password: e.Password}
 	if err := srv.Validate(); err != nil {
 		return srv, creds, err

@@ -144,7 +144,7 @@ func (r *Receiver) wakeJob(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	if err := r.wake.RunTask(job.Priority.Queue(), id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err := r.wake.RunTask(job.Queue(), id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 		r.log.Debug().Err(err).Str("job_id", id).Msg("wake job (it looks again at its next poll)")
 	}
 }

@@ -60,6 +60,9 @@ type Enrolment struct {
 	Username string            `json:"username"`
 	Password string            `json:"password"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// Site groups the server with the workers that reach its BMC (default
+	// "default"); its jobs wait for a worker of that site.
+	Site string `json:"site,omitempty"`
 }
 
 // ServerPatch is the body of PATCH /v1/servers/{id}, a JSON merge patch

@@ -260,10 +260,14 @@ func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (job
 // cannot take (unknown server, server in maintenance) is refused with a
 // jobs.Error that is not retryable.
 func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetstream.MsgMetadata) error {
-	if err := d.admit(ctx, req); err != nil {
+	srv, err := d.admit(ctx, req)
+	if err != nil {
 		return err
 	}
 	job := jobs.NewJob(req, d.cfg.Retry.MaxAttempts(req.Type), meta.Timestamp)
+	if srv != nil {
+		job.Site = jobs.SiteOf(srv.Site)
+	}
 	stored, enqueue, err := d.store.Accept(ctx, job)
 	if err != nil {
 		return fmt.Errorf("accept job: %w", err)
@@ -284,24 +288,25 @@ func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetst
 	case err != nil:
 		return fmt.Errorf("enqueue job: %w", err)
 	default:
-		log.Info().Str("queue", stored.Priority.Queue()).Msg("job queued")
+		log.Info().Str("queue", stored.Queue()).Msg("job queued")
 	}
 	return nil
 }
 
-// admit checks that the request's server can take it.
-func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
+// admit checks that the request's server can take it, and returns the
+// server (nil for a job on no server).
+func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) (*jobs.Server, error) {
 	if !req.Type.TargetsServer() {
-		return nil
+		return nil, nil
 	}
 	srv, err := enrolled(ctx, d.store, req.Server)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if refused := jobs.Admit(req, srv); refused != nil {
-		return refused
+		return nil, refused
 	}
-	return d.claim(ctx, req)
+	return srv, d.claim(ctx, req)
 }
 
 // enrolled reads server id, or returns nil when it is not enrolled.

@@ -30,11 +30,14 @@ func (s State) Terminal() bool {
 
 // Job is one unit of work: a request accepted into the system, and what became of it.
 type Job struct {
-	ID          string          `json:"id"`
-	Type        Type            `json:"type"`
-	Server      string          `json:"server,omitempty"`
-	Params      json.RawMessage `json:"params,omitempty"`
-	Priority    Priority        `json:"priority,omitempty"`
+	ID       string          `json:"id"`
+	Type     Type            `json:"type"`
+	Server   string          `json:"server,omitempty"`
+	Params   json.RawMessage `json:"params,omitempty"`
+	Priority Priority        `json:"priority,omitempty"`
+	// Site is the site of the job's server when it was accepted: the
+	// job's queue follows it (QueueName).
+	Site        string          `json:"site,omitempty"`
 	RequestedBy string          `json:"requested_by,omitempty"`
 	State       State           `json:"state"`
 	Attempt     int             `json:"attempt"`

@@ -53,7 +53,11 @@ type Server struct {
 	ID     string            `json:"id"`
 	BMC    BMC               `json:"bmc"`
 	Labels map[string]string `json:"labels,omitempty"`
-	State  ServerState       `json:"state"`
+	// Site is where the server is, as the workers that may reach its BMC
+	// are grouped (DefaultSite when empty): its jobs go to that site's
+	// queues.
+	Site  string      `json:"site,omitempty"`
+	State ServerState `json:"state"`
 	// StateSince is when the server entered State.
 	StateSince time.Time `json:"state_since"`
 	// Job is the job that drives a transitional state.
@@ -110,6 +114,8 @@ func (s Server) Validate() error {
 		return Invalid("bmc.address", "is required")
 	case s.BMC.Provider != ProviderRedfish && s.BMC.Provider != ProviderIPMI:
 		return Invalid("bmc.provider", "must be one of redfish, ipmi")
+	case s.Site != "" && !ValidSite(s.Site):
+		return Invalid("site", "must match "+sitePattern.String())
 	}
 	return validAddress(s.BMC.Address)
 }

@@ -78,21 +78,34 @@ func (m *Metrics) bmcCall(provider jobs.Provider, op string, err error, took tim
 
 // QueueCollector reports the depth of every asynq queue at each scrape.
 type QueueCollector struct {
-	insp  *asynq.Inspector
-	depth *prometheus.Desc
+	insp                     *asynq.Inspector
+	depth                    *prometheus.Desc
+	siteWaiting, siteWorkers *prometheus.Desc
 }
 
 // NewQueueCollector returns a collector over insp.
 func NewQueueCollector(insp *asynq.Inspector) *QueueCollector {
 	return &QueueCollector{insp: insp, depth: prometheus.NewDesc("tinman_queue_tasks",
-		"Tasks in each asynq queue by state.", []string{"queue", "state"}, nil)}
+		"Tasks in each asynq queue by state.", []string{"queue", "state"}, nil),
+		siteWaiting: prometheus.NewDesc("tinman_site_jobs_waiting", "Jobs waiting in a site's queues (pending, scheduled, retrying).", []string{"site"}, nil),
+		siteWorkers: prometheus.NewDesc("tinman_site_workers", "Live worker processes serving a site: 0 with jobs waiting means they wait for one.", []string{"site"}, nil)}
 }
 
 // Describe implements prometheus.Collector.
-func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth }
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.siteWaiting
+	ch <- c.siteWorkers
+}
 
 // Collect implements prometheus.Collector.
 func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	if sites, err := Sites(c.insp); err == nil {
+		for site, l := range sites {
+			ch <- prometheus.MustNewConstMetric(c.siteWaiting, prometheus.GaugeValue, float64(l.Waiting), site)
+			ch <- prometheus.MustNewConstMetric(c.siteWorkers, prometheus.GaugeValue, float64(l.Workers), site)
+		}
+	}
 	queues, err := c.insp.Queues()
 	if err != nil {
 		return

@@ -47,7 +47,7 @@ func (w *Worker) rescueRound(ctx context.Context) {
 		log.Debug().Err(err).Msg("list live workers")
 		return
 	}
-	for queue := range w.cfg.Queues {
+	for queue := range w.cfg.queues() {
 		active, err := w.inspector.ListActiveTasks(queue, asynq.PageSize(1000))
 		if err != nil {
 			if !errors.Is(err, asynq.ErrQueueNotFound) {
@@ -104,6 +104,12 @@ func (w *Worker) rescueTask(ctx context.Context, queue string, t *asynq.TaskInfo
 	}
 	next := job
 	next.Task = job.ID + "~" + strconv.Itoa(job.Attempt)
+	if next.Task == job.TaskInCharge() {
+		// Rescued already in this attempt: its task waits for the server
+		// or runs, and a second rescue would only announce the same task
+		// again (asynq recovers it if its worker died too).
+		return nil
+	}
 	msg := fmt.Sprintf("the worker of attempt %d is gone (its lease lapsed): task %s resumes the job", job.Attempt, next.Task)
 	if _, err := w.records.Record(ctx, &next, events.JobProgress, events.Detail{Step: "rescued", Message: msg}); err != nil {
 		if errors.Is(err, store.ErrSeqConflict) {

@@ -27,7 +27,7 @@ func NewTask(job jobs.Job, p RetryPolicy, opts ...asynq.Option) (*asynq.Task, er
 	}
 	base := []asynq.Option{
 		asynq.TaskID(job.ID),
-		asynq.Queue(job.Priority.Queue()),
+		asynq.Queue(job.Queue()),
 		// Attempts are counted on the job record, by the status middleware;
 		// asynq's own count is a backstop against a task that crashes its
 		// worker forever, and must not archive a job that only waited.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +22,13 @@ type Config struct {
 	// Concurrency is how many jobs run at once in this process (default 64).
 	// BMC calls mostly wait on the network, so this is well above the core count.
 	Concurrency int
-	// Queues weighs the priority queues (default critical 6, default 3, low 1).
+	// Queues weighs the priorities (default critical 6, default 3, low 1),
+	// within each site served.
 	Queues map[string]int
+	// Sites are the sites whose servers this worker reaches (default: the
+	// default site): it takes their jobs, and the jobs on no server
+	// (deploys), from the queues jobs.QueueName names.
+	Sites []string
 	// TaskCheckInterval is how long an idle worker waits before looking for
 	// work again (default 10 ms; asynq's own default of 1 s adds a second to every pick-up).
 	TaskCheckInterval time.Duration
@@ -79,6 +85,7 @@ func DefaultConfig() Config {
 	return Config{
 		Concurrency:              64,
 		Queues:                   DefaultQueues(),
+		Sites:                    []string{jobs.DefaultSite},
 		TaskCheckInterval:        10 * time.Millisecond,
 		DelayedTaskCheckInterval: 500 * time.Millisecond,
 		ShutdownTimeout:          30 * time.Second,
@@ -106,7 +113,13 @@ func (c Config) Validate() error {
 	confcheck.Positive(v, "Concurrency", c.Concurrency)
 	v.Require(len(c.Queues) > 0, "Queues", c.Queues, "must name at least one queue")
 	for q, weight := range c.Queues {
+		v.Require(jobs.Priority(q).Queue() == q && q != "", "Queues["+q+"]", q, "must be a priority: critical, default or low")
 		confcheck.Positive(v, "Queues["+q+"]", weight)
+	}
+	v.Require(len(c.Sites) > 0, "Sites", c.Sites, "must name at least one site")
+	for i, site := range c.Sites {
+		v.Require(jobs.ValidSite(site), "Sites", site, "each must match ^[a-z0-9][a-z0-9-]{0,62}$")
+		v.Require(!slices.Contains(c.Sites[:i], site), "Sites", site, "each site once")
 	}
 	confcheck.Positive(v, "TaskCheckInterval", c.TaskCheckInterval)
 	confcheck.Positive(v, "DelayedTaskCheckInterval", c.DelayedTaskCheckInterval)
@@ -126,6 +139,19 @@ func (c Config) Validate() error {
 	v.Require(c.StateDeadlines != nil, "StateDeadlines", "<nil>", "must be set (jobs.StateDeadlines)")
 	confcheck.Positive(v, "PowerVerifyTimeout", c.PowerVerifyTimeout)
 	return errors.Join(v.Err(), c.Retry.Validate())
+}
+
+// queues are the asynq queues the worker serves, weighed: each priority of
+// each of its sites, and of the jobs on no server.
+func (c Config) queues() map[string]int {
+	out := map[string]int{}
+	for p, weight := range c.Queues {
+		for _, site := range c.Sites {
+			out[jobs.QueueName(site, jobs.Priority(p), true)] = weight
+		}
+		out[jobs.QueueName("", jobs.Priority(p), false)] = weight
+	}
+	return out
 }
 
 // DefaultQueues returns the queue weights: critical 6, default 3, low 1.
@@ -172,7 +198,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   cfg.Queues,
+		Queues:                   cfg.queues(),
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,

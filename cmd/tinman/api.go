@@ -153,7 +153,7 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	cfg.Submitter = sub
 	cfg.Watcher = events.NewWatcher(b.js)
 	cfg.Validator = v
-	cfg.Health = api.NewHealth(time.Second, b.checks()...)
+	cfg.Health = api.NewHealth(time.Second, append(b.checks(), b.sitesCheck())...)
 	cfg.Registry = b.metrics
 	if monitor {
 		cfg.Monitor = b.redisAt.asynqOpt()

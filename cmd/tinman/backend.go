@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -226,6 +227,39 @@ func (b *backend) Close() {
 		b.nc.Close()
 	}
 	_ = b.rdb.Close()
+}
+
+// sitesEvery is how often the sites check reads asynq (it costs a few
+// round trips a queue): between, it answers its last finding.
+const sitesEvery = 10 * time.Second
+
+// sitesCheck is the advisory readiness check that names the sites whose
+// jobs wait with no live worker to serve them.
+func (b *backend) sitesCheck() api.Check {
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	var (
+		mu   sync.Mutex
+		at   time.Time
+		last error
+	)
+	return api.Check{Name: "sites", Advisory: true, Probe: func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < sitesEvery {
+			return last
+		}
+		at = time.Now()
+		sites, err := workers.Sites(insp)
+		switch {
+		case err != nil:
+			last = err
+		case sites.Unserved() != "":
+			last = errors.New(sites.Unserved())
+		default:
+			last = nil
+		}
+		return last
+	}}
 }
 
 // checks are the readiness probes of this backend.

@@ -135,6 +135,7 @@ func workerFlags(cmd *cobra.Command) *workerSettings {
 	s.durationVar(&s.worker.LeaseTTL, wc, "LeaseTTL", "lease-ttl", "life of a server lease without renewal (a dead worker frees its servers after it)")
 	s.durationVar(&s.worker.WaitPoll, wc, "WaitPoll", "wait-poll", "how often a waiting workflow looks again when no callback wakes it")
 	s.durationVar(&s.worker.InstallerTimeout, wc, "InstallerTimeout", "installer-timeout", "how long a workflow waits for each installer callback")
+	s.stringSliceVar(&s.worker.Sites, wc, "Sites", "sites", "the sites whose servers this worker reaches (comma-separated): it takes their jobs, and deploys")
 	return s
 }
 

@@ -18,7 +18,7 @@ import (
 var serverFlags = map[string]string{
 	"id": "ID", "bmc": "--bmc-address", "bmc.address": "--bmc-address", "bmc.provider": "--provider",
 	"bmc.cipher_suite": "--cipher-suite", "bmc.verify_tls": "--verify-tls", "username": "--username",
-	"password": "--password or --password-stdin", "labels": "--label", "maintenance": "--maintenance",
+	"password": "--password or --password-stdin", "labels": "--label", "maintenance": "--maintenance", "site": "--site",
 	"selector": "--selector",
 }
 
@@ -76,6 +76,7 @@ func newServersAddCmd() *cobra.Command {
 	f.Int("cipher-suite", 0, "IPMI cipher suite (0: the provider's default)")
 	f.Bool("verify-tls", false, "check the Redfish certificate against the system roots (off: most BMCs are self-signed)")
 	f.StringArray("label", nil, "a label KEY=VALUE (repeat the flag for more)")
+	f.String("site", "", "the site of the server: its jobs wait for a worker of that site (default: default)")
 	return cmd
 }
 
@@ -103,6 +104,7 @@ func enrolmentFromFlags(cmd *cobra.Command, id string) (client.Enrolment, error)
 		BMC: jobs.BMC{Address: mustString(cmd, "bmc-address"), Provider: jobs.Provider(mustString(cmd, "provider"))}}
 	e.BMC.CipherSuite, _ = f.GetInt("cipher-suite")
 	e.BMC.VerifyTLS, _ = f.GetBool("verify-tls")
+	e.Site = mustString(cmd, "site")
 	for _, name := range []string{"bmc-address", "provider", "username"} {
 		if mustString(cmd, name) == "" {
 			return e, usageErr("--%s is required", name)

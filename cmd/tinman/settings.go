@@ -37,6 +37,11 @@ func (s *settings) durationVar(p *time.Duration, config, field, flag, usage stri
 	s.bind(config, field, flag)
 }
 
+func (s *settings) stringSliceVar(p *[]string, config, field, flag, usage string) {
+	s.fs.StringSliceVar(p, flag, *p, usage)
+	s.bind(config, field, flag)
+}
+
 func (s *settings) stringVar(p *string, config, field, flag, usage string) {
 	s.fs.StringVar(p, flag, *p, usage)
 	s.bind(config, field, flag)

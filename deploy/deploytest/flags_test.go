@@ -20,10 +20,9 @@ const repoRoot = "../.."
 // roles are the tinman commands a deployment runs.
 var roles = []string{"api", "dispatcher", "worker"}
 
-// pending are the flags the HA set-up uses that cmd/tinman has not yet:
-// workers per site (issue 13 item 3). A role without one is logged, not
-// failed; once it is there, empty this.
-var pending = map[string]bool{"sites": true}
+// pending are the flags the HA set-up uses that cmd/tinman has not yet (a
+// role without one is logged, not failed): none now.
+var pending = map[string]bool{}
 
 // flagSet holds the flags of each role, by role.
 type flagSet map[string]map[string]bool
