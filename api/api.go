@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -155,7 +154,7 @@ type API struct {
 	log     zerolog.Logger
 	health  *Health
 	metrics *metrics
-	monitor *asynqmon.HTTPHandler
+	monitor *queueMonitor
 	mux     *http.ServeMux
 	handler http.Handler
 	// streamCount caps the event streams open at once.
@@ -171,7 +170,7 @@ func New(cfg Config) *API {
 	a := &API{cfg: cfg, log: cfg.Logger, health: cfg.Health, metrics: newMetrics(cfg.Registry)}
 	a.streamCount = newStreamCounter(cfg.Streams)
 	if cfg.Monitor != nil {
-		a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitor", RedisConnOpt: cfg.Monitor, ReadOnly: true})
+		a.monitor = newQueueMonitor(cfg.Monitor)
 	}
 	a.streams, a.stopStreams = context.WithCancel(context.Background())
 	a.mux = http.NewServeMux()
