@@ -24,6 +24,7 @@ type Store interface {
 	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
 	EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error
 	UpdateServer(ctx context.Context, id string, change store.ServerChange) (jobs.Server, error)
+	UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 }

@@ -2,12 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tinmanhq/tinman/jobs"
-	"github.com/tinmanhq/tinman/store"
 )
 
 // ServerPatch is the body of PATCH /v1/servers/{id}, read as a JSON merge
@@ -46,7 +46,7 @@ var null = []byte("null")
 
 // adminOnly reports whether the patch changes more than maintenance.
 func (p *ServerPatch) adminOnly() bool {
-	return p.Labels != nil || p.BMC != nil || p.Username != nil || p.Password != nil
+	return p.Labels != nil || p.BMC != nil || p.credentials()
 }
 
 // check validates the patch and that role may apply it.
@@ -121,30 +121,48 @@ func (b *BMCPatch) check() error {
 	return nil
 }
 
-// change is the store change that applies the checked patch; by names who
-// set maintenance.
-func (p *ServerPatch) change(by string) store.ServerChange {
-	return func(srv *jobs.Server, creds *jobs.Credentials) error {
-		p.applyLabels(srv)
-		if p.BMC != nil {
-			p.BMC.apply(&srv.BMC)
-		}
-		if p.Username != nil {
-			creds.Username = *p.Username
-		}
-		if p.Password != nil {
-			creds.Password = *p.Password
-		}
-		switch {
-		case p.clearMaint:
-			srv.Maintenance = nil
-		case p.maintenance != nil:
-			m := *p.maintenance
-			m.SetBy = by
-			srv.Maintenance = &m
-		}
-		return nil
+// credentials reports whether the patch changes the credentials, which
+// must then be unsealed; any other change leaves them sealed.
+func (p *ServerPatch) credentials() bool { return p.Username != nil || p.Password != nil }
+
+// apply applies the checked patch to srv and creds (nil: the patch changes
+// no credentials); by names who set maintenance.
+func (p *ServerPatch) apply(srv *jobs.Server, creds *jobs.Credentials, by string) {
+	p.applyLabels(srv)
+	if p.BMC != nil {
+		p.BMC.apply(&srv.BMC)
 	}
+	if p.Username != nil {
+		creds.Username = *p.Username
+	}
+	if p.Password != nil {
+		creds.Password = *p.Password
+	}
+	switch {
+	case p.clearMaint:
+		srv.Maintenance = nil
+	case p.maintenance != nil:
+		m := *p.maintenance
+		m.SetBy = by
+		srv.Maintenance = &m
+	}
+}
+
+// update applies the checked patch in st: credentials are unsealed only
+// when the patch changes them.
+func (p *ServerPatch) update(ctx context.Context, st Store, id, by string) error {
+	if p.credentials() {
+		_, err := st.UpdateServer(ctx, id, func(srv *jobs.Server, creds *jobs.Credentials) error {
+			p.apply(srv, creds, by)
+			return nil
+		})
+		return err
+	}
+	_, err := st.UpdateServerSettings(ctx, id, func(srv *jobs.Server) error {
+		p.apply(srv, nil, by)
+		return nil
+	})
+	return err
 }
 
 func (p *ServerPatch) applyLabels(srv *jobs.Server) {
