@@ -33,7 +33,7 @@ func decodeJSON(r *http.Request, v any) error {
 
 // decodeStrict decodes data into v; prefix names the object in errors.
 func decodeStrict(data []byte, v any, prefix string) error {
-	if err := jobs.CheckDuplicateKeys(data); err != nil {
+	if err := jobs.CheckJSON(data); err != nil {
 		e := jobs.AsError(err)
 		return jobs.Invalid(joinField(prefix, e.Field), e.Message)
 	}

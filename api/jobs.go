@@ -85,8 +85,13 @@ func (a *API) readRequest(r *http.Request) (jobs.Request, error) {
 }
 
 // decodeRequest checks the body against the schema, then decodes it as the
-// dispatcher will.
+// dispatcher will. Keys given twice and strings that are not text are
+// refused first: the schema validator would read them otherwise than the
+// decoder does.
 func (a *API) decodeRequest(body []byte) (jobs.Request, error) {
+	if err := jobs.CheckJSON(body); err != nil {
+		return jobs.Request{}, err
+	}
 	if err := a.cfg.Validator.Request(body); err != nil {
 		return jobs.Request{}, err
 	}
