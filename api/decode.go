@@ -32,10 +32,15 @@ func decodeJSON(r *http.Request, v any) error {
 }
 
 // decodeStrict decodes data into v; prefix names the object in errors.
+// Keys given twice, keys in other cases than v's fields and strings that
+// are not text are refused before encoding/json, which would take them.
 func decodeStrict(data []byte, v any, prefix string) error {
 	if err := jobs.CheckJSON(data); err != nil {
 		e := jobs.AsError(err)
 		return jobs.Invalid(joinField(prefix, e.Field), e.Message)
+	}
+	if err := exactKeys(data, reflect.TypeOf(v), prefix); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
