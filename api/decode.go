@@ -21,14 +21,23 @@ var errForbidden = errors.New("changing labels, bmc or credentials needs the adm
 // trailing data and values of the wrong type are invalid_request errors
 // that name the field.
 func decodeJSON(r *http.Request, v any) error {
-	if err := requireJSON(r); err != nil {
+	body, err := readJSON(r)
+	if err != nil {
 		return err
+	}
+	return decodeStrict(body, v, "")
+}
+
+// readJSON reads the body of a request that must be JSON.
+func readJSON(r *http.Request) ([]byte, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		return nil, fmt.Errorf("read body: %w", err)
 	}
-	return decodeStrict(body, v, "")
+	return body, nil
 }
 
 // decodeStrict decodes data into v; prefix names the object in errors.

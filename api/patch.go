@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,40 @@ type maintenanceSet struct {
 }
 
 var null = []byte("null")
+
+// decode reads the patch from r's body, strictly.
+func (p *ServerPatch) decode(r *http.Request) error {
+	body, err := readJSON(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(body, p, ""); err != nil {
+		return err
+	}
+	return refuseNulls(body)
+}
+
+// refuseNulls refuses a null the patch cannot apply: a server keeps its
+// BMC settings and credentials, so none of them can be removed, and a null
+// read as "absent" would be dropped without a word.
+func refuseNulls(body []byte) error {
+	var top, bmc map[string]json.RawMessage
+	_ = json.Unmarshal(body, &top) // decoded strictly before: an object
+	_ = json.Unmarshal(top["bmc"], &bmc)
+	for _, f := range []struct {
+		field string
+		raw   json.RawMessage
+	}{
+		{"bmc", top["bmc"]}, {"username", top["username"]}, {"password", top["password"]},
+		{"bmc.address", bmc["address"]}, {"bmc.provider", bmc["provider"]},
+		{"bmc.cipher_suite", bmc["cipher_suite"]}, {"bmc.verify_tls", bmc["verify_tls"]},
+	} {
+		if bytes.Equal(f.raw, null) {
+			return jobs.Invalid(f.field, "cannot be null: it cannot be removed, only given a new value")
+		}
+	}
+	return nil
+}
 
 // adminOnly reports whether the patch changes more than maintenance.
 func (p *ServerPatch) adminOnly() bool {

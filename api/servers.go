@@ -153,7 +153,7 @@ func (a *API) patchServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p ServerPatch
-	if err := decodeJSON(r, &p); err != nil {
+	if err := p.decode(r); err != nil {
 		fail(w, r, err)
 		return
 	}
