@@ -106,4 +106,6 @@ func ValidTypePattern(p string) bool {
 	return false
 }
 
-func wordMatches(pattern, word string) bool { return pattern == "*" || pattern == ">" || pattern == word }
+func wordMatches(pattern, word string) bool {
+	return pattern == "*" || pattern == ">" || pattern == word
+}
