@@ -22,9 +22,7 @@ func TestHostileSSE(t *testing.T) {
 			before := h.state(t)
 			check(t, c, h.openStream(t, c))
 			h.unchanged(t, before)
-			if err := h.ready(t); err != nil {
-				t.Fatalf("the API is not ready after the case: %v", err)
-			}
+			h.waitReady(t)
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

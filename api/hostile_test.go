@@ -21,9 +21,7 @@ func TestHostileHTTP(t *testing.T) {
 			before := h.state(t)
 			check(t, c, h.send(t, c))
 			h.unchanged(t, before)
-			if err := h.ready(t); err != nil {
-				t.Fatalf("the API is not ready after the case: %v", err)
-			}
+			h.waitReady(t)
 		})
 	}
 	good := `{"type":"power","server":"srv-1","params":{"action":"status"}}`
