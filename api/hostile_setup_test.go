@@ -181,44 +181,13 @@ func (h *hostile) send(t *testing.T, c hostiletest.Case) answer {
 type state struct {
 	redis    servicetest.Snapshot
 	requests uint64 // the stream's last sequence
-	watches  int    // consumers on the events stream
+	watches  int    // consumers on the events stream (each SSE stream holds one)
 }
 
 func (h *hostile) state(t *testing.T) state {
 	t.Helper()
-	return state{redis: servicetest.RedisSnapshot(t, h.rdb), requests: h.lastSeq(t, events.RequestsStream),
-		watches: h.consumers(t, events.EventsStream)}
-}
-
-func (h *hostile) lastSeq(t *testing.T, stream string) uint64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
-}
-
-// consumers counts the consumers on stream (each SSE stream holds one).
-func (h *hostile) consumers(t *testing.T, stream string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Consumers
+	return state{redis: servicetest.RedisSnapshot(t, h.rdb), requests: servicetest.StreamState(t, h.js, events.RequestsStream).LastSeq,
+		watches: servicetest.StreamState(t, h.js, events.EventsStream).Consumers}
 }
 
 // unchanged fails the test when anything changed since before. An SSE
@@ -239,6 +208,18 @@ func (h *hostile) unchanged(t *testing.T, before state) {
 	if after.watches != before.watches {
 		t.Errorf("%d event stream consumers left behind", after.watches-before.watches)
 	}
+}
+
+// walk sends each case of edge's catalogue with send and checks its
+// answer, that nothing changed, and that the API is still ready.
+func (h *hostile) walk(t *testing.T, edge string, send func(*testing.T, hostiletest.Case) answer) {
+	t.Helper()
+	hostiletest.Run(t, "testdata/hostile", edge, func(t *testing.T, c hostiletest.Case) {
+		before := h.state(t)
+		check(t, c, send(t, c))
+		h.unchanged(t, before)
+		h.waitReady(t)
+	})
 }
 
 // check fails the test unless a is the answer c wants.

@@ -17,14 +17,7 @@ import (
 func TestHostileSSE(t *testing.T) {
 	t.Parallel()
 	h := setupHostile(t)
-	for _, c := range hostiletest.Cases(t, "testdata/hostile", "sse") {
-		t.Run(c.Name, func(t *testing.T) {
-			before := h.state(t)
-			check(t, c, h.openStream(t, c))
-			h.unchanged(t, before)
-			h.waitReady(t)
-		})
-	}
+	h.walk(t, "sse", h.openStream)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if f := h.stream(t, ctx, "type=job.failed&server=srv-1").next(t); f.comment != "stream open" {

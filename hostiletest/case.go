@@ -130,6 +130,14 @@ func Cases(t testing.TB, dir, edge string) []Case {
 	return out
 }
 
+// Run runs check as a subtest for each case of edge in dir, in order.
+func Run(t *testing.T, dir, edge string, check func(t *testing.T, c Case)) {
+	t.Helper()
+	for _, c := range Cases(t, dir, edge) {
+		t.Run(c.Name, func(t *testing.T) { check(t, c) })
+	}
+}
+
 // read reads and checks one catalogue: unknown keys, unnamed or
 // unclassified cases, and names given twice are errors.
 func read(path string) (Catalogue, error) {

@@ -67,6 +67,14 @@ func keyValue(ctx context.Context, rdb redis.UniversalClient, key string) (strin
 	return fmt.Sprintf("%s %v", typ, v), err
 }
 
+// Unchanged fails the test when rdb's database is not as s saw it.
+func (s Snapshot) Unchanged(t testing.TB, rdb redis.UniversalClient) {
+	t.Helper()
+	if diff := s.Diff(RedisSnapshot(t, rdb)); len(diff) > 0 {
+		t.Errorf("Redis changed:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
 // Diff lists what changed from s to after: keys added, removed or changed.
 func (s Snapshot) Diff(after Snapshot) []string {
 	var out []string

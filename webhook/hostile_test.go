@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -32,18 +31,14 @@ import (
 func TestHostileWebhooks(t *testing.T) {
 	t.Parallel()
 	h := setupHostileWebhooks(t)
-	for _, c := range hostiletest.Cases(t, "testdata/hostile", "webhook") {
-		t.Run(c.Name, func(t *testing.T) {
-			before, published := servicetest.RedisSnapshot(t, h.rdb), h.lastSeq(t)
-			h.check(t, c, h.deliver(t, c))
-			if diff := before.Diff(servicetest.RedisSnapshot(t, h.rdb)); len(diff) > 0 {
-				t.Errorf("Redis changed:\n%s", strings.Join(diff, "\n"))
-			}
-			if n := h.lastSeq(t) - published; n != 0 {
-				t.Errorf("%d requests published: a deploy was submitted", n)
-			}
-		})
-	}
+	hostiletest.Run(t, "testdata/hostile", "webhook", func(t *testing.T, c hostiletest.Case) {
+		before, published := servicetest.RedisSnapshot(t, h.rdb), h.published(t)
+		h.check(t, c, h.deliver(t, c))
+		before.Unchanged(t, h.rdb)
+		if n := h.published(t) - published; n != 0 {
+			t.Errorf("%d requests published: a deploy was submitted", n)
+		}
+	})
 	good := `{"delivery_id":"ci-after","image":"u","servers":["sim-01"]}`
 	if a := h.deliver(t, hostiletest.Case{Path: "/v1/webhooks/generic", Text: &good}); a.status != http.StatusAccepted {
 		t.Errorf("a new delivery after the hostile ones: %d %s", a.status, a.body)
@@ -71,16 +66,10 @@ func ptr(s string) *string { return &s }
 
 func setupHostileWebhooks(t *testing.T) *hostileWebhooks {
 	t.Helper()
-	_, js := servicetest.JetStream(t, servicetest.NATS(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
-		t.Fatal(err)
-	}
-	h := &hostileWebhooks{js: js}
+	h := &hostileWebhooks{js: servicetest.Streams(t)}
 	h.env = setup(t, func(c *webhook.Config) { c.Logger = zerolog.Nop() })
 	st := store.New(h.rdb, nil, store.Config{})
-	sub, err := submit.New(js, submit.Config{Recorder: st})
+	sub, err := submit.New(h.js, submit.Config{Recorder: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,18 +198,8 @@ func (h *hostileWebhooks) check(t *testing.T, c hostiletest.Case, a webhookAnswe
 	}
 }
 
-// lastSeq is the last sequence of the requests stream.
-func (h *hostileWebhooks) lastSeq(t *testing.T) uint64 {
+// published is the last sequence of the requests stream.
+func (h *hostileWebhooks) published(t *testing.T) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.js.Stream(ctx, events.RequestsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
+	return servicetest.StreamState(t, h.js, events.RequestsStream).LastSeq
 }
