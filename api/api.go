@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -27,6 +26,7 @@ type Store interface {
 	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
 	EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error
 	UpdateServer(ctx context.Context, id string, change store.ServerChange) (jobs.Server, error)
+	UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 }
@@ -158,7 +158,7 @@ type API struct {
 	log     zerolog.Logger
 	health  *Health
 	metrics *metrics
-	monitor *asynqmon.HTTPHandler
+	monitor *queueMonitor
 	mux     *http.ServeMux
 	handler http.Handler
 	// streamCount caps the event streams open at once.
@@ -197,7 +197,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{cfg: cfg, log: cfg.Logger.With().Str("component", "api").Logger(), health: cfg.Health, metrics: newMetrics(cfg.Registry)}
 	a.streamCount = newStreamCounter(cfg.Streams)
 	if cfg.Monitor != nil {
-		a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitor", RedisConnOpt: cfg.Monitor, ReadOnly: true})
+		a.monitor = newQueueMonitor(cfg.Monitor)
 	}
 	a.streams, a.stopStreams = context.WithCancel(context.Background())
 	a.mux = http.NewServeMux()

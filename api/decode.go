@@ -21,21 +21,35 @@ var errForbidden = errors.New("changing labels, bmc or credentials needs the adm
 // trailing data and values of the wrong type are invalid_request errors
 // that name the field.
 func decodeJSON(r *http.Request, v any) error {
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readJSON(r)
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		return err
 	}
 	return decodeStrict(body, v, "")
 }
 
+// readJSON reads the body of a request that must be JSON.
+func readJSON(r *http.Request) ([]byte, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	return body, nil
+}
+
 // decodeStrict decodes data into v; prefix names the object in errors.
+// Keys given twice, keys in other cases than v's fields and strings that
+// are not text are refused before encoding/json, which would take them.
 func decodeStrict(data []byte, v any, prefix string) error {
-	if err := jobs.CheckDuplicateKeys(data); err != nil {
+	if err := jobs.CheckJSON(data); err != nil {
 		e := jobs.AsError(err)
 		return jobs.Invalid(jobs.FieldUnder(prefix, e.Field), e.Message)
+	}
+	if err := exactKeys(data, reflect.TypeOf(v), prefix); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -60,7 +74,11 @@ func decodeError(err error, prefix string) error {
 	case errors.As(err, &syntax):
 		return jobs.Invalid(prefix, fmt.Sprintf("not valid JSON: %v (at byte %d)", syntax, syntax.Offset))
 	case errors.As(err, &typeErr):
-		return jobs.Invalid(jobs.FieldPath(prefix, strings.Split(typeErr.Field, ".")...), "must be "+jsonType(typeErr.Type))
+		field := prefix
+		if typeErr.Field != "" {
+			field = jobs.FieldPath(prefix, strings.Split(typeErr.Field, ".")...)
+		}
+		return jobs.Invalid(field, "must be "+jsonType(typeErr.Type))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return jobs.Invalid(jobs.FieldKey(prefix, strings.Trim(name, `"`)), "is not allowed")

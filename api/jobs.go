@@ -63,6 +63,9 @@ func (a *API) readRequest(r *http.Request) (jobs.Request, error) {
 		return jobs.Request{}, err
 	}
 	key := r.Header.Get(IdempotencyKeyHeader)
+	if n := len(r.Header.Values(IdempotencyKeyHeader)); n > 1 {
+		return jobs.Request{}, jobs.Invalid(IdempotencyKeyHeader, fmt.Sprintf("is given %d times: give it once", n))
+	}
 	if key != "" && !jobs.ValidJobID(key) {
 		return jobs.Request{}, jobs.Invalid(IdempotencyKeyHeader, "must be a job id: ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 	}
@@ -81,8 +84,13 @@ func (a *API) readRequest(r *http.Request) (jobs.Request, error) {
 }
 
 // decodeRequest checks the body against the schema, then decodes it as the
-// dispatcher will.
+// dispatcher will. Keys given twice and strings that are not text are
+// refused first: the schema validator would read them otherwise than the
+// decoder does.
 func (a *API) decodeRequest(body []byte) (jobs.Request, error) {
+	if err := jobs.CheckJSON(body); err != nil {
+		return jobs.Request{}, err
+	}
 	if err := a.cfg.Validator.Request(body); err != nil {
 		return jobs.Request{}, err
 	}
@@ -105,10 +113,14 @@ func withID(ctx context.Context, req jobs.Request, key string) (jobs.Request, er
 	return req, nil
 }
 
-// requireJSON refuses a body declared as anything but JSON (415).
+// requireJSON refuses a body declared as anything but JSON, or declared
+// more than once (415).
 func requireJSON(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	switch {
+	case len(r.Header.Values("Content-Type")) > 1:
+		return errUnsupportedMedia
+	case ct == "":
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -119,7 +131,7 @@ func requireJSON(r *http.Request) error {
 }
 
 // errUnsupportedMedia is a body that is not JSON.
-var errUnsupportedMedia = errors.New("the body must be application/json")
+var errUnsupportedMedia = errors.New("the body must be application/json, declared once")
 
 // admit refuses early, by the rules the dispatcher applies (jobs.Admit),
 // what it would refuse for certain. The dispatcher checks again and claims
@@ -150,12 +162,21 @@ func (a *API) admit(ctx context.Context, req jobs.Request) error {
 // submit records req as submitted, publishes it and returns the job's
 // state. If NATS does not ack, the record it made is removed again. A
 // repeat of a known id must be the same request, and not one that was
-// rejected: JetStream would drop it as a duplicate.
+// rejected: JetStream would drop it as a duplicate. A job that came
+// another way (over NATS, or whose submitted record is gone) is known by
+// its record, and is not submitted again.
 func (a *API) submit(ctx context.Context, req jobs.Request) (jobs.State, error) {
+	job, err := a.cfg.Store.Job(ctx, req.ID)
+	switch e := jobs.AsError(err); {
+	case err == nil:
+		return a.repeat(job, req)
+	case e == nil || e.Code != jobs.CodeNotFound:
+		return "", fmt.Errorf("look up job %s: %w", req.ID, err)
+	}
 	state := jobs.StateSubmitted
 	created, err := a.cfg.Submitter.Submit(ctx, req, func(created bool) (err error) {
 		if !created {
-			state, err = a.repeat(ctx, req)
+			state, err = a.repeatSubmitted(ctx, req)
 		}
 		return err
 	})
@@ -170,15 +191,24 @@ func (a *API) submit(ctx context.Context, req jobs.Request) (jobs.State, error) 
 	return state, nil
 }
 
-// repeat checks a request whose id is known and returns its job's state.
-func (a *API) repeat(ctx context.Context, req jobs.Request) (jobs.State, error) {
+// repeatSubmitted checks a request whose id has a submitted record and
+// returns its job's state.
+func (a *API) repeatSubmitted(ctx context.Context, req jobs.Request) (jobs.State, error) {
 	job, err := a.job(ctx, req.ID)
 	if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
 		return jobs.StateSubmitted, nil // the record went meanwhile: the publish decides
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", err
+	}
+	return a.repeat(job, req)
+}
+
+// repeat checks req against the known job of its id and returns the job's
+// state: another request under the id, or one that was rejected, is a
+// conflict.
+func (a *API) repeat(job jobs.Job, req jobs.Request) (jobs.State, error) {
+	switch {
 	case !sameRequest(job.Request(), req):
 		return "", &jobs.Error{Code: jobs.CodeConflict, Field: "id",
 			Message: fmt.Sprintf("job %s exists with a different request: use another id", req.ID)}

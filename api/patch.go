@@ -2,13 +2,13 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
 	"time"
 	"unicode/utf8"
 
-	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
-	"github.com/tinmanhq/tinman/store"
 )
 
 // ServerPatch is the body of PATCH /v1/servers/{id}, read as a JSON merge
@@ -17,11 +17,12 @@ import (
 // field by field; username and password replace the credentials' parts;
 // "maintenance": {"reason": "..."} sets maintenance and "maintenance": null
 // clears it.
-//
-// Its fields are the Go client's wire type; the rest is what check reads
-// from them.
 type ServerPatch struct {
-	client.ServerPatch
+	Labels      json.RawMessage `json:"labels,omitempty"`
+	BMC         *BMCPatch       `json:"bmc,omitempty"`
+	Username    *string         `json:"username,omitempty"`
+	Password    *string         `json:"password,omitempty"`
+	Maintenance json.RawMessage `json:"maintenance,omitempty"`
 
 	labels      map[string]*string
 	clearLabels bool
@@ -29,9 +30,13 @@ type ServerPatch struct {
 	clearMaint  bool
 }
 
-// BMCPatch changes some of a server's BMC settings: the Go client's wire
-// type, with the API's checks.
-type BMCPatch client.BMCPatch
+// BMCPatch changes some of a server's BMC settings.
+type BMCPatch struct {
+	Address     *string        `json:"address,omitempty"`
+	Provider    *jobs.Provider `json:"provider,omitempty"`
+	CipherSuite *int           `json:"cipher_suite,omitempty"`
+	VerifyTLS   *bool          `json:"verify_tls,omitempty"`
+}
 
 // maintenanceSet is the body of a maintenance change.
 type maintenanceSet struct {
@@ -40,9 +45,43 @@ type maintenanceSet struct {
 
 var null = []byte("null")
 
+// decode reads the patch from r's body, strictly.
+func (p *ServerPatch) decode(r *http.Request) error {
+	body, err := readJSON(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(body, p, ""); err != nil {
+		return err
+	}
+	return refuseNulls(body)
+}
+
+// refuseNulls refuses a null the patch cannot apply: a server keeps its
+// BMC settings and credentials, so none of them can be removed, and a null
+// read as "absent" would be dropped without a word.
+func refuseNulls(body []byte) error {
+	var top, bmc map[string]json.RawMessage
+	_ = json.Unmarshal(body, &top) // decoded strictly before: an object
+	_ = json.Unmarshal(top["bmc"], &bmc)
+	for _, f := range []struct {
+		field string
+		raw   json.RawMessage
+	}{
+		{"bmc", top["bmc"]}, {"username", top["username"]}, {"password", top["password"]},
+		{"bmc.address", bmc["address"]}, {"bmc.provider", bmc["provider"]},
+		{"bmc.cipher_suite", bmc["cipher_suite"]}, {"bmc.verify_tls", bmc["verify_tls"]},
+	} {
+		if bytes.Equal(f.raw, null) {
+			return jobs.Invalid(f.field, "cannot be null: it cannot be removed, only given a new value")
+		}
+	}
+	return nil
+}
+
 // adminOnly reports whether the patch changes more than maintenance.
 func (p *ServerPatch) adminOnly() bool {
-	return p.Labels != nil || p.BMC != nil || p.Username != nil || p.Password != nil
+	return p.Labels != nil || p.BMC != nil || p.credentials()
 }
 
 // check validates the patch and that role may apply it.
@@ -60,7 +99,7 @@ func (p *ServerPatch) check(role Role) error {
 		return err
 	}
 	if p.BMC != nil {
-		if err := (*BMCPatch)(p.BMC).check(); err != nil {
+		if err := p.BMC.check(); err != nil {
 			return err
 		}
 	}
@@ -117,30 +156,48 @@ func (b *BMCPatch) check() error {
 	return nil
 }
 
-// change is the store change that applies the checked patch; by names who
-// set maintenance.
-func (p *ServerPatch) change(by string) store.ServerChange {
-	return func(srv *jobs.Server, creds *jobs.Credentials) error {
-		p.applyLabels(srv)
-		if p.BMC != nil {
-			(*BMCPatch)(p.BMC).apply(&srv.BMC)
-		}
-		if p.Username != nil {
-			creds.Username = *p.Username
-		}
-		if p.Password != nil {
-			creds.Password = *p.Password
-		}
-		switch {
-		case p.clearMaint:
-			srv.Maintenance = nil
-		case p.maintenance != nil:
-			m := *p.maintenance
-			m.SetBy = by
-			srv.Maintenance = &m
-		}
-		return nil
+// credentials reports whether the patch changes the credentials, which
+// must then be unsealed; any other change leaves them sealed.
+func (p *ServerPatch) credentials() bool { return p.Username != nil || p.Password != nil }
+
+// apply applies the checked patch to srv and creds (nil: the patch changes
+// no credentials); by names who set maintenance.
+func (p *ServerPatch) apply(srv *jobs.Server, creds *jobs.Credentials, by string) {
+	p.applyLabels(srv)
+	if p.BMC != nil {
+		p.BMC.apply(&srv.BMC)
 	}
+	if p.Username != nil {
+		creds.Username = *p.Username
+	}
+	if p.Password != nil {
+		creds.Password = *p.Password
+	}
+	switch {
+	case p.clearMaint:
+		srv.Maintenance = nil
+	case p.maintenance != nil:
+		m := *p.maintenance
+		m.SetBy = by
+		srv.Maintenance = &m
+	}
+}
+
+// update applies the checked patch in st: credentials are unsealed only
+// when the patch changes them.
+func (p *ServerPatch) update(ctx context.Context, st Store, id, by string) error {
+	if p.credentials() {
+		_, err := st.UpdateServer(ctx, id, func(srv *jobs.Server, creds *jobs.Credentials) error {
+			p.apply(srv, creds, by)
+			return nil
+		})
+		return err
+	}
+	_, err := st.UpdateServerSettings(ctx, id, func(srv *jobs.Server) error {
+		p.apply(srv, nil, by)
+		return nil
+	})
+	return err
 }
 
 func (p *ServerPatch) applyLabels(srv *jobs.Server) {

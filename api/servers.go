@@ -147,7 +147,7 @@ func (a *API) patchServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p ServerPatch
-	if err := decodeJSON(r, &p); err != nil {
+	if err := p.decode(r); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -156,7 +156,7 @@ func (a *API) patchServer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if _, err := a.cfg.Store.UpdateServer(r.Context(), id, p.change(caller.Name)); err != nil {
+	if err := p.update(r.Context(), a.cfg.Store, id, caller.Name); err != nil {
 		fail(w, r, err)
 		return
 	}

@@ -50,7 +50,7 @@ func TestEnrolRefuses(t *testing.T) {
 		{"no password", `{"id":"s1","bmc":{"address":"h","provider":"ipmi"},"username":"u"}`, "password"},
 		{"no username", `{"id":"s1","bmc":{"address":"h","provider":"ipmi"},"password":"p"}`, "username"},
 		{"unknown field", `{"id":"s1","bmc":{"address":"h","provider":"ipmi"},"username":"u","password":"p","colour":1}`, "colour"},
-		{"unknown bmc field", `{"id":"s1","bmc":{"address":"h","provider":"ipmi","port":1},"username":"u","password":"p"}`, "port"},
+		{"unknown bmc field", `{"id":"s1","bmc":{"address":"h","provider":"ipmi","port":1},"username":"u","password":"p"}`, "bmc.port"},
 		{"wrong type", `{"id":"s1","bmc":{"address":"h","provider":"ipmi","verify_tls":"yes"},"username":"u","password":"p"}`, "bmc.verify_tls"},
 		{"bad label", `{"id":"s1","bmc":{"address":"h","provider":"ipmi"},"username":"u","password":"p","labels":{"a":"b,c"}}`, "labels.a"},
 		{"trailing data", `{"id":"s1","bmc":{"address":"h","provider":"ipmi"},"username":"u","password":"p"} {}`, ""},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +21,6 @@ import (
 // A comment every Config.Heartbeat keeps proxies from closing an idle
 // stream. The stream ends when the client goes or the server shuts down.
 
-// typePatternRule is what a type filter may look like: "job", "job.failed",
-// "tinman.job.*", "request.rejected".
-var typePatternRule = regexp.MustCompile(`^[a-z_*>]+(\.[a-z_*>]+){0,2}$`)
-
 // eventFilter reads the filters of GET /v1/events: server, job, type and
 // since as `tinman watch` takes them, and Last-Event-ID (the header, or
 // the last_event_id parameter for clients that cannot set headers).
@@ -41,8 +36,8 @@ func eventFilter(r *http.Request) (events.Filter, error) {
 		return f, jobs.Invalid("server", "must be a server id, or _ for events about no single server")
 	case f.Job != "" && !jobs.ValidJobID(f.Job):
 		return f, jobs.Invalid("job", "must be a job id")
-	case f.Type != "" && !typePatternRule.MatchString(f.Type):
-		return f, jobs.Invalid("type", `must be a type or pattern such as "job", "job.failed" or "tinman.job.*"`)
+	case f.Type != "" && !events.ValidTypePattern(f.Type):
+		return f, jobs.Invalid("type", `must be a type or pattern that matches an event type, such as "job", "job.failed", "*.failed" or "tinman.job.*"`)
 	}
 	if err := parseSince(q.Get("since"), &f); err != nil {
 		return f, err
@@ -62,10 +57,19 @@ func parseSince(s string, f *events.Filter) error {
 	return nil
 }
 
+// parseLastEventID reads where to resume: the Last-Event-ID header, or the
+// last_event_id parameter; either given twice, or both with different
+// values, is refused, as which would count is a guess.
 func parseLastEventID(r *http.Request, f *events.Filter) error {
-	field, s := "Last-Event-ID", r.Header.Get("Last-Event-ID")
-	if s == "" {
-		field, s = "last_event_id", r.URL.Query().Get("last_event_id")
+	header, param := r.Header.Values("Last-Event-ID"), r.URL.Query().Get("last_event_id")
+	field, s := "last_event_id", param
+	switch {
+	case len(header) > 1:
+		return jobs.Invalid("Last-Event-ID", fmt.Sprintf("is given %d times: give it once", len(header)))
+	case len(header) == 1 && param != "" && param != header[0]:
+		return jobs.Invalid("last_event_id", "differs from the Last-Event-ID header: give one of them")
+	case len(header) == 1:
+		field, s = "Last-Event-ID", header[0]
 	}
 	if s == "" {
 		return nil

@@ -106,7 +106,7 @@ func decode(body []byte) (Report, error) {
 	if len(body) > 64<<10 {
 		return rep, jobs.Invalid("", "callback larger than 64 KiB")
 	}
-	if err := jobs.CheckDuplicateKeys(body); err != nil {
+	if err := jobs.CheckJSON(body); err != nil {
 		return rep, err
 	}
 	var obj map[string]json.RawMessage

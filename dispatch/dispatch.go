@@ -231,8 +231,14 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// decode validates the request and gives it its job id.
+// decode validates the request and gives it its job id. Keys given twice
+// and strings that are not text are refused first, as published: filling
+// in the type rewrites the request, and the schema validator would read
+// them otherwise than the decoder does.
 func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, error) {
+	if err := jobs.CheckJSON(msg.Data()); err != nil {
+		return jobs.Request{}, err
+	}
 	raw := fillType(msg.Data(), msg.Subject())
 	if err := d.validator.Request(raw); err != nil {
 		return jobs.Request{}, err

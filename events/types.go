@@ -80,3 +80,32 @@ func FilterSubject(server, typePattern string) string {
 	}
 	return SubjectPrefix + server + "." + kind
 }
+
+// ValidTypePattern reports whether p is a type pattern FilterSubject takes
+// and that matches at least one event type: "job", "job.failed",
+// "tinman.job.*", "*.failed", ">". A pattern is one or two words of
+// lower-case letters and "_" (after an optional "tinman."), each word
+// possibly "*", the last possibly ">". Anything else would make a consumer
+// NATS refuses, or one that never delivers.
+func ValidTypePattern(p string) bool {
+	words := strings.Split(strings.TrimPrefix(p, "tinman."), ".")
+	if len(words) > 2 {
+		return false
+	}
+	for i, w := range words {
+		if w == "" || w == ">" && i < len(words)-1 || w != "*" && w != ">" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			return false
+		}
+	}
+	for _, t := range Types() {
+		kind, what, _ := strings.Cut(strings.TrimPrefix(string(t), "tinman."), ".")
+		if wordMatches(words[0], kind) && (len(words) == 1 || wordMatches(words[1], what)) {
+			return true
+		}
+	}
+	return false
+}
+
+func wordMatches(pattern, word string) bool {
+	return pattern == "*" || pattern == ">" || pattern == word
+}

@@ -37,7 +37,7 @@ func DecodeRequest(data []byte) (Request, error) {
 	if len(data) > MaxRequestSize {
 		return r, Invalid("", fmt.Sprintf("request is %d bytes, more than the %d allowed", len(data), MaxRequestSize))
 	}
-	if err := CheckDuplicateKeys(data); err != nil {
+	if err := CheckJSON(data); err != nil {
 		return r, err
 	}
 	given, err := decodeObject(data, "", r.members())

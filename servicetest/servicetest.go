@@ -112,6 +112,36 @@ func JetStream(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// Streams returns a JetStream on a NATS of the test's own (see NATS) with
+// Tinman's streams created.
+func Streams(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	_, js := JetStream(t, NATS(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, events.DefaultStreamConfig()); err != nil {
+		t.Fatalf("create the streams: %v", err)
+	}
+	return js
+}
+
+// StreamState returns the state of a JetStream stream: its messages,
+// sequences and consumers.
+func StreamState(t testing.TB, js jetstream.JetStream, stream string) jetstream.StreamState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	return info.State
+}
+
 // Redis returns the URL of a Redis database that belongs to the test alone,
 // flushed before use, and a client on it closed at cleanup. With
 // TINMAN_TEST_REDIS_URL the database is leased from that server (1..15);

@@ -171,16 +171,14 @@ func (s *Store) Inventory(ctx context.Context, id string) (jobs.Inventory, error
 	return *rec.Inventory, nil
 }
 
-// ServerChange changes a server's settings; a nil Credentials keeps them.
+// ServerChange changes a server's settings and its credentials.
 type ServerChange func(srv *jobs.Server, creds *jobs.Credentials) error
 
 // UpdateServer applies change to a server, its credentials included, and
-// checks the result.
+// checks the result. The credentials are unsealed for the change and sealed
+// again: the store's secret key must open them.
 func (s *Store) UpdateServer(ctx context.Context, id string, change ServerChange) (jobs.Server, error) {
-	var out jobs.Server
-	var before map[string]string
-	err := s.updateServer(ctx, id, func(rec *serverRecord) error {
-		before = maps.Clone(rec.Labels)
+	return s.changeServer(ctx, id, func(rec *serverRecord) error {
 		creds, err := s.unseal(id, rec.Sealed)
 		if err != nil {
 			return err
@@ -188,13 +186,32 @@ func (s *Store) UpdateServer(ctx context.Context, id string, change ServerChange
 		if err := change(&rec.Server, &creds); err != nil {
 			return err
 		}
+		rec.Sealed, err = s.seal(id, creds)
+		return err
+	})
+}
+
+// UpdateServerSettings applies change to a server's settings (labels, BMC,
+// maintenance) and checks the result. Its credentials stay sealed as they
+// are: they are not opened, so no key is needed for them.
+func (s *Store) UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error) {
+	return s.changeServer(ctx, id, func(rec *serverRecord) error { return change(&rec.Server) })
+}
+
+// changeServer applies change to a server record, checks the server and
+// indexes its labels again.
+func (s *Store) changeServer(ctx context.Context, id string, change func(*serverRecord) error) (jobs.Server, error) {
+	var out jobs.Server
+	var before map[string]string
+	err := s.updateServer(ctx, id, func(rec *serverRecord) error {
+		before = maps.Clone(rec.Labels)
+		if err := change(rec); err != nil {
+			return err
+		}
 		if rec.ID != id {
 			return jobs.Invalid("id", "cannot change")
 		}
 		if err := rec.Validate(); err != nil {
-			return err
-		}
-		if rec.Sealed, err = s.seal(id, creds); err != nil {
 			return err
 		}
 		out = rec.Server

@@ -46,7 +46,7 @@ func (h *Handler) generic(w http.ResponseWriter, r *http.Request) (answer, error
 // parseGeneric reads a generic body into its delivery id and deploy request.
 // Errors are 400 problems that name the body field.
 func parseGeneric(body []byte) (string, jobs.Request, error) {
-	if err := jobs.CheckDuplicateKeys(body); err != nil {
+	if err := jobs.CheckJSON(body); err != nil {
 		return "", jobs.Request{}, badField(jobs.AsError(err).Field, jobs.AsError(err).Message)
 	}
 	var obj map[string]json.RawMessage

@@ -61,6 +61,9 @@ func (h *Handler) githubEvent(r *http.Request, event string, d store.Delivery, b
 	if err != nil {
 		return answer{}, err
 	}
+	if err := jobs.CheckJSON(payload); err != nil { // GitHub sends neither: a crafted payload
+		return answer{}, badField(jobs.AsError(err).Field, jobs.AsError(err).Message)
+	}
 	vars, err := parseGitHub(event, payload)
 	var skip *ignoredEvent
 	switch {
