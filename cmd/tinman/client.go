@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+
+	"github.com/tinmanhq/tinman/events"
 )
 
 // clientFlags adds the connection flags every client command shares.
@@ -47,5 +51,27 @@ func connectJetStream(cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, erro
 		nc.Close()
 		return nil, nil, unreachable(fmt.Errorf("jetstream at %s: %w", url, err))
 	}
+	if err := tinmansNATS(cmd.Context(), js, url); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
 	return nc, js, nil
+}
+
+// tinmansNATS checks that the NATS at url holds Tinman's streams: a client
+// that reached another NATS (or one whose JetStream is off) is told so,
+// and what to do, instead of "no response from stream".
+func tinmansNATS(ctx context.Context, js jetstream.JetStream, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := js.Stream(ctx, events.EventsStream)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return unreachable(fmt.Errorf("NATS at %s has no Tinman streams (%s, %s): it is not Tinman's NATS, or no Tinman role has run on it yet: "+
+			"start `tinman dev`, or a role (api, dispatcher, worker) on it, or give the right --nats-url (%w)", url, events.RequestsStream, events.EventsStream, err))
+	}
+	return unreachable(fmt.Errorf("NATS at %s: read the stream %s: %w", url, events.EventsStream, err))
 }

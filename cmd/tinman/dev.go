@@ -118,6 +118,10 @@ func (d *dev) Ready() <-chan struct{} { return d.ready }
 
 // Run starts every part, serves until ctx ends, then stops them in order.
 func (d *dev) Run(ctx context.Context) error {
+	if c, running := readDevContext(d.cfg.ContextFile); running && c.PID != os.Getpid() {
+		return usageErr("another tinman dev (pid %d, API %s) runs with the context file %s: stop it, or give this one its own file (TINMAN_CONTEXT=/tmp/tinman-dev-2.json)",
+			c.PID, c.APIURL, d.cfg.ContextFile)
+	}
 	log := d.cfg.Logger
 	dataDir, cleanup, err := d.dataDir()
 	if err != nil {

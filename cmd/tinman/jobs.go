@@ -24,7 +24,7 @@ func newJobsCmd() *cobra.Command {
 	cmd.Long = "Jobs, over the HTTP API. Exit codes: 0 done; 1 the operation failed (a cancel the API refused\n" +
 		"because the job already ended, or a job that did not end canceled under --wait); 2 bad usage, bad\n" +
 		"input, an unknown job or a token that may not do this; 3 the API or NATS could not be reached."
-	cmd.AddCommand(newJobsListCmd(), newJobsShowCmd(), newJobsCancelCmd())
+	cmd.AddCommand(newJobsListCmd(), newJobsShowCmd(), newJobsCancelCmd(), newJobsWatchCmd())
 	return cmd
 }
 
@@ -206,6 +206,43 @@ func deploySummary(j jobs.Job) string {
 		s += fmt.Sprintf("; at batch %d", plan.Current+1)
 	}
 	return s
+}
+
+func newJobsWatchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watch ID",
+		Short: "Follow a job's events to its end; exit 0 when it succeeded, 1 when it ended otherwise",
+		Long: "Attaches to a job, running or ended: prints its events so far and those to come (over NATS) and\n" +
+			"exits when it ends: 0 succeeded; 1 failed, canceled or rejected, or --wait-timeout passed.",
+		Example: "  tinman jobs watch 01JD3...\n  tinman jobs watch 01JD3... --json | jq .data.state",
+		Args:    oneID("job"),
+		RunE:    runJobsWatch,
+	}
+	operatorFlags(cmd)
+	outputFlag(cmd)
+	f := cmd.Flags()
+	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
+	f.Bool("json", false, "print events as CloudEvents JSON lines (so does -o json)")
+	return cmd
+}
+
+func runJobsWatch(cmd *cobra.Command, args []string) error {
+	_, c, err := operatorCall(cmd)
+	if err != nil {
+		return err
+	}
+	job, _, err := c.Job(cmd.Context(), args[0])
+	if err != nil {
+		return err
+	}
+	end, err := followJob(cmd, client.JobRef{ID: job.ID, Server: job.Server, Since: job.CreatedAt})
+	if err != nil {
+		return err
+	}
+	if end != jobs.StateSucceeded {
+		return failed(fmt.Errorf("job %s ended %s", job.ID, end))
+	}
+	return nil
 }
 
 func newJobsCancelCmd() *cobra.Command {

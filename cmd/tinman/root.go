@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			return applyConfigFile(cmd)
 		},
 	}
+	root.Version = fmt.Sprintf("%s (commit %s, %s)", version, buildCommit(), runtime.Version())
+	root.SetVersionTemplate("tinman {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -35,6 +35,9 @@ func runWatch(cmd *cobra.Command, _ []string) error {
 	if f.Server != "" && f.Server != events.NoServer && !jobs.ValidServerID(f.Server) {
 		return usageErr("--server %q: must match ^[a-z0-9][a-z0-9-]{0,62}$, or be _ (events about no single server)", f.Server)
 	}
+	if f.Type != "" && !events.ValidTypePattern(f.Type) {
+		return usageErr("--type %q: not an event type or pattern (job.failed, job.*, job, tinman.server.state_changed)", f.Type)
+	}
 	if f.Since < 0 {
 		return usageErr("--since %s: must be positive", f.Since)
 	}
