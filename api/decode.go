@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/tinmanhq/tinman/jobs"
 )
@@ -75,8 +76,12 @@ func decodeError(err error, prefix string) error {
 		return jobs.Invalid(prefix, fmt.Sprintf("not valid JSON: %v (at byte %d)", syntax, syntax.Offset))
 	case errors.As(err, &typeErr):
 		field := prefix
-		if typeErr.Field != "" {
-			field = jobs.FieldPath(prefix, strings.Split(typeErr.Field, ".")...)
+		for part := range strings.SplitSeq(typeErr.Field, ".") {
+			// encoding/json names an embedded struct by its Go type
+			// ("ServerPatch.bmc.address"); every key of the API is lower case.
+			if part != "" && !unicode.IsUpper(rune(part[0])) {
+				field = jobs.FieldKey(field, part)
+			}
 		}
 		return jobs.Invalid(field, "must be "+jsonType(typeErr.Type))
 	}

@@ -62,14 +62,17 @@ func exactMembers(data []byte, prefix string, member func(key string) (reflect.T
 }
 
 // jsonFields returns the JSON names of a struct's exported fields, with
-// their types.
+// their types; an embedded struct's fields count as the struct's own, as
+// encoding/json promotes them.
 func jsonFields(t reflect.Type) func(string) (reflect.Type, bool) {
 	fields := map[string]reflect.Type{}
-	for f := range t.Fields() {
+	for _, f := range reflect.VisibleFields(t) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch {
 		case !f.IsExported() || name == "-":
 			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			continue // its fields are among the visible ones
 		case name == "":
 			name = f.Name
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -17,12 +18,11 @@ import (
 // field by field; username and password replace the credentials' parts;
 // "maintenance": {"reason": "..."} sets maintenance and "maintenance": null
 // clears it.
+//
+// Its fields are the Go client's wire type; the rest is what check reads
+// from them.
 type ServerPatch struct {
-	Labels      json.RawMessage `json:"labels,omitempty"`
-	BMC         *BMCPatch       `json:"bmc,omitempty"`
-	Username    *string         `json:"username,omitempty"`
-	Password    *string         `json:"password,omitempty"`
-	Maintenance json.RawMessage `json:"maintenance,omitempty"`
+	client.ServerPatch
 
 	labels      map[string]*string
 	clearLabels bool
@@ -30,13 +30,9 @@ type ServerPatch struct {
 	clearMaint  bool
 }
 
-// BMCPatch changes some of a server's BMC settings.
-type BMCPatch struct {
-	Address     *string        `json:"address,omitempty"`
-	Provider    *jobs.Provider `json:"provider,omitempty"`
-	CipherSuite *int           `json:"cipher_suite,omitempty"`
-	VerifyTLS   *bool          `json:"verify_tls,omitempty"`
-}
+// BMCPatch changes some of a server's BMC settings: the Go client's wire
+// type, with the API's checks.
+type BMCPatch client.BMCPatch
 
 // maintenanceSet is the body of a maintenance change.
 type maintenanceSet struct {
@@ -99,7 +95,7 @@ func (p *ServerPatch) check(role Role) error {
 		return err
 	}
 	if p.BMC != nil {
-		if err := p.BMC.check(); err != nil {
+		if err := (*BMCPatch)(p.BMC).check(); err != nil {
 			return err
 		}
 	}
@@ -165,7 +161,7 @@ func (p *ServerPatch) credentials() bool { return p.Username != nil || p.Passwor
 func (p *ServerPatch) apply(srv *jobs.Server, creds *jobs.Credentials, by string) {
 	p.applyLabels(srv)
 	if p.BMC != nil {
-		p.BMC.apply(&srv.BMC)
+		(*BMCPatch)(p.BMC).apply(&srv.BMC)
 	}
 	if p.Username != nil {
 		creds.Username = *p.Username
