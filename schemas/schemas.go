@@ -101,6 +101,12 @@ func tooLarge(what string, size, limit int) *jobs.Error {
 }
 
 func validate(sch *jsonschema.Schema, data []byte) error {
+	// JSON is UTF-8 text with each key once (RFC 8259); a JSON reader
+	// would turn other bytes into U+FFFD, and read one of two copies of a
+	// key, without a word: what is validated would not be what was sent.
+	if err := jobs.CheckJSON(data); err != nil {
+		return err
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return jobs.Invalid("", "not valid JSON: "+jsonProblem(err))
