@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,20 +93,13 @@ func installer(t *testing.T) string {
 	return build.dir
 }
 
-// randomMAC returns a locally administered unicast MAC address.
-func randomMAC() string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return net.HardwareAddr{0x02, b[0], b[1], b[2], b[3], b[4]}.String()
-}
-
 // newMachine makes a virtual machine in a test folder, closed when the test
 // ends; bootFile is the DHCP boot file ("" for none). On failure the test
 // shows the machine's console.
 func newMachine(t *testing.T, bootFile string) *qemu.Machine {
 	t.Helper()
 	m, err := qemu.New(qemu.Config{Name: "vm-" + strings.ToLower(rand.Text()[:6]), Dir: t.TempDir(),
-		Binary: needQEMU(t), MAC: randomMAC(), BootFile: bootFile, DiskSize: diskSize, MemoryMiB: 256})
+		Binary: needQEMU(t), BootFile: bootFile, DiskSize: diskSize, MemoryMiB: 256})
 	if err != nil {
 		t.Fatalf("qemu.New: %v", err)
 	}

@@ -31,6 +31,7 @@ package qemu
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -78,7 +79,9 @@ type Config struct {
 	Dir string
 	// Binary is qemu-system-x86_64's path (default: found on PATH).
 	Binary string
-	// MAC is the NIC's address, e.g. "02:5E:11:A0:33:C4" (required).
+	// MAC is the NIC's address, e.g. "52:54:00:a0:33:c4". Empty: the one
+	// kept in the folder's "mac" file, or a new random one kept there, so a
+	// machine keeps its address across runs as hardware does.
 	MAC string
 	// BootFile is what the user network's DHCP hands out as the boot file:
 	// the boot service's chain script, "http://10.0.2.2:<port>/boot/chain.ipxe".
@@ -133,10 +136,38 @@ func New(cfg Config) (*Machine, error) {
 		return nil, fmt.Errorf("qemu: make %s: %w", cfg.Dir, err)
 	}
 	m := &Machine{cfg: cfg, log: cfg.Logger.With().Str("component", "qemu").Str("vm", cfg.Name).Logger()}
+	if err := m.keepMAC(); err != nil {
+		return nil, err
+	}
 	if err := m.makeDisk(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// keepMAC gives the machine the address kept in its folder, or a new one
+// kept there, unless Config.MAC chose it.
+func (m *Machine) keepMAC() error {
+	if m.cfg.MAC != "" {
+		return nil
+	}
+	path := filepath.Join(m.cfg.Dir, "mac")
+	if b, err := os.ReadFile(path); err == nil {
+		mac, err := net.ParseMAC(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("qemu: %s: %w", path, err)
+		}
+		m.cfg.MAC = mac.String()
+		return nil
+	}
+	// QEMU's prefix 52:54:00, a locally administered address.
+	var r [3]byte
+	_, _ = rand.Read(r[:]) // never fails (crypto/rand)
+	m.cfg.MAC = net.HardwareAddr{0x52, 0x54, 0x00, r[0], r[1], r[2]}.String()
+	if err := os.WriteFile(path, []byte(m.cfg.MAC+"\n"), 0o644); err != nil {
+		return fmt.Errorf("qemu: keep the MAC: %w", err)
+	}
+	return nil
 }
 
 // withDefaults fills cfg's defaults and refuses what cannot work.
@@ -149,8 +180,10 @@ func withDefaults(cfg Config) (Config, error) {
 	case strings.Contains(cfg.BootFile, ","):
 		return cfg, fmt.Errorf("qemu: Config.BootFile %q holds a comma", cfg.BootFile)
 	}
-	if _, err := net.ParseMAC(cfg.MAC); err != nil {
-		return cfg, fmt.Errorf("qemu: Config.MAC %q: %w", cfg.MAC, err)
+	if cfg.MAC != "" {
+		if _, err := net.ParseMAC(cfg.MAC); err != nil {
+			return cfg, fmt.Errorf("qemu: Config.MAC %q: %w", cfg.MAC, err)
+		}
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -194,6 +227,9 @@ func (m *Machine) makeDisk() error {
 
 // Name returns the machine's name.
 func (m *Machine) Name() string { return m.cfg.Name }
+
+// MAC returns the address of the machine's NIC, e.g. "52:54:00:a0:33:c4".
+func (m *Machine) MAC() string { return m.cfg.MAC }
 
 // Dir returns the machine's folder.
 func (m *Machine) Dir() string { return m.cfg.Dir }

@@ -190,3 +190,28 @@ func cdFile(t *testing.T, m *qemu.Machine) string {
 	t.Fatalf("no CD in %s", raw)
 	return ""
 }
+
+// TestMACIsKept: a machine without a MAC gets one of QEMU's and keeps it in
+// its folder; a chosen one wins.
+func TestMACIsKept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := qemu.New(qemu.Config{Dir: dir, Binary: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := qemu.New(qemu.Config{Dir: dir, Binary: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(first.MAC(), "52:54:00:") || again.MAC() != first.MAC() {
+		t.Fatalf("MACs %q then %q, want one 52:54:00:... kept", first.MAC(), again.MAC())
+	}
+	chosen, err := qemu.New(qemu.Config{Dir: dir, Binary: "/bin/true", MAC: "02:00:00:00:00:09"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chosen.MAC() != "02:00:00:00:00:09" || !slices.Contains(chosen.Command(""), "e1000,netdev=net0,mac=02:00:00:00:00:09,bootindex=2") {
+		t.Fatalf("chosen MAC %q, command %q", chosen.MAC(), chosen.Command(""))
+	}
+}

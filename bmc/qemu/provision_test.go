@@ -12,6 +12,7 @@ import (
 	"github.com/tinmanhq/tinman/bmc"
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
 	"github.com/tinmanhq/tinman/bmc/ipmisim"
+	"github.com/tinmanhq/tinman/bmc/qemu"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -21,15 +22,10 @@ const imageName = "tinman-os"
 // rig is a virtual machine under a BMC, with the boot service it boots from
 // and a session of Tinman's BMC adapter (real bmclib).
 type rig struct {
-	vm      *vmUnderTest
+	vm      *qemu.Machine
 	boot    *bootServer
 	session *bmc.Session
 	sha256  string // disk.img's, from disk.img.sha256
-}
-
-// vmUnderTest is the machine and what the test reads of it.
-type vmUnderTest struct {
-	mac, disk, consolePath string
 }
 
 // newRedfishRig puts a virtual machine under a simulated Redfish BMC.
@@ -45,8 +41,7 @@ func newRedfishRig(t *testing.T) *rig {
 	t.Cleanup(func() { _ = b.Close() })
 	user, pass := b.Credentials()
 	srv := jobs.Server{ID: m.Name(), BMC: jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish}}
-	return finishRig(t, dir, boot, srv, jobs.Credentials{Username: user, Password: pass},
-		&vmUnderTest{mac: macOf(t, m.Command("")), disk: m.DiskPath(), consolePath: m.ConsolePath()})
+	return finishRig(t, dir, boot, srv, jobs.Credentials{Username: user, Password: pass}, m)
 }
 
 // newIPMIRig puts a virtual machine under OpenIPMI's ipmi_sim.
@@ -58,11 +53,10 @@ func newIPMIRig(t *testing.T) *rig {
 	sim := ipmisim.StartVM(t, m)
 	user, pass := sim.Credentials()
 	srv := jobs.Server{ID: m.Name(), BMC: jobs.BMC{Address: sim.Addr(), Provider: jobs.ProviderIPMI, CipherSuite: ipmisim.CipherSuite}}
-	return finishRig(t, dir, boot, srv, jobs.Credentials{Username: user, Password: pass},
-		&vmUnderTest{mac: macOf(t, m.Command("")), disk: m.DiskPath(), consolePath: m.ConsolePath()})
+	return finishRig(t, dir, boot, srv, jobs.Credentials{Username: user, Password: pass}, m)
 }
 
-func finishRig(t *testing.T, dir string, boot *bootServer, srv jobs.Server, creds jobs.Credentials, vm *vmUnderTest) *rig {
+func finishRig(t *testing.T, dir string, boot *bootServer, srv jobs.Server, creds jobs.Credentials, vm *qemu.Machine) *rig {
 	t.Helper()
 	cfg := bmc.DefaultConfig()
 	cfg.CallTimeout = callTimeout
@@ -81,21 +75,6 @@ func finishRig(t *testing.T, dir string, boot *bootServer, srv jobs.Server, cred
 	}
 	return &rig{vm: vm, boot: boot, session: s, sha256: strings.Fields(string(sum))[0]}
 }
-
-// macOf reads the NIC's MAC from a QEMU command line.
-func macOf(t *testing.T, cmd []string) string {
-	t.Helper()
-	for _, a := range cmd {
-		if _, after, ok := strings.Cut(a, ",mac="); ok {
-			mac, _, _ := strings.Cut(after, ",")
-			return mac
-		}
-	}
-	t.Fatalf("no mac= in %q", cmd)
-	return ""
-}
-
-func (r *rig) console() console { return console{path: r.vm.consolePath, mark: len(readFile(r.vm.consolePath))} }
 
 // power sends a power action through the BMC.
 func (r *rig) power(t *testing.T, action jobs.PowerAction) time.Time {
@@ -119,9 +98,9 @@ func (r *rig) bootFrom(t *testing.T, device jobs.BootDeviceName, persistent bool
 // phases up to the installer's first words.
 func (r *rig) netboot(t *testing.T, p *phases, job bootJob, action jobs.PowerAction) bootJob {
 	t.Helper()
-	job = r.boot.set(r.vm.mac, job)
+	job = r.boot.set(r.vm.MAC(), job)
 	r.bootFrom(t, jobs.BootPXE, false)
-	c := r.console()
+	c := consoleFrom(r.vm)
 	on := r.power(t, action)
 	ipxe := c.wait(t, "iPXE", firmwareWait)
 	running := c.wait(t, "tinman-installer:", bootTimeout)
@@ -149,7 +128,7 @@ func (r *rig) install(t *testing.T, p *phases, action jobs.PowerAction) {
 	rep := r.boot.await(t, "installed", bootTimeout)
 	p.mark("installed reported (download, sha256, write)", rep.at)
 	r.bootFrom(t, jobs.BootDisk, true)
-	c := r.console()
+	c := consoleFrom(r.vm)
 	p.mark("power cycle (disk) answered", r.power(t, jobs.PowerCycle))
 	p.mark("OS running from disk", c.wait(t, "tinman-os: image", bootTimeout))
 	rep = r.boot.await(t, "booted", bootTimeout)
@@ -166,20 +145,20 @@ func (r *rig) wipe(t *testing.T, p *phases, action jobs.PowerAction) {
 	r.netboot(t, p, bootJob{JobID: "job-wipe", Server: "vm", Purpose: "wipe"}, action)
 	p.mark("wiped reported", r.boot.await(t, "wiped", bootTimeout).at)
 	r.power(t, jobs.PowerOff)
-	disk := readFile(r.vm.disk)
+	disk := readFile(r.vm.DiskPath())
 	for _, at := range []int{0, 1 << 20, len(disk) - 1<<20} {
 		if !allZero([]byte(disk[at : at+1<<20])) {
 			t.Errorf("the MiB at %d of the wiped disk holds data", at)
 		}
 	}
 	r.bootFrom(t, jobs.BootDisk, true)
-	c := r.console()
+	c := consoleFrom(r.vm)
 	r.power(t, jobs.PowerOn)
 	p.mark("disk boot: the firmware finds nothing", c.wait(t, "No bootable device", firmwareWait))
 	if rep, err := r.boot.next(0); err == nil {
 		t.Errorf("a report after the wipe: %+v", rep)
 	}
-	if !strings.Contains(readFile(r.vm.consolePath)[c.mark:], "not a bootable disk") {
+	if !strings.Contains(readFile(r.vm.ConsolePath())[c.mark:], "not a bootable disk") {
 		t.Errorf("the firmware did not find the disk unbootable")
 	}
 	r.power(t, jobs.PowerOff)
@@ -228,7 +207,7 @@ func TestVMCorruptImage(t *testing.T) {
 		t.Fatalf("report %+v, want checksum_mismatch naming %s", rep, r.sha256)
 	}
 	r.power(t, jobs.PowerOff)
-	if !allZero([]byte(readFile(r.vm.disk))) {
+	if !allZero([]byte(readFile(r.vm.DiskPath()))) {
 		t.Fatal("the disk holds data after a checksum mismatch")
 	}
 }
