@@ -45,6 +45,10 @@ kver=${KERNEL##*/vmlinuz-}
 moddir=${MODULES_DIR:-/lib/modules/$kver}
 [ -r "$moddir/modules.dep" ] || fail "no modules for $kver in $moddir (linux-image-$kver)"
 [ -x "$BUSYBOX" ] || fail "no $BUSYBOX (apt-get install busybox-static)"
+# The initramfs has no libc: ldd must find nothing to load.
+if command -v ldd >/dev/null && ldd "$BUSYBOX" >/dev/null 2>&1; then
+	fail "$BUSYBOX is not static (apt-get install busybox-static)"
+fi
 "$BUSYBOX" 2>&1 | head -n 1 | grep -q BusyBox || fail "$BUSYBOX is not busybox"
 [ -r "$SYSLINUX_DIR/mbr/mbr.bin" ] || fail "no $SYSLINUX_DIR/mbr/mbr.bin (apt-get install syslinux-common)"
 for tool in syslinux mformat mcopy gzip; do
