@@ -14,6 +14,12 @@
 // ipmi_sim implements power on, off, soft, cycle (off, then on about a second
 // later) and reset, boot device overrides and a cold BMC reset; it answers a
 // warm BMC reset with "Invalid command".
+//
+// StartVM gives a simulator a QEMU virtual machine (package qemu) as its
+// chassis instead of files: vmchassis.sh starts QEMU on power on, booting
+// from the device last set over IPMI, and stops it on power off; the state
+// folder then also holds vm.env, one qemu-<boot>.args per boot device,
+// qemu.pid and qemu.log.
 package ipmisim
 
 import (
