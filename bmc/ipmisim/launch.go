@@ -36,16 +36,16 @@ type lanConfig struct {
 	Username, Password string
 }
 
-// chassis is what a simulator's chassis_control runs: the script, and what
-// it needs in the state folder besides.
+// chassis is what a simulator's chassiscontrol.sh needs in the state folder
+// besides itself: nothing for the chassis backed by files, a host.sh and
+// its files for a virtual machine.
 type chassis struct {
-	script []byte
-	setup  func(dir string) error // nil: nothing more
-	vm     bool                   // the host is a QEMU process the script starts
+	setup func(dir string) error // nil: nothing more
+	vm    bool                   // the host is a QEMU process the script starts
 }
 
-// fileChassis is the chassis backed by files (chassiscontrol.sh).
-var fileChassis = chassis{script: chassisScript}
+// fileChassis is the chassis backed by files.
+var fileChassis = chassis{}
 
 // start starts one simulator in a fresh state folder, trying a new port when
 // the chosen one turns out to be taken.
@@ -84,7 +84,7 @@ func writeStatic(dir string, ch chassis) error {
 		mode os.FileMode
 	}{
 		{"bmc.emu", emulatorCommands, 0o644},
-		{"chassiscontrol.sh", ch.script, 0o755},
+		{"chassiscontrol.sh", chassisScript, 0o755},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {

@@ -16,10 +16,10 @@
 // warm BMC reset with "Invalid command".
 //
 // StartVM gives a simulator a QEMU virtual machine (package qemu) as its
-// chassis instead of files: vmchassis.sh starts QEMU on power on, booting
-// from the device last set over IPMI, and stops it on power off; the state
-// folder then also holds vm.env, one qemu-<boot>.args per boot device,
-// qemu.pid and qemu.log.
+// chassis instead of files: the chassis script's host.sh (vmhost.sh) starts
+// QEMU on power on, booting from the device last set over IPMI, and stops it
+// on power off; the state folder then also holds host.sh, vm.env, one
+// qemu-<boot>.args per boot device, qemu.pid and qemu.log.
 package ipmisim
 
 import (

@@ -15,8 +15,8 @@ import (
 	"github.com/tinmanhq/tinman/bmc/qemu"
 )
 
-//go:embed vmchassis.sh
-var vmChassisScript []byte
+//go:embed vmhost.sh
+var vmHostScript []byte
 
 // ipmiBoot maps each boot device ipmi_sim hands its chassis to the boot
 // target of a QEMU power-on: "default" is IPMI's forced boot from the hard
@@ -28,17 +28,21 @@ var ipmiBoot = map[string]string{
 // StartVM starts one simulator whose chassis is the virtual machine m: a
 // chassis power on starts m's QEMU booting from the device last set over
 // IPMI, power off stops it, reset restarts it, and the power reads on while
-// QEMU runs (vmchassis.sh). The simulator and the machine stop when the test
+// QEMU runs (chassiscontrol.sh with vmhost.sh as its host.sh). The simulator and the machine stop when the test
 // ends, and QEMU within a second of the test process's death. Without
 // ipmi_sim or ipmitool the test is skipped, or fails under CI=true.
 func StartVM(t testing.TB, m *qemu.Machine) *Sim {
 	t.Helper()
-	return RequireTools(t).start(t, "vm-"+m.Name(), chassis{script: vmChassisScript, setup: vmSetup(m), vm: true})
+	return RequireTools(t).start(t, "vm-"+m.Name(), chassis{setup: vmSetup(m), vm: true})
 }
 
-// vmSetup writes vm.env and one qemu-<boot>.args per IPMI boot device.
+// vmSetup writes host.sh, vm.env and one qemu-<boot>.args per IPMI boot
+// device.
 func vmSetup(m *qemu.Machine) func(dir string) error {
 	return func(dir string) error {
+		if err := os.WriteFile(filepath.Join(dir, "host.sh"), vmHostScript, 0o644); err != nil {
+			return fmt.Errorf("write host.sh: %w", err)
+		}
 		for device, target := range ipmiBoot {
 			command := m.Command(target)
 			if err := writeArgs(filepath.Join(dir, "qemu-"+device+".args"), command[1:]); err != nil {
@@ -54,7 +58,7 @@ func vmSetup(m *qemu.Machine) func(dir string) error {
 	}
 }
 
-// writeVMEnv writes what vmchassis.sh sources: the QEMU program and the pid
+// writeVMEnv writes what vmhost.sh sources: the QEMU program and the pid
 // whose end stops the machine.
 func writeVMEnv(dir, program string) error {
 	if strings.ContainsAny(program, "'\n") {
@@ -67,7 +71,7 @@ func writeVMEnv(dir, program string) error {
 	return nil
 }
 
-// writeArgs writes args one a line, as vmchassis.sh reads them.
+// writeArgs writes args one a line, as vmhost.sh reads them.
 func writeArgs(path string, args []string) error {
 	for _, a := range args {
 		if strings.Contains(a, "\n") {
@@ -89,8 +93,8 @@ func (s *Sim) qemuPID() int {
 	return pid
 }
 
-// alive reports whether pid exists and is not a zombie (vmchassis.sh
-// starts QEMU in the background: nobody here reaps it).
+// alive reports whether pid exists and is not a zombie (vmhost.sh starts
+// QEMU in the background: nobody here reaps it).
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
