@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/tinmanhq/tinman/internal/confcheck"
 )
 
 // Binary is the QEMU program a Machine runs, looked up on PATH.
@@ -87,10 +89,10 @@ type Config struct {
 	// the boot service's chain script, "http://10.0.2.2:<port>/boot/chain.ipxe".
 	// Empty: none, and a network boot finds nothing to boot.
 	BootFile string
-	// DiskSize is the size of disk.raw when it is made (default 1 GiB,
-	// sparse); an existing disk is kept as it is.
+	// DiskSize is the size of disk.raw when it is made (0: 1 GiB; sparse);
+	// an existing disk is kept as it is.
 	DiskSize int64
-	// MemoryMiB is the guest's memory (default 384).
+	// MemoryMiB is the guest's memory (0: 384).
 	MemoryMiB int
 	// Logger receives power and media changes.
 	Logger zerolog.Logger
@@ -170,20 +172,20 @@ func (m *Machine) keepMAC() error {
 	return nil
 }
 
-// withDefaults fills cfg's defaults and refuses what cannot work.
+// withDefaults refuses what cannot work, naming the field
+// (internal/confcheck), and fills cfg's defaults.
 func withDefaults(cfg Config) (Config, error) {
-	switch {
-	case cfg.Dir == "":
-		return cfg, errors.New("qemu: Config.Dir is empty")
-	case strings.Contains(cfg.Dir, ","):
-		return cfg, fmt.Errorf("qemu: Config.Dir %q holds a comma", cfg.Dir)
-	case strings.Contains(cfg.BootFile, ","):
-		return cfg, fmt.Errorf("qemu: Config.BootFile %q holds a comma", cfg.BootFile)
-	}
-	if cfg.MAC != "" {
-		if _, err := net.ParseMAC(cfg.MAC); err != nil {
-			return cfg, fmt.Errorf("qemu: Config.MAC %q: %w", cfg.MAC, err)
-		}
+	v := confcheck.For("qemu.Config")
+	v.Require(cfg.Dir != "", "Dir", `""`, "must be set")
+	const comma = "must not hold a comma: QEMU's options cannot carry one"
+	v.Require(!strings.Contains(cfg.Dir, ","), "Dir", cfg.Dir, comma)
+	v.Require(!strings.Contains(cfg.BootFile, ","), "BootFile", cfg.BootFile, comma)
+	_, macErr := net.ParseMAC(cfg.MAC)
+	v.Require(cfg.MAC == "" || macErr == nil, "MAC", cfg.MAC, "must be a MAC address such as 52:54:00:a0:33:c4")
+	confcheck.NotNegative(v, "DiskSize", cfg.DiskSize)
+	confcheck.NotNegative(v, "MemoryMiB", cfg.MemoryMiB)
+	if err := v.Err(); err != nil {
+		return cfg, fmt.Errorf("qemu machine: %w", err)
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -198,10 +200,10 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Name == "" {
 		cfg.Name = filepath.Base(dir)
 	}
-	if cfg.DiskSize <= 0 {
+	if cfg.DiskSize == 0 {
 		cfg.DiskSize = 1 << 30
 	}
-	if cfg.MemoryMiB <= 0 {
+	if cfg.MemoryMiB == 0 {
 		cfg.MemoryMiB = 384
 	}
 	return cfg, nil

@@ -22,10 +22,11 @@ func TestNewRefuses(t *testing.T) {
 		cfg  qemu.Config
 		want string
 	}{
-		{"no folder", qemu.Config{MAC: "02:00:00:00:00:01", Binary: "/bin/true"}, "Config.Dir is empty"},
-		{"comma in the folder", qemu.Config{Dir: dir + "/a,b", MAC: "02:00:00:00:00:01", Binary: "/bin/true"}, "holds a comma"},
-		{"comma in the boot file", qemu.Config{Dir: dir, MAC: "02:00:00:00:00:01", Binary: "/bin/true", BootFile: "http://x/a,b"}, "holds a comma"},
-		{"bad MAC", qemu.Config{Dir: dir, MAC: "nope", Binary: "/bin/true"}, `Config.MAC "nope"`},
+		{"no folder", qemu.Config{Binary: "/bin/true"}, `qemu.Config.Dir "": must be set`},
+		{"comma in the folder", qemu.Config{Dir: dir + "/a,b", Binary: "/bin/true"}, "qemu.Config.Dir " + dir + "/a,b: must not hold a comma"},
+		{"comma in the boot file", qemu.Config{Dir: dir, Binary: "/bin/true", BootFile: "http://x/a,b"}, "qemu.Config.BootFile http://x/a,b: must not hold a comma"},
+		{"bad MAC", qemu.Config{Dir: dir, MAC: "nope", Binary: "/bin/true"}, "qemu.Config.MAC nope: must be a MAC address"},
+		{"negative disk", qemu.Config{Dir: dir, Binary: "/bin/true", DiskSize: -1}, "qemu.Config.DiskSize -1: must be 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
