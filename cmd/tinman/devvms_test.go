@@ -73,8 +73,22 @@ func TestDevVMs(t *testing.T) {
 		if vm.Powered() != (action == "on") {
 			t.Fatalf("after power %s the VM's QEMU runs: %v", action, vm.Powered())
 		}
+		if action == "on" {
+			waitConsole(t, vm.ConsolePath(), "SeaBIOS", time.Minute)
+		}
 	}
-	if b, _ := os.ReadFile(vm.ConsolePath()); !strings.Contains(string(b), "SeaBIOS") {
-		t.Errorf("vm-01's console shows no firmware: %q", b)
+}
+
+// waitConsole fails the test unless text shows in the console log within d.
+func waitConsole(t *testing.T, path, text string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not on the console within %s: %q", text, d, b)
+		}
 	}
 }
