@@ -62,6 +62,11 @@ type Config struct {
 	// Logger receives request logs (debug) and command logs (info). The zero
 	// value discards everything.
 	Logger zerolog.Logger
+	// Host, if set, is the machine the BMC powers and boots for real (see
+	// Host): power and virtual media commands are carried out on it before
+	// they are answered, the power state is read from it, and
+	// PowerTransition, InitialPowerState and SetPowerState do not apply.
+	Host Host
 	// OnCommand, if set, is called after each accepted command, outside any
 	// lock, from a per-BMC goroutine that delivers commands one at a time in
 	// log order. Close waits for queued calls to return, so OnCommand must not
@@ -109,6 +114,10 @@ type BMC struct {
 	hooks      hookQueue
 	gate       gate
 	done       chan struct{} // closed by Close: releases hung and sleeping requests
+	// host is Config.Host; hostMu makes the power and media commands to it
+	// one at a time, each whole: the model's change, the Host's, the log's.
+	host   Host
+	hostMu sync.Mutex
 	// inFlight and maxInFlight count the requests being served at once:
 	// one client at a time (Tinman's lease) never makes it more than 1.
 	inFlight, maxInFlight atomic.Int64
@@ -148,12 +157,16 @@ func newBMC(cfg Config, sh *shared) *BMC {
 		pass:       withDefault(cfg.Password, DefaultPassword),
 		id:         fillIdentity(cfg.Identity),
 		transition: max(cfg.PowerTransition, 0),
+		host:       cfg.Host,
 		log:        cfg.Logger.With().Str("component", "bmcsim").Logger(),
 		shared:     sh,
 		done:       make(chan struct{}),
 		hooks:      hookQueue{fn: cfg.OnCommand},
 		machine:    newMachine(cfg.InitialPowerState),
 		sessions:   newSessionStore(),
+	}
+	if b.host != nil {
+		b.transition = 0 // the Host's power is the truth, at once
 	}
 	b.hooks.log = b.log
 	b.faults = &Faults{owner: b}
@@ -214,7 +227,7 @@ func (b *BMC) RootCAs() *x509.CertPool {
 func (b *BMC) PowerState() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.machine.settle(time.Now())
+	b.settle(time.Now())
 	return b.machine.power
 }
 
@@ -248,7 +261,7 @@ func parsePowerState(s string) (string, bool) {
 func (b *BMC) BootOverride() (target, enabled string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.machine.settle(time.Now())
+	b.settle(time.Now())
 	return b.machine.boot.Target, b.machine.boot.Enabled
 }
 

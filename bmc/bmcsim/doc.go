@@ -55,6 +55,14 @@
 // Manager.Reset is only logged: the simulated BMC "restarts" instantly and
 // keeps its sessions.
 //
+// With Config.Host the host is real (a QEMU virtual machine, package qemu):
+// each accepted power command is carried out on it before it is answered
+// (On from Off starts it booting from the active override's target, ForceOff
+// stops it, the restarts stop and start it with the target of that boot),
+// virtual media is inserted into it and ejected from it, and PowerState is
+// read from it, so a guest that halts reads Off. A Host that fails a command
+// makes the BMC answer 500 and log nothing.
+//
 // Every accepted command is appended to a log (Commands) with its time, so a
 // test can prove an operation happened exactly once, and handed to
 // Config.OnCommand.

@@ -207,17 +207,63 @@ func (b *BMC) handleSystemReset(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b.mu.Lock()
-	var cmd Command
-	if b.faults.Lying() {
-		cmd = Command{Time: time.Now(), Op: OpPower, Value: resetType, Detail: DetailIgnored}
-	} else {
-		cmd = b.machine.reset(resetType, time.Now(), b.transition)
+	if b.host != nil {
+		b.resetHost(w, r, resetType)
+		return
 	}
+	b.mu.Lock()
+	cmd := b.resetModel(resetType)
 	b.record(cmd)
 	b.mu.Unlock()
 	b.logCommand(cmd)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// resetModel applies a reset to the model, or only logs it when lying.
+// Caller holds b.mu.
+func (b *BMC) resetModel(resetType string) Command {
+	if b.faults.Lying() {
+		return Command{Time: time.Now(), Op: OpPower, Value: resetType, Detail: DetailIgnored}
+	}
+	return b.machine.reset(resetType, time.Now(), b.transition)
+}
+
+// resetHost applies a reset to the model, then carries it out on the Host:
+// answered, and logged, once the Host has done it.
+func (b *BMC) resetHost(w http.ResponseWriter, r *http.Request, resetType string) {
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	b.mu.Lock()
+	b.settle(time.Now())
+	before := b.machine.power
+	cmd := b.resetModel(resetType)
+	after := b.machine.target()
+	b.mu.Unlock()
+	if err := b.driveHost(r.Context(), cmd, before, after); err != nil {
+		b.refuseOnHost(w, err)
+		return
+	}
+	b.accept(w, cmd)
+}
+
+// accept logs a command the Host carried out and answers 204.
+func (b *BMC) accept(w http.ResponseWriter, cmd Command) {
+	b.mu.Lock()
+	b.record(cmd)
+	b.mu.Unlock()
+	b.logCommand(cmd)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// refuseOnHost answers a command the Host failed to carry out with a 500,
+// logged nowhere but the BMC's logger; the model takes the Host's power
+// state again.
+func (b *BMC) refuseOnHost(w http.ResponseWriter, err error) {
+	b.mu.Lock()
+	b.settle(time.Now())
+	b.mu.Unlock()
+	b.log.Warn().Err(err).Str("bmc", b.Addr()).Msg("host refused a command")
+	writeError(w, http.StatusInternalServerError, "InternalError", "host: "+err.Error())
 }
 
 // handleManagerReset serves POST Manager.Reset. The simulated BMC restarts
@@ -259,7 +305,7 @@ func (b *BMC) handleBootPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
-	b.machine.settle(time.Now())
+	b.settle(time.Now())
 	next, err := mergeBoot(b.machine.boot, body)
 	if err != nil {
 		b.mu.Unlock()
@@ -327,8 +373,17 @@ func (b *BMC) handleVirtualMedia(w http.ResponseWriter, r *http.Request, insert 
 			WriteProtected: derefOr(body.WriteProtected, true)}
 		cmd.Value, cmd.Detail = "InsertMedia", body.Image
 	}
+	lying := b.faults.Lying()
+	if b.host != nil && !lying {
+		b.hostMu.Lock()
+		defer b.hostMu.Unlock()
+		if err := b.driveMedia(r.Context(), next); err != nil {
+			b.refuseOnHost(w, err)
+			return
+		}
+	}
 	b.mu.Lock()
-	if b.faults.Lying() {
+	if lying {
 		cmd.Detail = DetailIgnored
 	} else {
 		b.machine.media = next

@@ -149,7 +149,7 @@ func (b *BMC) fromTemplate(p string) map[string]any {
 func (b *BMC) snapshot() machine {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.machine.settle(time.Now())
+	b.settle(time.Now())
 	m := b.machine
 	m.steps = nil
 	return m

@@ -36,20 +36,31 @@ type lanConfig struct {
 	Username, Password string
 }
 
+// chassis is what a simulator's chassiscontrol.sh needs in the state folder
+// besides itself: nothing for the chassis backed by files, a host.sh and
+// its files for a virtual machine.
+type chassis struct {
+	setup func(dir string) error // nil: nothing more
+	vm    bool                   // the host is a QEMU process the script starts
+}
+
+// fileChassis is the chassis backed by files.
+var fileChassis = chassis{}
+
 // start starts one simulator in a fresh state folder, trying a new port when
 // the chosen one turns out to be taken.
-func (tl Tools) start(t testing.TB, name string) *Sim {
+func (tl Tools) start(t testing.TB, name string, ch chassis) *Sim {
 	t.Helper()
 	dir := t.TempDir()
 	if strings.ContainsAny(dir, " \t\n\"'\\") {
 		t.Fatalf("ipmisim: state folder %q holds characters ipmi_sim's config cannot quote", dir)
 	}
-	if err := writeStatic(dir); err != nil {
+	if err := writeStatic(dir, ch); err != nil {
 		t.Fatalf("ipmisim: %v", err)
 	}
 	var errs []error
 	for range startAttempts {
-		s, err := tl.launch(dir, name)
+		s, err := tl.launch(dir, name, ch.vm)
 		if err == nil {
 			err = s.waitReady()
 			if err == nil {
@@ -66,7 +77,7 @@ func (tl Tools) start(t testing.TB, name string) *Sim {
 }
 
 // writeStatic writes the files that do not depend on the port.
-func writeStatic(dir string) error {
+func writeStatic(dir string, ch chassis) error {
 	files := []struct {
 		name string
 		data []byte
@@ -80,12 +91,15 @@ func writeStatic(dir string) error {
 			return fmt.Errorf("write %s: %w", f.name, err)
 		}
 	}
-	return nil
+	if ch.setup == nil {
+		return nil
+	}
+	return ch.setup(dir)
 }
 
 // launch writes a lan.conf for a free port, resets the chassis and the
 // persistent state, and starts ipmi_sim.
-func (tl Tools) launch(dir, name string) (*Sim, error) {
+func (tl Tools) launch(dir, name string, vm bool) (*Sim, error) {
 	port, err := freeUDPPort()
 	if err != nil {
 		return nil, err
@@ -107,7 +121,7 @@ func (tl Tools) launch(dir, name string) (*Sim, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ipmi_sim: %w", err)
 	}
-	s := &Sim{name: name, dir: dir, port: port, ipmitool: tl.Ipmitool, cmd: cmd, exited: make(chan struct{})}
+	s := &Sim{name: name, dir: dir, port: port, ipmitool: tl.Ipmitool, cmd: cmd, exited: make(chan struct{}), vm: vm}
 	go func() { // ends when the process exits: Stop makes sure it does
 		s.waitErr = cmd.Wait()
 		close(s.exited)

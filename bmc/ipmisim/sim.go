@@ -14,6 +14,12 @@
 // ipmi_sim implements power on, off, soft, cycle (off, then on about a second
 // later) and reset, boot device overrides and a cold BMC reset; it answers a
 // warm BMC reset with "Invalid command".
+//
+// StartVM gives a simulator a QEMU virtual machine (package qemu) as its
+// chassis instead of files: the chassis script's host.sh (vmhost.sh) starts
+// QEMU on power on, booting from the device last set over IPMI, and stops it
+// on power off; the state folder then also holds host.sh, vm.env, one
+// qemu-<boot>.args per boot device, qemu.pid and qemu.log.
 package ipmisim
 
 import (
@@ -58,6 +64,7 @@ type Sim struct {
 	port     int
 	ipmitool string
 
+	vm       bool // the chassis is a QEMU virtual machine (StartVM)
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has been reaped
 	waitErr  error         // set before exited is closed
@@ -73,7 +80,7 @@ func Start(t testing.TB, n int) []*Sim {
 	tools := RequireTools(t)
 	sims := make([]*Sim, 0, n)
 	for i := range n {
-		sims = append(sims, tools.start(t, fmt.Sprintf("bmc%02d", i+1)))
+		sims = append(sims, tools.start(t, fmt.Sprintf("bmc%02d", i+1), fileChassis))
 	}
 	return sims
 }
@@ -110,11 +117,18 @@ func (s *Sim) Credentials() (user, pass string) { return Username, Password }
 func (s *Sim) String() string { return fmt.Sprintf("ipmisim(%s %s)", s.name, s.Addr()) }
 
 // Power reports whether the simulated chassis is powered on, as the chassis
-// state file says. A new simulator is off.
-func (s *Sim) Power() (on bool) { return s.readState("power", "0") == "1" }
+// state file says, or for a virtual machine (StartVM) whether its QEMU runs.
+// A new simulator is off.
+func (s *Sim) Power() (on bool) {
+	if s.vm {
+		return s.qemuPID() > 0
+	}
+	return s.readState("power", "0") == "1"
+}
 
 // SetPower sets the chassis power behind the BMC's back, for test setup. It
-// is not an IPMI command and does not appear in Events.
+// is not an IPMI command and does not appear in Events. A virtual machine's
+// power is its QEMU process: SetPower does not start or stop it.
 func (s *Sim) SetPower(on bool) error {
 	v := "0"
 	if on {
@@ -196,10 +210,13 @@ func (s *Sim) Log() string {
 }
 
 // Stop terminates the simulator: SIGTERM, then SIGKILL if it has not exited
-// within a few seconds. It returns once the process is gone, or gives up
+// within a few seconds; a virtual machine's QEMU the same way after it. It returns once the process is gone, or gives up
 // after the bounded waits. Stop is idempotent and runs at test cleanup.
 func (s *Sim) Stop() {
 	s.stopOnce.Do(func() {
+		if s.vm {
+			defer s.stopQEMU()
+		}
 		if s.signal(syscall.SIGTERM) && s.waitExit(termTimeout) {
 			return
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
+	"github.com/tinmanhq/tinman/bmc/qemu"
 	"github.com/tinmanhq/tinman/callback"
 	"github.com/tinmanhq/tinman/dispatch"
 	"github.com/tinmanhq/tinman/events"
@@ -49,8 +51,12 @@ func newDevCmd() *cobra.Command {
 			cfg.Sims, _ = f.GetInt("sims")
 			cfg.DataDir, _ = f.GetString("data-dir")
 			cfg.InstallerDelay, _ = f.GetDuration("installer-delay")
+			cfg.VMs, _ = f.GetInt("vms")
 			if cfg.Sims < 0 || cfg.Sims > 5000 {
 				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
+			}
+			if err := checkVMs(cfg.VMs); err != nil {
+				return err
 			}
 			return newDev(cfg).Run(cmd.Context())
 		},
@@ -61,6 +67,7 @@ func newDevCmd() *cobra.Command {
 	f.Int("nats-port", 4222, "port of the embedded NATS server (a free one when taken)")
 	f.String("redis-url", "", "Redis URL (default: an in-memory Redis that keeps nothing)")
 	f.Int("sims", 8, "number of simulated BMCs, enrolled as sim-01, sim-02, ...")
+	f.Int("vms", 0, fmt.Sprintf("number of QEMU virtual machines behind simulated Redfish BMCs, enrolled as vm-01, ... (0-%d; needs qemu-system-x86 and ipxe-qemu)", maxVMs))
 	f.String("data-dir", "", "folder for JetStream's files (default: a temporary folder, removed at exit)")
 	f.Duration("installer-delay", 3*time.Second, "how long the simulated installer takes to report installed, booted or wiped")
 	return cmd
@@ -87,6 +94,13 @@ type devConfig struct {
 	SimPassword string
 	// WebhookRules map GitHub events to deploys (default devWebhookRules).
 	WebhookRules []webhook.Rule
+	// VMs is the number of QEMU virtual machines, each behind a simulated
+	// Redfish BMC, enrolled as vm-01... (0 to maxVMs).
+	VMs int
+	// BootURL is the boot service's public URL as a virtual machine reaches
+	// it ("http://10.0.2.2:<port>"): the VMs' network boot chains to
+	// <BootURL>/boot/chain.ipxe. Empty: they find nothing to boot.
+	BootURL string
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
@@ -97,6 +111,8 @@ type dev struct {
 	natsURL   string
 	apiURL    string
 	fleet     *bmcsim.Fleet
+	// vms are the virtual machines behind the fleet's last cfg.VMs BMCs.
+	vms []*qemu.Machine
 	// simControlURL is where the fleet's fault knobs are served.
 	simControlURL string
 	backend       *backend
@@ -149,10 +165,10 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	defer b.Close()
 	d.backend = b
-	if err := d.startFleet(ctx); err != nil {
+	if err := d.startFleet(ctx, dataDir); err != nil {
 		return err
 	}
-	defer d.fleet.Close()
+	defer d.stopFleet()
 	dcfg := dispatch.DefaultConfig()
 	dcfg.Retry = d.cfg.Worker.Retry // one retry policy: the attempts a job is given are the ones the workers allow
 	disp, q, err := b.dispatcher(dcfg)
@@ -242,35 +258,37 @@ func (d *dev) startRedis() (string, func(), error) {
 	return "redis://" + m.Addr(), m.Close, nil
 }
 
-// startFleet starts the simulated BMCs and enrols them as sim-01...
-func (d *dev) startFleet(ctx context.Context) error {
+// startFleet starts the simulated BMCs and enrols them as sim-01..., then
+// the virtual machines' BMCs, enrolled as vm-01...
+func (d *dev) startFleet(ctx context.Context, dataDir string) error {
 	installer := &simInstaller{ctx: ctx, store: d.backend.store, js: d.backend.js, delay: d.cfg.InstallerDelay,
 		log: d.cfg.Logger.With().Str("component", "sim-installer").Logger()}
-	fleet, err := bmcsim.StartFleetFunc(d.cfg.Sims, func(i int) bmcsim.Config {
-		return bmcsim.Config{Logger: d.cfg.Logger, OnCommand: installer.hook(simID(i)), Password: d.cfg.SimPassword}
+	if err := d.makeVMs(dataDir); err != nil {
+		return err
+	}
+	fleet, err := bmcsim.StartFleetFunc(d.cfg.Sims+d.cfg.VMs, func(i int) bmcsim.Config {
+		return d.memberConfig(i, installer)
 	})
 	if err != nil {
-		return fmt.Errorf("start simulated fleet: %w", err)
+		return errors.Join(fmt.Errorf("start simulated fleet: %w", err), d.closeVMs())
 	}
 	d.fleet = fleet
 	for i, b := range fleet.BMCs() {
 		user, pass := b.Credentials()
-		srv := jobs.Server{
-			ID:         simID(i),
-			BMC:        jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish},
-			Labels:     map[string]string{"fleet": "sim", "rack": fmt.Sprintf("r%d", i/4+1)},
-			State:      jobs.ServerAvailable,
-			PowerState: jobs.PowerStateOff,
-		}
-		if b.PowerState() == "On" {
-			srv.PowerState = jobs.PowerStateOn
-		}
+		srv := d.member(i, b)
 		if err := d.backend.store.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
-			fleet.Close()
+			d.stopFleet()
 			return fmt.Errorf("enrol %s: %w", srv.ID, err)
 		}
 	}
 	return nil
+}
+
+// stopFleet closes the BMCs, then powers the virtual machines off.
+func (d *dev) stopFleet() {
+	if err := errors.Join(d.fleet.Close(), d.closeVMs()); err != nil {
+		d.cfg.Logger.Warn().Err(err).Msg("stopping the fleet")
+	}
 }
 
 func (d *dev) receiveCallbacks(ctx context.Context) error {
@@ -281,7 +299,7 @@ func (d *dev) receiveCallbacks(ctx context.Context) error {
 func (d *dev) simControl() (func(context.Context) error, error) {
 	names := make([]string, len(d.fleet.BMCs()))
 	for i := range names {
-		names[i] = simID(i)
+		names[i] = d.memberID(i)
 	}
 	control, err := bmcsim.NewControl(d.fleet, names)
 	if err != nil {
@@ -331,12 +349,23 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
 	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
-	if n := len(d.fleet.BMCs()); n > 0 {
+	if n := d.cfg.Sims; n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
+	}
+	if n := d.cfg.VMs; n > 0 {
+		fmt.Fprintf(out, "  Virtual machines  %d QEMU machines behind Redfish BMCs, enrolled as %s..%s; consoles in %s\n",
+			n, vmID(0), vmID(n-1), filepath.Join(filepath.Dir(d.vms[0].Dir()), "<id>", "console.log"))
+		if boot := vmBootFile(d.cfg.BootURL); boot != "" {
+			fmt.Fprintf(out, "                    network boot: %s\n", boot)
+		} else {
+			fmt.Fprintf(out, "                    no boot service: a network boot finds nothing to boot\n")
+		}
+	}
+	if n := len(d.fleet.BMCs()); n > 0 {
 		fmt.Fprintf(out, "  BMC fault knobs   %s/sim/bmcs  (curl -X PATCH %s/sim/bmcs/%s/faults -d '{\"offline\":true}')\n",
-			d.simControlURL, d.simControlURL, simID(0))
+			d.simControlURL, d.simControlURL, d.memberID(0))
 	}
 	fmt.Fprintf(out, "\nTry, in another terminal:\n")
-	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", simID(min(2, max(len(d.fleet.BMCs())-1, 0))))
+	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", d.memberID(min(2, max(d.cfg.Sims-1, 0))))
 	fmt.Fprintf(out, "  go run ./cmd/tinman watch --since 10m\n\nCtrl-C stops everything.\n\n")
 }
