@@ -180,8 +180,8 @@ func (s *Service) serveMeta(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(meta)
 }
 
-// shell writes m as KEY='value' lines a POSIX shell can source, each value
-// single-quoted (a quote in it written '\”).
+// shell writes m as KEY='value' lines a POSIX shell can source: each value
+// in single quotes, a single quote in it closed, escaped and opened again.
 func (m Metadata) shell() string {
 	var b strings.Builder
 	for _, kv := range [][2]string{{"JOB_ID", m.JobID}, {"SERVER", m.Server}, {"PURPOSE", m.Purpose}, {"IMAGE", m.Image},
