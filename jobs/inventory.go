@@ -53,6 +53,12 @@ func (inv Inventory) FirstMAC() string {
 	return ""
 }
 
+// VirtualMedia is a BMC's virtual CD as it reads back.
+type VirtualMedia struct {
+	Image    string `json:"image,omitempty"`
+	Inserted bool   `json:"inserted"`
+}
+
 // InventorySummary is what an inspect job's event says of the inventory.
 type InventorySummary struct {
 	Vendor      string `json:"vendor,omitempty"`
