@@ -91,11 +91,15 @@ func validImageURL(field, raw string) error {
 // FilesPath is the boot service's path prefix of the files it serves.
 const FilesPath = "/boot/files/"
 
+// RelativeURL reports whether raw, one of an image's URLs, is a path
+// under the boot service's files.
+func RelativeURL(raw string) bool { return relativeURL.MatchString(raw) }
+
 // ResolveURL returns raw, one of an image's URLs, as an absolute URL: a
 // relative path becomes bootURL + FilesPath + path; an absolute URL is
 // returned as it is.
 func ResolveURL(bootURL, raw string) string {
-	if raw == "" || !relativeURL.MatchString(raw) {
+	if !RelativeURL(raw) {
 		return raw
 	}
 	return strings.TrimRight(bootURL, "/") + FilesPath + raw
