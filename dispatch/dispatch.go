@@ -90,6 +90,7 @@ type Store interface {
 	Server(ctx context.Context, id string) (jobs.Server, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
+	Image(ctx context.Context, name string) (jobs.Image, error)
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -283,10 +284,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetst
 	return nil
 }
 
-// admit checks that the request's server can take it.
+// admit checks that the request's server can take it and that the image
+// it names is in the catalogue, then claims the server's lifecycle state.
 func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
 	if !req.Type.TargetsServer() {
-		return nil
+		return jobs.AdmitImageFrom(ctx, req, d.store.Image)
 	}
 	srv, err := enrolled(ctx, d.store, req.Server)
 	if err != nil {
@@ -294,6 +296,9 @@ func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) error {
 	}
 	if refused := jobs.Admit(req, srv); refused != nil {
 		return refused
+	}
+	if err := jobs.AdmitImageFrom(ctx, req, d.store.Image); err != nil {
+		return err
 	}
 	return d.claim(ctx, req)
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"slices"
 )
@@ -59,6 +60,28 @@ func AdmitImage(req Request, img *Image) *Error {
 	case bootMethodOf(req) == BootVirtualMedia && img.ISOURL == "":
 		return &Error{Code: CodeInvalidRequest, Field: "params.boot",
 			Message: fmt.Sprintf("image %s has no iso_url: it cannot boot from virtual media", name)}
+	}
+	return nil
+}
+
+// AdmitImageFrom is AdmitImage with the image found by find (which
+// answers a not_found Error for a name the catalogue lacks). A refusal is
+// an *Error; any other error is find's, and says nothing of the request.
+func AdmitImageFrom(ctx context.Context, req Request, find func(context.Context, string) (Image, error)) error {
+	name := req.ImageName()
+	if name == "" {
+		return nil
+	}
+	var found *Image
+	img, err := find(ctx, name)
+	switch {
+	case err == nil:
+		found = &img
+	case CodeOf(err) != CodeNotFound:
+		return fmt.Errorf("read image %s: %w", name, err)
+	}
+	if refused := AdmitImage(req, found); refused != nil {
+		return refused
 	}
 	return nil
 }
