@@ -18,6 +18,7 @@ package boot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -67,23 +68,33 @@ type Service struct {
 	mux  *http.ServeMux
 }
 
+// Validate names every setting of c that cannot be used: a base URL that
+// is not http(s) with a host (or has a query or credentials), a files
+// folder that cannot be opened. It does not look at Store.
+func (c Config) Validate() error {
+	v := confcheck.For("boot.Config")
+	v.Require(validBaseURL(c.BaseURL), "BaseURL", c.BaseURL, "must be an http:// or https:// URL with a host, no query and no credentials")
+	if c.FilesDir != "" {
+		st, err := os.Stat(c.FilesDir)
+		v.Require(err == nil && st.IsDir(), "FilesDir", c.FilesDir, "must be a folder that can be read")
+	}
+	return v.Err()
+}
+
 // New returns the Service of cfg, or an error naming the setting it cannot
 // use. Close it to release the files folder.
 func New(cfg Config) (*Service, error) {
 	v := confcheck.For("boot.Config")
 	v.Present("Store", cfg.Store)
-	v.Require(validBaseURL(cfg.BaseURL), "BaseURL", cfg.BaseURL, "must be an http:// or https:// URL with a host, no query and no credentials")
+	if err := errors.Join(v.Err(), cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("boot service: %w", err)
+	}
 	var root *os.Root
 	if cfg.FilesDir != "" {
-		r, err := os.OpenRoot(cfg.FilesDir)
-		v.Require(err == nil, "FilesDir", cfg.FilesDir, fmt.Sprintf("must be a folder that can be read (%v)", err))
-		root = r
-	}
-	if err := v.Err(); err != nil {
-		if root != nil {
-			_ = root.Close()
+		var err error
+		if root, err = os.OpenRoot(cfg.FilesDir); err != nil {
+			return nil, fmt.Errorf("boot service: %w", &confcheck.FieldError{Config: "boot.Config", Field: "FilesDir", Value: cfg.FilesDir, Rule: err.Error()})
 		}
-		return nil, fmt.Errorf("boot service: %w", err)
 	}
 	s := &Service{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), root: root, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /boot/chain.ipxe", s.serveChain)

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
@@ -28,11 +32,13 @@ import (
 )
 
 func newDevCmd() *cobra.Command {
+	var boot *bootSettings
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole system in one process, with a simulated fleet",
 		Long: "Runs an embedded NATS server with JetStream, Redis (--redis-url, or an in-memory one that keeps\n" +
-			"nothing), a simulated fleet of Redfish BMCs on loopback, the dispatcher, the workers and the API.",
+			"nothing), a simulated fleet of Redfish BMCs on loopback, the dispatcher, the workers, the API and the\n" +
+			"boot service, with the demo image tinman-demo in the catalogue.",
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -49,12 +55,14 @@ func newDevCmd() *cobra.Command {
 			cfg.Sims, _ = f.GetInt("sims")
 			cfg.DataDir, _ = f.GetString("data-dir")
 			cfg.InstallerDelay, _ = f.GetDuration("installer-delay")
+			cfg.Boot = *boot
 			if cfg.Sims < 0 || cfg.Sims > 5000 {
 				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
 			}
 			return newDev(cfg).Run(cmd.Context())
 		},
 	}
+	boot = bootFlags(cmd, "127.0.0.1:8081")
 	f := cmd.Flags()
 	f.String("http-addr", "127.0.0.1:8080", "address of the HTTP API")
 	f.String("sim-control-addr", "127.0.0.1:0", "address of the simulated BMCs' fault knobs (GET /sim/bmcs, PATCH /sim/bmcs/{id}/faults)")
@@ -87,6 +95,9 @@ type devConfig struct {
 	SimPassword string
 	// WebhookRules map GitHub events to deploys (default devWebhookRules).
 	WebhookRules []webhook.Rule
+	// Boot is where the boot service listens, its URL and its files
+	// folder (default: a temporary one holding the demo image).
+	Boot bootSettings
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
@@ -104,11 +115,15 @@ type dev struct {
 	token string
 	// webhookSecret signs webhook deliveries (both routes), left in the context file.
 	webhookSecret string
+	// bootURL is where machines reach the boot service; demo is the demo
+	// image, when there is one.
+	bootURL string
+	demo    *jobs.Image
 }
 
 // newDevConfig is a devConfig with the workers' and BMC dialer's defaults.
 func newDevConfig() devConfig {
-	return devConfig{Worker: workers.DefaultConfig(), BMC: bmc.DefaultConfig()}
+	return devConfig{Worker: workers.DefaultConfig(), BMC: bmc.DefaultConfig(), Boot: bootSettings{Addr: "127.0.0.1:8081"}}
 }
 
 func newDev(cfg devConfig) *dev { return &dev{cfg: cfg, ready: make(chan struct{})} }
@@ -145,6 +160,11 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	defer b.Close()
 	d.backend = b
+	serveBoot, stopBoot, err := d.startBoot(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBoot()
 	if err := d.startFleet(ctx); err != nil {
 		return err
 	}
@@ -156,11 +176,15 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer q.Close()
-	w, err := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
+	wcfg := d.cfg.Worker
+	wcfg.BootURL = d.bootURL
+	if wcfg.InstallerImage == "" && d.demo != nil {
+		wcfg.InstallerImage = d.demo.Name
+	}
+	w, err := b.worker(wcfg, d.cfg.BMC, nil)
 	if err != nil {
 		return err
 	}
-	d.callbacks = b.callbacks()
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return usageErr("--http-addr %s: %v", d.cfg.HTTPAddr, err)
@@ -176,7 +200,7 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	d.banner(redisURL)
 	close(d.ready)
-	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln), control)
+	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln), control, serveBoot)
 }
 
 // secretKey is the key that seals credentials in dev: with the in-memory
@@ -238,12 +262,17 @@ func (d *dev) startRedis() (string, func(), error) {
 	return "redis://" + m.Addr(), m.Close, nil
 }
 
-// startFleet starts the simulated BMCs and enrols them as sim-01...
+// startFleet starts the simulated BMCs and enrols them as sim-01..., each
+// with its NIC's MAC as its boot MAC and the simulated installer behind it.
 func (d *dev) startFleet(ctx context.Context) error {
-	installer := &simInstaller{ctx: ctx, store: d.backend.store, js: d.backend.js, delay: d.cfg.InstallerDelay,
-		log: d.cfg.Logger.With().Str("component", "sim-installer").Logger()}
+	installer := newSimInstaller(ctx, d.bootURL, d.backend.js, d.cfg.InstallerDelay, d.cfg.Logger.With().Str("component", "sim-installer").Logger())
+	macs := make([]string, d.cfg.Sims)
+	for i := range macs {
+		macs[i] = simMAC(i)
+	}
 	fleet, err := bmcsim.StartFleetFunc(d.cfg.Sims, func(i int) bmcsim.Config {
-		return bmcsim.Config{Logger: d.cfg.Logger, OnCommand: installer.hook(simID(i)), Password: d.cfg.SimPassword}
+		return bmcsim.Config{Logger: d.cfg.Logger, OnCommand: installer.hook(simID(i), macs[i]), Password: d.cfg.SimPassword,
+			Identity: bmcsim.Identity{MACAddress: macs[i]}}
 	})
 	if err != nil {
 		return fmt.Errorf("start simulated fleet: %w", err)
@@ -257,6 +286,7 @@ func (d *dev) startFleet(ctx context.Context) error {
 			Labels:     map[string]string{"fleet": "sim", "rack": fmt.Sprintf("r%d", i/4+1)},
 			State:      jobs.ServerAvailable,
 			PowerState: jobs.PowerStateOff,
+			BootMAC:    macs[i],
 		}
 		if b.PowerState() == "On" {
 			srv.PowerState = jobs.PowerStateOn
@@ -297,6 +327,9 @@ func (d *dev) simControl() (func(context.Context) error, error) {
 
 func simID(i int) string { return fmt.Sprintf("sim-%02d", i+1) }
 
+// simMAC is the NIC MAC of sim i: locally administered, 02:00:5e:de:<i>.
+func simMAC(i int) string { return fmt.Sprintf("02:00:5e:de:%02x:%02x", (i+1)>>8&0xff, (i+1)&0xff) }
+
 // serveAPI serves the whole API on ln (loopback by default), with one
 // admin token that clients find in the context file.
 func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
@@ -327,6 +360,10 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
 	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
+	fmt.Fprintf(out, "  Boot service      %s  (iPXE: chain %s/boot/chain.ipxe; files of %s under /boot/files/)\n", d.bootURL, d.bootURL, d.cfg.Boot.ImagesDir)
+	if d.demo != nil {
+		fmt.Fprintf(out, "  Images            %s (tinman images list)\n", d.demo.Name)
+	}
 	if n := len(d.fleet.BMCs()); n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
 		fmt.Fprintf(out, "  BMC fault knobs   %s/sim/bmcs  (curl -X PATCH %s/sim/bmcs/%s/faults -d '{\"offline\":true}')\n",
@@ -334,5 +371,100 @@ func (d *dev) banner(redisURL string) {
 	}
 	fmt.Fprintf(out, "\nTry, in another terminal:\n")
 	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", simID(min(2, max(len(d.fleet.BMCs())-1, 0))))
+	if d.demo != nil && len(d.fleet.BMCs()) > 0 {
+		fmt.Fprintf(out, "  go run ./cmd/tinman publish provision --server %s --image %s --wait\n", simID(0), d.demo.Name)
+	}
 	fmt.Fprintf(out, "  go run ./cmd/tinman watch --since 10m\n\nCtrl-C stops everything.\n\n")
+}
+
+// demoImage is the image `tinman dev` puts in its catalogue, from the files
+// <images-dir>/tinman-demo/: vmlinuz, initrd.img, disk.img and, when there,
+// installer.iso. Without --images-dir it writes small stand-ins of them in
+// a temporary folder (the simulated installer checks only the disk image's
+// SHA-256); a folder of real ones (a kernel and initrd that run the
+// installer, a bootable disk image) provisions real machines.
+const demoImage = "tinman-demo"
+
+// startBoot listens for the boot service, enrols the demo image and
+// returns what serves the boot service, and what removes its temporary
+// files folder.
+func (d *dev) startBoot(ctx context.Context) (func(context.Context) error, func(), error) {
+	bs := d.cfg.Boot
+	stop := func() {}
+	if bs.ImagesDir == "" {
+		dir, err := os.MkdirTemp("", "tinman-dev-images-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("make the images folder: %w", err)
+		}
+		stop = func() { _ = os.RemoveAll(dir) }
+		if err := writeDemoFiles(filepath.Join(dir, demoImage)); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		bs.ImagesDir, d.cfg.Boot.ImagesDir = dir, dir
+	}
+	if bs.settings == nil {
+		bs.settings = newSettings(pflag.NewFlagSet("dev", pflag.ContinueOnError))
+	}
+	ln, url, err := bs.listenIfOn()
+	if err == nil && ln == nil {
+		err = usageErr("--boot-addr: tinman dev serves the boot service: give it an address")
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	d.bootURL, d.callbacks = url, d.backend.callbacks()
+	serve, err := bs.service(d.backend, ln, url, http.HandlerFunc(d.callbacks.ServeCallback))
+	if err == nil {
+		err = d.enrolDemo(ctx, bs.ImagesDir)
+	}
+	if err != nil {
+		_ = ln.Close()
+		stop()
+		return nil, nil, err
+	}
+	return serve, stop, nil
+}
+
+// writeDemoFiles writes the demo image's stand-in files in dir.
+func writeDemoFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write the demo image: %w", err)
+	}
+	for name, text := range map[string]string{"vmlinuz": "kernel", "initrd.img": "initrd", "installer.iso": "ISO", "disk.img": "disk image"} {
+		body := fmt.Sprintf("tinman-demo %s: a stand-in for the simulated fleet\n", text)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write the demo image: %w", err)
+		}
+	}
+	return nil
+}
+
+// enrolDemo puts the demo image of dir in the catalogue, replacing what a
+// previous run left there (its disk image may have been built again); a
+// folder with no tinman-demo/disk.img has no demo image.
+func (d *dev) enrolDemo(ctx context.Context, dir string) error {
+	sum, err := fileSHA256(filepath.Join(dir, demoImage, "disk.img"))
+	if errors.Is(err, fs.ErrNotExist) {
+		d.cfg.Logger.Warn().Str("images_dir", dir).Msg("no tinman-demo/disk.img in the images folder: no demo image")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the demo image: %w", err)
+	}
+	img := jobs.Image{Name: demoImage, KernelURL: demoImage + "/vmlinuz", InitrdURL: demoImage + "/initrd.img",
+		ImageURL: demoImage + "/disk.img", SHA256: sum}
+	if _, err := os.Stat(filepath.Join(dir, demoImage, "installer.iso")); err == nil {
+		img.ISOURL = demoImage + "/installer.iso"
+	}
+	st := d.backend.store
+	if err := st.RemoveImage(ctx, demoImage); err != nil && jobs.CodeOf(err) != jobs.CodeNotFound {
+		return err
+	}
+	if img, err = st.AddImage(ctx, img); err != nil {
+		return fmt.Errorf("enrol the demo image: %w", err)
+	}
+	d.demo = &img
+	return nil
 }
