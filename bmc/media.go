@@ -112,19 +112,25 @@ func findMedia(svc *gofish.Service) ([]*redfish.VirtualMedia, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range managers {
-		if vm, err := m.VirtualMedia(); err == nil && len(vm) > 0 {
-			return vm, nil
-		}
+	if vm := firstMedia(managers, (*redfish.Manager).VirtualMedia); vm != nil {
+		return vm, nil
 	}
 	systems, err := svc.Systems()
 	if err != nil {
 		return nil, err
 	}
-	for _, sys := range systems {
-		if vm, err := sys.VirtualMedia(); err == nil && len(vm) > 0 {
-			return vm, nil
-		}
+	if vm := firstMedia(systems, (*redfish.ComputerSystem).VirtualMedia); vm != nil {
+		return vm, nil
 	}
 	return nil, errors.New("the BMC has no virtual media")
+}
+
+// firstMedia returns the virtual media of the first of owners that has some.
+func firstMedia[T any](owners []T, media func(T) ([]*redfish.VirtualMedia, error)) []*redfish.VirtualMedia {
+	for _, o := range owners {
+		if vm, err := media(o); err == nil && len(vm) > 0 {
+			return vm
+		}
+	}
+	return nil
 }

@@ -37,12 +37,7 @@ func (e *env) failingInstaller(ctx context.Context, kind, message string, server
 func TestProvisionThroughVirtualMedia(t *testing.T) {
 	t.Parallel()
 	bmc := &fakeBMC{state: jobs.PowerStateOn}
-	e := setup(t, bmc)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	e.installer(ctx, "srv-1")
-	e.submit(t, "prov-vm", jobs.Provision, `{"image":"ubuntu-24.04","boot":"virtual-media"}`)
-	evs := e.events(t, "prov-vm")
+	e, evs := provisioned(t, bmc, "prov-vm", `{"image":"ubuntu-24.04","boot":"virtual-media"}`)
 	if last := evs[len(evs)-1]; last.State != jobs.StateSucceeded {
 		t.Fatalf("provision ended %s %+v", last.State, last.Error)
 	}
