@@ -188,3 +188,32 @@ func TestEndToEndBootAdmission(t *testing.T) {
 		t.Errorf("sim-01 %s after the rejections, want available", srv.State)
 	}
 }
+
+// An inspect gives a server with no boot MAC the MAC of the first NIC its
+// BMC reports, through real bmclib, unless another server has it.
+func TestEndToEndInspectFindsTheBootMAC(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDev(t, redisURL, 1)
+	ctx := context.Background()
+	st := s.dev.backend.store
+	sim := s.sim(t, "sim-01")
+	user, pass := sim.Credentials()
+	enrol(t, s, "twin", jobs.BMC{Address: sim.Addr(), Provider: jobs.ProviderRedfish}, user, pass)
+	s.publish(t, "inspect", "twin-inspect", `{"id":"twin-inspect","type":"inspect","server":"twin"}`)
+	s.collect(t, events.Filter{Job: "twin-inspect", Type: "job"}, time.Minute, terminal)
+	if srv, _ := st.Server(ctx, "twin"); srv.BootMAC != "" {
+		t.Errorf("twin took boot MAC %s, which is sim-01's", srv.BootMAC)
+	}
+	if _, err := st.UpdateServer(ctx, "sim-01", func(srv *jobs.Server, _ *jobs.Credentials) error { srv.BootMAC = ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "inspect", "sim-inspect", `{"id":"sim-inspect","type":"inspect","server":"sim-01"}`)
+	evs := s.collect(t, events.Filter{Job: "sim-inspect", Type: "job"}, time.Minute, terminal)
+	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
+		t.Fatalf("inspect ended %s", last.Type)
+	}
+	if srv, _ := st.Server(ctx, "sim-01"); srv.BootMAC != simMAC(0) {
+		t.Errorf("sim-01's boot MAC after the inspect %q, want its NIC's %s", srv.BootMAC, simMAC(0))
+	}
+}
