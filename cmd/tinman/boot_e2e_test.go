@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/tinmanhq/tinman/bmc/bmcsim"
 	"github.com/tinmanhq/tinman/boot"
 	"github.com/tinmanhq/tinman/events"
@@ -51,9 +53,11 @@ func bootPost(t *testing.T, url, body string) int {
 func TestEndToEndBootService(t *testing.T) {
 	t.Parallel()
 	redisURL, _ := servicetest.Redis(t)
+	logs := &servicetest.Buffer{}
 	s := startDevWith(t, redisURL, 1, func(c *devConfig) {
 		c.InstallerDelay = time.Hour // this test is the installer
 		c.Worker.WaitPoll = 200 * time.Millisecond
+		c.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
 	})
 	base, mac := s.dev.bootURL, strings.ToUpper(strings.ReplaceAll(simMAC(0), ":", "-"))
 	exit := "#!ipxe\nexit\n"
@@ -124,6 +128,12 @@ func TestEndToEndBootService(t *testing.T) {
 	}
 	if code := bootPost(t, meta.CallbackURL, report("booted")); code != http.StatusUnauthorized {
 		t.Errorf("a report with the ended job's token = %d, want 401", code)
+	}
+	if !strings.Contains(logs.String(), "boot metadata served") {
+		t.Fatal("the boot service's logs were not captured: the next check proves nothing")
+	}
+	if strings.Contains(logs.String(), meta.Token) {
+		t.Error("a log line carries the job's boot token")
 	}
 }
 

@@ -245,6 +245,9 @@ func (in *simInstaller) fetch(ctx context.Context, u string, read func(io.Reader
 	}
 	resp, err := in.http.Do(req)
 	if err != nil {
+		if ue := new(url.Error); errors.As(err, &ue) {
+			ue.URL = redactToken(ue.URL) // the error is logged: no token in it
+		}
 		return err
 	}
 	defer resp.Body.Close()
