@@ -29,6 +29,10 @@ type Store interface {
 	UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
+	AddImage(ctx context.Context, img jobs.Image) (jobs.Image, error)
+	Image(ctx context.Context, name string) (jobs.Image, error)
+	Images(ctx context.Context) ([]jobs.Image, error)
+	RemoveImage(ctx context.Context, name string) error
 }
 
 // Submitter records a job request as submitted and puts it on NATS,

@@ -133,11 +133,24 @@ func requireJSON(r *http.Request) error {
 // errUnsupportedMedia is a body that is not JSON.
 var errUnsupportedMedia = errors.New("the body must be application/json, declared once")
 
-// admit refuses early, by the rules the dispatcher applies (jobs.Admit),
-// what it would refuse for certain. The dispatcher checks again and claims
-// the server: what it refuses later shows as state "rejected". An unknown
-// server is a bad request here (400), as the contract says.
+// admit refuses early, by the rules the dispatcher applies (jobs.Admit,
+// jobs.AdmitImage), what it would refuse for certain. The dispatcher
+// checks again and claims the server: what it refuses later shows as state
+// "rejected". An unknown server or image is a bad request here (400), as
+// the contract says.
 func (a *API) admit(ctx context.Context, req jobs.Request) error {
+	err := a.admitServer(ctx, req)
+	if err == nil {
+		err = jobs.AdmitImageFrom(ctx, req, a.cfg.Store.Image)
+	}
+	if e := new(jobs.Error); errors.As(err, &e) && e.Code == jobs.CodeNotFound {
+		return jobs.Invalid(e.Field, e.Message)
+	}
+	return err
+}
+
+// admitServer applies jobs.Admit to the request's server.
+func (a *API) admitServer(ctx context.Context, req jobs.Request) error {
 	if !req.Type.TargetsServer() {
 		return nil
 	}
@@ -149,14 +162,10 @@ func (a *API) admit(ctx context.Context, req jobs.Request) error {
 	case jobs.CodeOf(err) != jobs.CodeNotFound:
 		return fmt.Errorf("read server %s: %w", req.Server, err)
 	}
-	refused := jobs.Admit(req, found)
-	switch {
-	case refused == nil:
-		return nil
-	case refused.Code == jobs.CodeNotFound:
-		return jobs.Invalid(refused.Field, refused.Message)
+	if refused := jobs.Admit(req, found); refused != nil {
+		return refused
 	}
-	return refused
+	return nil
 }
 
 // submit records req as submitted, publishes it and returns the job's

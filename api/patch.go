@@ -17,7 +17,7 @@ import (
 // value removing its key and "labels": null removing them all; bmc merges
 // field by field; username and password replace the credentials' parts;
 // "maintenance": {"reason": "..."} sets maintenance and "maintenance": null
-// clears it.
+// clears it; "boot_mac": "MAC" sets the boot MAC and null clears it.
 //
 // Its fields are the Go client's wire type; the rest is what check reads
 // from them.
@@ -28,6 +28,7 @@ type ServerPatch struct {
 	clearLabels bool
 	maintenance *jobs.Maintenance
 	clearMaint  bool
+	bootMAC     *string // "" clears
 }
 
 // BMCPatch changes some of a server's BMC settings: the Go client's wire
@@ -77,14 +78,14 @@ func refuseNulls(body []byte) error {
 
 // adminOnly reports whether the patch changes more than maintenance.
 func (p *ServerPatch) adminOnly() bool {
-	return p.Labels != nil || p.BMC != nil || p.credentials()
+	return p.Labels != nil || p.BMC != nil || p.credentials() || p.BootMAC != nil
 }
 
 // check validates the patch and that role may apply it.
 func (p *ServerPatch) check(role Role) error {
 	switch {
 	case !p.adminOnly() && p.Maintenance == nil:
-		return jobs.Invalid("", "the patch changes nothing: give labels, bmc, username, password or maintenance")
+		return jobs.Invalid("", "the patch changes nothing: give labels, bmc, username, password, boot_mac or maintenance")
 	case p.adminOnly() && role < RoleAdmin:
 		return errForbidden
 	}
@@ -92,6 +93,9 @@ func (p *ServerPatch) check(role Role) error {
 		return err
 	}
 	if err := p.checkMaintenance(); err != nil {
+		return err
+	}
+	if err := p.checkBootMAC(); err != nil {
 		return err
 	}
 	if p.BMC != nil {
@@ -140,6 +144,26 @@ func (p *ServerPatch) checkMaintenance() error {
 	return nil
 }
 
+func (p *ServerPatch) checkBootMAC() error {
+	switch {
+	case p.BootMAC == nil:
+		return nil
+	case bytes.Equal(p.BootMAC, null):
+		p.bootMAC = new(string)
+		return nil
+	}
+	var raw string
+	if err := json.Unmarshal(p.BootMAC, &raw); err != nil {
+		return jobs.Invalid("boot_mac", "must be a MAC address as a string (null clears it)")
+	}
+	mac, err := jobs.ParseMAC("boot_mac", raw)
+	if err != nil {
+		return err
+	}
+	p.bootMAC = &mac
+	return nil
+}
+
 func (b *BMCPatch) check() error {
 	switch {
 	case b.Address != nil && *b.Address == "":
@@ -168,6 +192,9 @@ func (p *ServerPatch) apply(srv *jobs.Server, creds *jobs.Credentials, by string
 	}
 	if p.Password != nil {
 		creds.Password = *p.Password
+	}
+	if p.bootMAC != nil {
+		srv.BootMAC = *p.bootMAC
 	}
 	switch {
 	case p.clearMaint:

@@ -49,6 +49,11 @@ func (a *API) routes() []routeSpec {
 		{"DELETE /v1/servers/{id}", RoleAdmin, http.HandlerFunc(a.removeServer)},
 		{"POST /v1/servers/{id}/callbacks", RoleNone, a.callbacksHandler()},
 
+		{"POST /v1/images", RoleAdmin, http.HandlerFunc(a.addImage)},
+		{"GET /v1/images", RoleViewer, http.HandlerFunc(a.listImages)},
+		{"GET /v1/images/{name}", RoleViewer, http.HandlerFunc(a.getImage)},
+		{"DELETE /v1/images/{name}", RoleAdmin, http.HandlerFunc(a.removeImage)},
+
 		{"POST /v1/webhooks/github", RoleNone, a.webhookHandler(Webhooks.ServeGitHub)},
 		{"POST /v1/webhooks/generic", RoleNone, a.webhookHandler(Webhooks.ServeGeneric)},
 

@@ -22,6 +22,13 @@ type Enrolment = client.Enrolment
 func enrolled(e Enrolment) (jobs.Server, jobs.Credentials, error) {
 	srv := jobs.Server{ID: e.ID, BMC: e.BMC, Labels: e.Labels, Site: e.Site}
 	creds := jobs.Credentials{Username: e.Username, Password: e.Password}
+	if e.BootMAC != "" {
+		mac, err := jobs.ParseMAC("boot_mac", e.BootMAC)
+		if err != nil {
+			return srv, creds, err
+		}
+		srv.BootMAC = mac
+	}
 	if err := srv.Validate(); err != nil {
 		return srv, creds, err
 	}

@@ -25,6 +25,9 @@ var seams = []struct {
 	{"bmclib", "github.com/bmc-toolbox/", map[string]string{
 		"bmc": "the hardware port's adapter",
 	}},
+	{"gofish", "github.com/stmcginnis/gofish", map[string]string{
+		"bmc": "the hardware port's adapter: what bmclib cannot read (the virtual media's state)",
+	}},
 }
 
 // TestOneSeamPerSystem: only the listed packages import each external system.
@@ -74,7 +77,7 @@ func TestClientBuildsNoServer(t *testing.T) {
 	t.Parallel()
 	serverParts := []string{"github.com/redis/", "github.com/hibiken/", "github.com/bmc-toolbox/", "github.com/prometheus/",
 		module + "api", module + "store", module + "dispatch", module + "workers", module + "bmc", module + "callback",
-		module + "webhook", module + "servicetest"}
+		module + "webhook", module + "servicetest", module + "boot"}
 	byPath := map[string]*pkg{}
 	for _, p := range modulePackages(t) {
 		byPath[p.Path] = p

@@ -58,6 +58,9 @@ type Session struct {
 	client   *bmclib.Client
 	provider string
 	timeout  time.Duration
+	// redfish reads what bmclib cannot (the virtual media's state); nil
+	// over IPMI.
+	redfish *redfishReader
 }
 
 // driverName is bmclib's registry name for each provider.
@@ -79,16 +82,19 @@ func (d *Dialer) Open(ctx context.Context, srv jobs.Server, creds jobs.Credentia
 	}
 	host, port := splitAddress(srv.BMC.Address)
 	opts := []bmclib.Option{bmclib.WithLogger(d.logr())}
+	var reader *redfishReader
 	switch srv.BMC.Provider {
 	case jobs.ProviderRedfish:
 		opts = append(opts, bmclib.WithRedfishPort(port))
+		var roots *x509.CertPool
 		if srv.BMC.VerifyTLS {
-			roots, err := x509.SystemCertPool()
-			if err != nil {
+			var err error
+			if roots, err = x509.SystemCertPool(); err != nil {
 				return nil, fmt.Errorf("load system roots: %w", err)
 			}
 			opts = append(opts, bmclib.WithSecureTLS(roots))
 		}
+		reader = newRedfishReader(host, port, creds, roots)
 	case jobs.ProviderIPMI:
 		opts = append(opts, bmclib.WithIpmitoolPort(port))
 		if srv.BMC.CipherSuite > 0 {
@@ -100,7 +106,7 @@ func (d *Dialer) Open(ctx context.Context, srv jobs.Server, creds jobs.Credentia
 	}
 	client := bmclib.NewClient(host, creds.Username, creds.Password, opts...)
 	client.Registry.Drivers = client.Registry.For(driver)
-	s := &Session{client: client, provider: driver, timeout: d.cfg.CallTimeout}
+	s := &Session{client: client, provider: driver, timeout: d.cfg.CallTimeout, redfish: reader}
 	err = s.call(ctx, "open", func(ctx context.Context) error { return client.Open(ctx) })
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 // Package callback receives what installers and agents report about the
-// servers they run on (installed, booted, wiped), over NATS
-// (tinman.callbacks.<server>) or HTTP (POST /v1/servers/{id}/callbacks).
+// servers they run on (installed, booted, wiped, or a failure:
+// checksum_mismatch, failed), over NATS (tinman.callbacks.<server>) or HTTP
+// (POST /v1/servers/{id}/callbacks, and the boot service's POST
+// /boot/callbacks/{id}).
 // Each report carries the job's token, which Tinman handed to the machine in
 // its boot configuration; a report without the right token changes nothing.
 // An accepted report wakes the waiting workflow at once.
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -24,18 +27,24 @@ import (
 // ErrUnauthorized says a report's token does not match its job's.
 var ErrUnauthorized = errors.New("callback not authorized")
 
-// Report is what an installer sends.
+// Report is what an installer sends. Message says what failed, with a
+// failure event only.
 type Report struct {
-	JobID string `json:"job_id"`
-	Token string `json:"token"`
-	Event string `json:"event"`
+	JobID   string `json:"job_id"`
+	Token   string `json:"token"`
+	Event   string `json:"event"`
+	Message string `json:"message,omitempty"`
 }
+
+// maxMessage bounds a failure report's message, in characters.
+const maxMessage = 1024
 
 // Store is what the receiver needs of the records.
 type Store interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	RecordCallback(ctx context.Context, jobID, kind string) error
+	RecordFailure(ctx context.Context, jobID, kind, message string) error
 	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
 }
 
@@ -59,8 +68,8 @@ func NewReceiver(st Store, wake Waker, log zerolog.Logger) *Receiver {
 
 // events each boot purpose may report.
 var allowed = map[string][]string{
-	"install": {store.CallbackInstalled, store.CallbackBooted},
-	"wipe":    {store.CallbackWiped},
+	"install": {store.CallbackInstalled, store.CallbackBooted, store.CallbackChecksumMismatch, store.CallbackFailed},
+	"wipe":    {store.CallbackWiped, store.CallbackFailed},
 }
 
 // Receive checks a report about server and records it. Bad input is a
@@ -93,12 +102,20 @@ func (r *Receiver) Receive(ctx context.Context, server string, body []byte) erro
 				Message: "booted before installed: the installer reports installed first"}
 		}
 	}
-	if err := r.store.RecordCallback(ctx, rep.JobID, rep.Event); err != nil {
+	if err := r.record(ctx, rep); err != nil {
 		return err
 	}
 	r.log.Info().Str("server", server).Str("job_id", rep.JobID).Str("event", rep.Event).Msg("callback received")
 	r.wakeJob(ctx, rep.JobID)
 	return nil
+}
+
+// record stores an accepted report: a failure with its message.
+func (r *Receiver) record(ctx context.Context, rep Report) error {
+	if slices.Contains(store.FailureKinds(), rep.Event) {
+		return r.store.RecordFailure(ctx, rep.JobID, rep.Event, rep.Message)
+	}
+	return r.store.RecordCallback(ctx, rep.JobID, rep.Event)
 }
 
 func decode(body []byte) (Report, error) {
@@ -113,11 +130,11 @@ func decode(body []byte) (Report, error) {
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return rep, jobs.Invalid("", "not a JSON callback object")
 	}
-	fields := map[string]*string{"job_id": &rep.JobID, "token": &rep.Token, "event": &rep.Event}
+	fields := map[string]*string{"job_id": &rep.JobID, "token": &rep.Token, "event": &rep.Event, "message": &rep.Message}
 	for key, raw := range obj { // keys spelt exactly: encoding/json would fold case
 		dst, known := fields[key]
 		if !known {
-			return rep, jobs.Invalid(key, "is not allowed: a callback has job_id, token and event")
+			return rep, jobs.Invalid(key, "is not allowed: a callback has job_id, token, event and, for a failure, message")
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			return rep, jobs.Invalid(key, "must be a string")
@@ -129,7 +146,11 @@ func decode(body []byte) (Report, error) {
 	case rep.Token == "":
 		return rep, jobs.Invalid("token", "is required")
 	case rep.Event == "":
-		return rep, jobs.Invalid("event", "is required: installed, booted or wiped")
+		return rep, jobs.Invalid("event", "is required: installed, booted, wiped, checksum_mismatch or failed")
+	case rep.Message != "" && !slices.Contains(store.FailureKinds(), rep.Event):
+		return rep, jobs.Invalid("message", "goes only with a failure: checksum_mismatch or failed")
+	case utf8.RuneCountInString(rep.Message) > maxMessage:
+		return rep, jobs.Invalid("message", fmt.Sprintf("must be at most %d characters", maxMessage))
 	}
 	return rep, nil
 }

@@ -63,20 +63,25 @@ type Enrolment struct {
 	// Site groups the server with the workers that reach its BMC (default
 	// "default"); its jobs wait for a worker of that site.
 	Site string `json:"site,omitempty"`
+	// BootMAC is the MAC the server boots from the network with (any case,
+	// ":" or "-"); the API keeps it lower case with ":".
+	BootMAC string `json:"boot_mac,omitempty"`
 }
 
 // ServerPatch is the body of PATCH /v1/servers/{id}, a JSON merge patch
 // (RFC 7396): what is absent stays. Labels merges key by key, a null value
 // removing its key and a null Labels removing them all; BMC merges field by
 // field; Username and Password replace the credentials' parts; Maintenance
-// {"reason": "..."} sets maintenance and null clears it. Changing only
-// Maintenance needs the operator role, anything else admin.
+// {"reason": "..."} sets maintenance and null clears it; BootMAC "MAC"
+// sets the boot MAC and null clears it. Changing only Maintenance needs the
+// operator role, anything else admin.
 type ServerPatch struct {
 	Labels      json.RawMessage `json:"labels,omitempty"`
 	BMC         *BMCPatch       `json:"bmc,omitempty"`
 	Username    *string         `json:"username,omitempty"`
 	Password    *string         `json:"password,omitempty"`
 	Maintenance json.RawMessage `json:"maintenance,omitempty"`
+	BootMAC     json.RawMessage `json:"boot_mac,omitempty"`
 }
 
 // BMCPatch changes some of a server's BMC settings: the fields given.
@@ -85,6 +90,28 @@ type BMCPatch struct {
 	Provider    *jobs.Provider `json:"provider,omitempty"`
 	CipherSuite *int           `json:"cipher_suite,omitempty"`
 	VerifyTLS   *bool          `json:"verify_tls,omitempty"`
+}
+
+// ImageList is the answer to GET /v1/images, by name.
+type ImageList struct {
+	Images []jobs.Image `json:"images"`
+}
+
+// NewImage is the body of POST /v1/images: a catalogue entry. Each URL is
+// http:// or https://, or a path under the boot service's files
+// (--images-dir), served as <boot-url>/boot/files/<path>.
+type NewImage struct {
+	Name      string `json:"name"`
+	KernelURL string `json:"kernel_url"`
+	InitrdURL string `json:"initrd_url"`
+	ISOURL    string `json:"iso_url,omitempty"`
+	ImageURL  string `json:"image_url"`
+	SHA256    string `json:"sha256"`
+}
+
+// Image is the catalogue entry n describes.
+func (n NewImage) Image() jobs.Image {
+	return jobs.Image{Name: n.Name, KernelURL: n.KernelURL, InitrdURL: n.InitrdURL, ISOURL: n.ISOURL, ImageURL: n.ImageURL, SHA256: n.SHA256}
 }
 
 // JobQuery filters GET /v1/jobs; the zero JobQuery lists the newest jobs.

@@ -92,6 +92,7 @@ type Store interface {
 	Server(ctx context.Context, id string) (jobs.Server, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
+	Image(ctx context.Context, name string) (jobs.Image, error)
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -299,11 +300,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetst
 	return nil
 }
 
-// admit checks that the request's server can take it, and returns the
-// server (nil for a job on no server).
+// admit checks that the request's server can take it and that the image
+// it names is in the catalogue, then claims the server's lifecycle state;
+// it returns the server (nil for a job on no server).
 func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) (*jobs.Server, error) {
 	if !req.Type.TargetsServer() {
-		return nil, nil
+		return nil, jobs.AdmitImageFrom(ctx, req, d.store.Image)
 	}
 	srv, err := enrolled(ctx, d.store, req.Server)
 	if err != nil {
@@ -311,6 +313,9 @@ func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) (*jobs.Server,
 	}
 	if refused := jobs.Admit(req, srv); refused != nil {
 		return nil, refused
+	}
+	if err := jobs.AdmitImageFrom(ctx, req, d.store.Image); err != nil {
+		return nil, err
 	}
 	return srv, d.claim(ctx, req)
 }

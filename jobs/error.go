@@ -24,6 +24,12 @@ const (
 	CodeUnsupportedOperation Code = "unsupported_operation"
 	CodeBMCError             Code = "bmc_error"
 	CodePowerStateUnverified Code = "power_state_unverified"
+
+	// CodeChecksumMismatch: the installer found that the disk image it
+	// downloaded does not have the catalogue's SHA-256, and wrote nothing.
+	CodeChecksumMismatch Code = "checksum_mismatch"
+	// CodeInstallerFailed: the installer or wiper reported another failure.
+	CodeInstallerFailed Code = "installer_failed"
 )
 
 // Error is a coded domain error. Retryable says whether trying again may help.

@@ -42,6 +42,23 @@ type Drive struct {
 	CapacityBytes int64  `json:"capacity_bytes,omitempty"`
 }
 
+// FirstMAC returns the MAC of the first NIC that reports one, in
+// ParseMAC's form; "" when none does.
+func (inv Inventory) FirstMAC() string {
+	for _, n := range inv.NICs {
+		if mac, err := ParseMAC("", n.MAC); err == nil {
+			return mac
+		}
+	}
+	return ""
+}
+
+// VirtualMedia is a BMC's virtual CD as it reads back.
+type VirtualMedia struct {
+	Image    string `json:"image,omitempty"`
+	Inserted bool   `json:"inserted"`
+}
+
 // InventorySummary is what an inspect job's event says of the inventory.
 type InventorySummary struct {
 	Vendor      string `json:"vendor,omitempty"`

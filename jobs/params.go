@@ -97,22 +97,58 @@ func (p *NoParams) UnmarshalJSON(data []byte) error { return decodeParams(data, 
 
 func (*NoParams) members() []member { return nil }
 
+func (*NoParams) optional() {}
+
 // ProvisionParams are the params of a provision job.
 type ProvisionParams struct {
+	// Image names a catalogue image.
 	Image string `json:"image"`
+	// Boot is how the server boots into the installer (default pxe).
+	Boot BootMethod `json:"boot,omitempty"`
 }
 
 // Validate implements Params.
 func (p *ProvisionParams) Validate() error {
-	return validImage("params.image", p.Image)
+	if err := validImage("params.image", p.Image); err != nil {
+		return err
+	}
+	if p.Boot != "" {
+		return oneOf("params.boot", p.Boot, BootMethods())
+	}
+	return nil
 }
 
 // UnmarshalJSON decodes p as Request.DecodeParams does.
 func (p *ProvisionParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
 
 func (p *ProvisionParams) members() []member {
+	return []member{{"image", text(&p.Image)}, {"boot", text(&p.Boot)}}
+}
+
+// DeprovisionParams are the params of a deprovision job, all optional.
+type DeprovisionParams struct {
+	// Image names the catalogue image whose kernel and initrd boot the
+	// wiper; by default the worker's installer image, else the image the
+	// server was last provisioned with.
+	Image string `json:"image,omitempty"`
+}
+
+// Validate implements Params.
+func (p *DeprovisionParams) Validate() error {
+	if p.Image == "" {
+		return nil
+	}
+	return validImage("params.image", p.Image)
+}
+
+// UnmarshalJSON decodes p as Request.DecodeParams does.
+func (p *DeprovisionParams) UnmarshalJSON(data []byte) error { return decodeParams(data, p) }
+
+func (p *DeprovisionParams) members() []member {
 	return []member{{"image", text(&p.Image)}}
 }
+
+func (*DeprovisionParams) optional() {}
 
 // BMCResetKind is a kind of BMC reset.
 type BMCResetKind string

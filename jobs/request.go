@@ -132,7 +132,7 @@ func (r Request) DecodeParams() (Params, error) {
 		return nil, err
 	}
 	if len(bytes.TrimSpace(r.Params)) == 0 {
-		if _, none := p.(*NoParams); !none {
+		if _, optional := p.(interface{ optional() }); !optional {
 			return nil, Invalid("params", "is required")
 		}
 		return p, nil
@@ -157,8 +157,10 @@ func newParams(t Type) (paramsObject, error) {
 		return &PowerParams{}, nil
 	case BootDevice:
 		return &BootDeviceParams{}, nil
-	case Inspect, Deprovision:
+	case Inspect:
 		return &NoParams{}, nil
+	case Deprovision:
+		return &DeprovisionParams{}, nil
 	case Provision:
 		return &ProvisionParams{}, nil
 	case BMCReset:

@@ -249,8 +249,9 @@ func TestDecodeParams(t *testing.T) {
 		{jobs.Request{Type: jobs.Power, Params: json.RawMessage(`{"action":"cycle"}`)}, &jobs.PowerParams{Action: jobs.PowerCycle}},
 		{jobs.Request{Type: jobs.BootDevice, Params: json.RawMessage(`{"device":"pxe","efi":true}`)}, &jobs.BootDeviceParams{Device: jobs.BootPXE, EFI: true}},
 		{jobs.Request{Type: jobs.Inspect}, &jobs.NoParams{}},
-		{jobs.Request{Type: jobs.Deprovision, Params: json.RawMessage(`{}`)}, &jobs.NoParams{}},
+		{jobs.Request{Type: jobs.Deprovision, Params: json.RawMessage(`{}`)}, &jobs.DeprovisionParams{}},
 		{jobs.Request{Type: jobs.Provision, Params: json.RawMessage(`{"image":"u"}`)}, &jobs.ProvisionParams{Image: "u"}},
+		{jobs.Request{Type: jobs.Provision, Params: json.RawMessage(`{"image":"u","boot":"virtual-media"}`)}, &jobs.ProvisionParams{Image: "u", Boot: jobs.BootVirtualMedia}},
 		{jobs.Request{Type: jobs.BMCReset, Params: json.RawMessage(`{"kind":"warm"}`)}, &jobs.BMCResetParams{Kind: jobs.BMCResetWarm}},
 		{jobs.Request{Type: jobs.Deploy, Params: json.RawMessage(`{"image":"u","selector":{"a":"b"},"batch_size":3}`)}, &jobs.DeployParams{Image: "u", Selector: map[string]string{"a": "b"}, BatchSize: new(3)}},
 	}

@@ -66,8 +66,13 @@ type Server struct {
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	// LastError says why the server is in state error, and which job failed.
 	LastError *ServerFailure `json:"last_error,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// BootMAC is the MAC address the server boots from the network with:
+	// the boot service knows a machine by it. Unique across the fleet.
+	BootMAC string `json:"boot_mac,omitempty"`
+	// Image is the catalogue image the server was last provisioned with.
+	Image     string    `json:"image,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // BMC says where and how a server's BMC is reached.
@@ -116,6 +121,9 @@ func (s Server) Validate() error {
 		return Invalid("bmc.provider", "must be one of redfish, ipmi")
 	case s.Site != "" && !ValidSite(s.Site):
 		return Invalid("site", "must match "+sitePattern.String())
+	}
+	if err := validBootMAC(s.BootMAC); err != nil {
+		return err
 	}
 	return validAddress(s.BMC.Address)
 }

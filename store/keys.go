@@ -25,6 +25,7 @@ const (
 	breakersOpen   = "tinman:breakers-open"  // set: the servers whose circuit breaker is open
 	layoutKey      = "tinman:layout"         // the key layout's version (migrate.go)
 	keyCheckKey    = "tinman:key-check"      // a value sealed with the deployment's secret key (keycheck.go)
+	imageIndexKey  = "tinman:images"         // set: every catalogue image name
 )
 
 // Prefixes, each followed by one id.
@@ -45,6 +46,9 @@ const (
 	breakerPrefix      = "tinman:breaker:"                  // server id: consecutive unreachable answers
 	probePrefix        = "tinman:probe:"                    // server id: the breaker probe's claim
 	bootConfigPrefix   = "tinman:bootcfg:"                  // server id: the boot configuration
+	bootTokenPrefix    = "tinman:boot-token:"               // SHA-256 of a boot token: the server it boots
+	macPrefix          = "tinman:mac:"                      // boot MAC: the server that boots with it
+	imagePrefix        = "tinman:image:"                    // image name: the catalogue entry
 	labelPrefix        = "tinman:label:"                    // "key=value": the servers with that label
 	roundPrefix        = "tinman:round:"                    // round name: one periodic task's claim
 	githubDelivery     = "tinman:webhook:delivery:github:"  // GitHub delivery id: its job
@@ -56,10 +60,10 @@ const (
 
 // keyLayout is every fixed name and prefix, for the layout tests.
 var keyLayout = struct{ fixed, prefixes []string }{
-	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey},
+	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey, imageIndexKey},
 	prefixes: []string{jobPrefix, seqPrefix, submittedPrefix, cancelPrefix, waitingPrefix, callbacksPrefix,
 		outboxJobPrefix, outboxServerPrefix, serverJobsPrefix, serverPrefix, leasePrefix, fencePrefix,
-		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, labelPrefix, roundPrefix,
+		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, bootTokenPrefix, macPrefix, imagePrefix, labelPrefix, roundPrefix,
 		githubDelivery, genericDelivery, githubBody, genericBody, githubEvent},
 }
 
@@ -69,21 +73,24 @@ func KeyNames() (fixed, prefixes []string) {
 	return append([]string(nil), keyLayout.fixed...), append([]string(nil), keyLayout.prefixes...)
 }
 
-func jobKey(id string) string            { return jobPrefix + id }
-func seqKey(jobID string) string         { return seqPrefix + jobID }
-func submittedKey(jobID string) string   { return submittedPrefix + jobID }
-func cancelKey(jobID string) string      { return cancelPrefix + jobID }
-func waitingKey(jobID string) string     { return waitingPrefix + jobID }
-func callbacksKey(jobID string) string   { return callbacksPrefix + jobID }
-func serverJobsKey(server string) string { return serverJobsPrefix + server }
-func serverKey(id string) string         { return serverPrefix + id }
-func leaseKey(server string) string      { return leasePrefix + server }
-func fenceKey(server string) string      { return fencePrefix + server }
-func paceKey(server string) string       { return pacePrefix + server }
-func breakerKey(server string) string    { return breakerPrefix + server }
-func probeKey(server string) string      { return probePrefix + server }
-func bootConfigKey(server string) string { return bootConfigPrefix + server }
-func roundKey(name string) string        { return roundPrefix + name }
+func jobKey(id string) string              { return jobPrefix + id }
+func seqKey(jobID string) string           { return seqPrefix + jobID }
+func submittedKey(jobID string) string     { return submittedPrefix + jobID }
+func cancelKey(jobID string) string        { return cancelPrefix + jobID }
+func waitingKey(jobID string) string       { return waitingPrefix + jobID }
+func callbacksKey(jobID string) string     { return callbacksPrefix + jobID }
+func serverJobsKey(server string) string   { return serverJobsPrefix + server }
+func serverKey(id string) string           { return serverPrefix + id }
+func leaseKey(server string) string        { return leasePrefix + server }
+func fenceKey(server string) string        { return fencePrefix + server }
+func paceKey(server string) string         { return pacePrefix + server }
+func breakerKey(server string) string      { return breakerPrefix + server }
+func probeKey(server string) string        { return probePrefix + server }
+func bootConfigKey(server string) string   { return bootConfigPrefix + server }
+func bootTokenKey(tokenHash string) string { return bootTokenPrefix + tokenHash }
+func macKey(mac string) string             { return macPrefix + mac }
+func imageKey(name string) string          { return imagePrefix + name }
+func roundKey(name string) string          { return roundPrefix + name }
 
 // labelKey is the set of servers labelled k=v. Label keys hold no "=", so
 // the first "=" ends the key.

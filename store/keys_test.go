@@ -46,6 +46,7 @@ func TestKeyBuildersUseTheirPrefix(t *testing.T) {
 		waitingPrefix: waitingKey, callbacksPrefix: callbacksKey, serverJobsPrefix: serverJobsKey,
 		serverPrefix: serverKey, leasePrefix: leaseKey, fencePrefix: fenceKey, pacePrefix: paceKey,
 		breakerPrefix: breakerKey, probePrefix: probeKey, bootConfigPrefix: bootConfigKey, roundPrefix: roundKey,
+		bootTokenPrefix: bootTokenKey, macPrefix: macKey, imagePrefix: imageKey,
 		outboxJobPrefix:    func(id string) string { return jobStream(id).listKey() },
 		outboxServerPrefix: func(id string) string { return serverStream(id).listKey() },
 		labelPrefix:        func(id string) string { return labelKey("k", id) },

@@ -53,7 +53,8 @@ func (s *Store) unseal(id, sealed string) (jobs.Credentials, error) {
 	return jobs.Credentials{Username: c.Username, Password: c.Password}, nil
 }
 
-// PutServer enrols or replaces a server and its BMC credentials.
+// PutServer enrols or replaces a server and its BMC credentials. A boot
+// MAC another server has is a conflict naming boot_mac.
 func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error {
 	if err := srv.Validate(); err != nil {
 		return err
@@ -76,19 +77,37 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	if err != nil {
 		return err
 	}
-	old, _ := s.serverRecord(ctx, srv.ID) // its labels go, its event numbering goes on
-	data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed, Seq: old.Seq})
-	if err != nil {
-		return fmt.Errorf("marshal server %s: %w", srv.ID, err)
+	key := serverKey(srv.ID)
+	for range 20 {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			var old serverRecord // its labels and boot MAC go, its event numbering goes on
+			if data, err := tx.Get(ctx, key).Bytes(); err == nil {
+				old, _ = decodeServer(srv.ID, data)
+			}
+			if err := claimMAC(ctx, tx, srv.ID, srv.BootMAC); err != nil {
+				return err
+			}
+			data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed, Seq: old.Seq})
+			if err != nil {
+				return fmt.Errorf("marshal server %s: %w", srv.ID, err)
+			}
+			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.Set(ctx, key, data, 0)
+				pipe.SAdd(ctx, serverIndexKey, srv.ID)
+				indexLabels(ctx, pipe, srv.ID, old.Labels, srv.Labels)
+				indexMAC(ctx, pipe, srv.ID, old.BootMAC, srv.BootMAC)
+				return nil
+			})
+			return err
+		}, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			if err != nil && !errors.As(err, new(*jobs.Error)) {
+				err = fmt.Errorf("put server %s: %w", srv.ID, err)
+			}
+			return err
+		}
 	}
-	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, serverKey(srv.ID), data, 0)
-	pipe.SAdd(ctx, serverIndexKey, srv.ID)
-	indexLabels(ctx, pipe, srv.ID, old.Labels, srv.Labels)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("put server %s: %w", srv.ID, err)
-	}
-	return nil
+	return fmt.Errorf("put server %s: too many concurrent changes", srv.ID)
 }
 
 // indexLabels moves server id from the label sets of before to those of after.
@@ -154,9 +173,30 @@ func (s *Store) SetPowerState(ctx context.Context, id string, p jobs.PowerState)
 	return s.updateServer(ctx, id, func(rec *serverRecord) error { rec.PowerState = p; return nil })
 }
 
-// SetInventory stores the hardware inventory read from a server's BMC.
+// SetProvisionedImage records the catalogue image a server was provisioned with.
+func (s *Store) SetProvisionedImage(ctx context.Context, id, image string) error {
+	return s.updateServer(ctx, id, func(rec *serverRecord) error { rec.Image = image; return nil })
+}
+
+// SetInventory stores the hardware inventory read from a server's BMC. A
+// server with no boot MAC takes the first MAC of its NICs, unless another
+// server has it.
 func (s *Store) SetInventory(ctx context.Context, id string, inv jobs.Inventory) error {
-	return s.updateServer(ctx, id, func(rec *serverRecord) error { rec.Inventory = &inv; return nil })
+	store := func(adopt bool) error {
+		return s.updateServer(ctx, id, func(rec *serverRecord) error {
+			rec.Inventory = &inv
+			if adopt && rec.BootMAC == "" {
+				rec.BootMAC = inv.FirstMAC()
+			}
+			return nil
+		})
+	}
+	err := store(true)
+	if e := jobs.AsError(err); e != nil && e.Field == "boot_mac" {
+		s.cfg.Logger.Warn().Str("server", id).Msg("the inspected NIC's MAC is another server's boot MAC: boot_mac left unset")
+		return store(false)
+	}
+	return err
 }
 
 // Inventory returns the server's last inventory, or a not_found error.
@@ -252,9 +292,17 @@ func (s *Store) updateServerTx(ctx context.Context, id string, change func(*serv
 			if rec, err = decodeServer(id, data); err != nil {
 				return err
 			}
+			prevMAC := rec.BootMAC
 			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				if err := change(&rec, pipe); err != nil {
 					return err
+				}
+				if rec.BootMAC != prevMAC {
+					// Read and watched on tx now, before the queued commands are sent.
+					if err := claimMAC(ctx, tx, id, rec.BootMAC); err != nil {
+						return err
+					}
+					indexMAC(ctx, pipe, id, prevMAC, rec.BootMAC)
 				}
 				rec.UpdatedAt = time.Now().UTC()
 				out, err := json.Marshal(rec)
@@ -295,6 +343,7 @@ func (s *Store) RemoveServer(ctx context.Context, id string) error {
 	}
 	pipe := s.rdb.TxPipeline()
 	pipe.Del(ctx, serverKey(id), breakerKey(id), paceKey(id))
+	indexMAC(ctx, pipe, id, srv.BootMAC, "")
 	pipe.SRem(ctx, serverIndexKey, id)
 	indexLabels(ctx, pipe, id, srv.Labels, nil)
 	pipe.SRem(ctx, breakersOpen, id)
@@ -450,4 +499,55 @@ func (s *Store) ReleaseUnstarted(ctx context.Context, id, jobID string) error {
 	}
 	_, err = s.TransitionServer(ctx, id, []jobs.ServerState{srv.State}, srv.Before, jobID, "job "+jobID+" canceled before it ran")
 	return err
+}
+
+// claimMAC watches the key of boot MAC mac on tx and refuses it, as a
+// conflict naming boot_mac, when another server has it. The MAC index is
+// written in the transaction that writes the server record, so it always
+// names the server whose record holds the MAC.
+func claimMAC(ctx context.Context, tx *redis.Tx, id, mac string) error {
+	if mac == "" {
+		return nil
+	}
+	if err := tx.Watch(ctx, macKey(mac)).Err(); err != nil {
+		return err
+	}
+	holder, err := tx.Get(ctx, macKey(mac)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if holder != "" && holder != id {
+		return &jobs.Error{Code: jobs.CodeConflict, Field: "boot_mac", Message: fmt.Sprintf("boot MAC %s is server %s's: MACs are unique across the fleet", mac, holder)}
+	}
+	return nil
+}
+
+// indexMAC moves server id's entry in the MAC index from before to after.
+func indexMAC(ctx context.Context, pipe redis.Pipeliner, id, before, after string) {
+	if before == after {
+		return
+	}
+	if before != "" {
+		pipe.Del(ctx, macKey(before))
+	}
+	if after != "" {
+		pipe.Set(ctx, macKey(after), id, 0)
+	}
+}
+
+// ServerByMAC returns the server whose boot MAC is mac (in ParseMAC's
+// form), or not_found.
+func (s *Store) ServerByMAC(ctx context.Context, mac string) (jobs.Server, error) {
+	id, err := s.rdb.Get(ctx, macKey(mac)).Result()
+	if errors.Is(err, redis.Nil) {
+		return jobs.Server{}, jobs.Errorf(jobs.CodeNotFound, false, "no server boots with MAC %s", mac)
+	}
+	if err != nil {
+		return jobs.Server{}, fmt.Errorf("look up MAC %s: %w", mac, err)
+	}
+	srv, err := s.Server(ctx, id)
+	if err == nil && srv.BootMAC != mac {
+		return jobs.Server{}, jobs.Errorf(jobs.CodeNotFound, false, "no server boots with MAC %s", mac)
+	}
+	return srv, err
 }

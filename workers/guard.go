@@ -170,6 +170,7 @@ type hardware interface {
 	BootReader
 	InventoryReader
 	BMCResetter
+	MediaControl
 }
 
 // guardedBMC is the hardware of a job: every call opens the session if need
@@ -226,6 +227,22 @@ func (b guardedBMC) Inventory(ctx context.Context) (inv jobs.Inventory, err erro
 
 func (b guardedBMC) ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error {
 	return guardedCall(ctx, b, "bmc-reset", func(ctx context.Context, c BMCResetter) error { return c.ResetBMC(ctx, kind) })
+}
+
+func (b guardedBMC) InsertMedia(ctx context.Context, url string) error {
+	return guardedCall(ctx, b, "insert-media", func(ctx context.Context, c MediaControl) error { return c.InsertMedia(ctx, url) })
+}
+
+func (b guardedBMC) EjectMedia(ctx context.Context) error {
+	return guardedCall(ctx, b, "eject-media", func(ctx context.Context, c MediaControl) error { return c.EjectMedia(ctx) })
+}
+
+func (b guardedBMC) VirtualMedia(ctx context.Context) (vm jobs.VirtualMedia, err error) {
+	err = guardedCall(ctx, b, "read-media", func(ctx context.Context, c MediaControl) (err error) {
+		vm, err = c.VirtualMedia(ctx)
+		return err
+	})
+	return vm, err
 }
 
 // acquireCallSlot waits for a slot of the process's BMC call budget.

@@ -125,7 +125,7 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 		return w.record(rctx, &job, events.JobSucceeded, d)
 	}
 	job.Error = attemptFailure(ctx, herr)
-	if job.Error.Retryable && job.Attempt < job.MaxAttempts && !errors.Is(herr, asynq.SkipRetry) {
+	if retried(job, job.Error, herr) {
 		job.State = jobs.StateRetrying
 		d.NextAttemptAt = time.Now().Add(w.cfg.Retry.Delay(job.Attempt-1, t))
 		log.Warn().Err(herr).Time("next_attempt_at", d.NextAttemptAt).Msg("job attempt failed: retrying")
@@ -164,6 +164,12 @@ func (w *Worker) leaveLifecycle(ctx context.Context, job jobs.Job, reason string
 	if _, err := w.servers.TransitionServer(ctx, job.Server, []jobs.ServerState{lc.During}, jobs.ServerError, job.ID, reason); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("move server to error (the watchdog will)")
 	}
+}
+
+// retried reports whether an attempt of job that failed with herr, coded
+// e, is followed by another.
+func retried(job jobs.Job, e *jobs.Error, herr error) bool {
+	return e.Retryable && job.Attempt < job.MaxAttempts && !errors.Is(herr, asynq.SkipRetry)
 }
 
 func orNone(s string) string {

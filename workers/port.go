@@ -48,6 +48,14 @@ type BMCResetter interface {
 	ResetBMC(ctx context.Context, kind jobs.BMCResetKind) error
 }
 
+// MediaControl inserts and ejects an ISO in the BMC's virtual CD and reads
+// the drive back (Redfish; IPMI has none).
+type MediaControl interface {
+	InsertMedia(ctx context.Context, url string) error
+	EjectMedia(ctx context.Context) error
+	VirtualMedia(ctx context.Context) (jobs.VirtualMedia, error)
+}
+
 // Connector opens a BMC session for a server.
 type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials) (Session, error)
 
@@ -74,6 +82,7 @@ type ServerRecords interface {
 	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
 	SetPowerState(ctx context.Context, id string, p jobs.PowerState) error
 	SetInventory(ctx context.Context, id string, inv jobs.Inventory) error
+	SetProvisionedImage(ctx context.Context, id, image string) error
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 }
 
@@ -107,6 +116,12 @@ type BootConfigs interface {
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	ClearBootConfig(ctx context.Context, server, jobID string) error
 	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
+	Failure(ctx context.Context, jobID string) (*store.InstallerFailure, error)
+}
+
+// Images is the image catalogue a workflow boots from.
+type Images interface {
+	Image(ctx context.Context, name string) (jobs.Image, error)
 }
 
 // Rounds elects, per round, the one worker that runs a periodic duty
@@ -123,5 +138,6 @@ type Store interface {
 	Breakers
 	Pacing
 	BootConfigs
+	Images
 	Rounds
 }

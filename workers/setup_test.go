@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,35 @@ type fakeBMC struct {
 	// powerOnly: the connector hands out a session with no capability
 	// but power, as a provider without inventory, boot or reset would.
 	powerOnly bool
+	// media is the virtual CD; mediaLies: an insert is accepted and
+	// changes nothing.
+	media     jobs.VirtualMedia
+	mediaLies bool
+}
+
+func (f *fakeBMC) InsertMedia(_ context.Context, url string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "insert "+url)
+	if !f.mediaLies {
+		f.media = jobs.VirtualMedia{Image: url, Inserted: true}
+	}
+	return nil
+}
+
+func (f *fakeBMC) EjectMedia(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "eject")
+	f.media = jobs.VirtualMedia{}
+	return nil
+}
+
+func (f *fakeBMC) VirtualMedia(context.Context) (jobs.VirtualMedia, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "read media")
+	return f.media, nil
 }
 
 // powerOnlySession offers a fakeBMC's power and nothing else.
@@ -195,6 +225,13 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 			t.Fatal(err)
 		}
 	}
+	for _, name := range []string{"ubuntu-24.04", "ubuntu-26.04"} {
+		img := jobs.Image{Name: name, KernelURL: name + "/vmlinuz", InitrdURL: name + "/initrd.img", ISOURL: name + "/installer.iso",
+			ImageURL: name + "/disk.img", SHA256: strings.Repeat("5e", 32)}
+		if _, err := st.AddImage(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+	}
 	policy := workers.DefaultRetryPolicy()
 	policy.Base, policy.Max = 20*time.Millisecond, 50*time.Millisecond
 	connects := &atomic.Int64{}
@@ -221,6 +258,7 @@ func setupFleet(t *testing.T, bmcs map[string]*fakeBMC, tune func(*workers.Confi
 	cfg.Concurrency, cfg.Retry, cfg.PowerVerifyTimeout = 8, policy, 300*time.Millisecond
 	cfg.ShutdownTimeout, cfg.Logger, cfg.LeaseTTL, cfg.DelayedTaskCheckInterval = 5*time.Second, log, 2*time.Second, 50*time.Millisecond
 	cfg.WaitPoll, cfg.Submitter = 100*time.Millisecond, submitter{e}
+	cfg.BootURL = "http://10.0.2.2:8081"
 	tune(&cfg)
 	w, err := workers.New(rdb, st, connect, cfg)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -60,6 +61,14 @@ type Config struct {
 	WaitPoll time.Duration
 	// InstallerTimeout bounds each wait for an installer callback (default 60 min).
 	InstallerTimeout time.Duration
+	// InstallerImage names the catalogue image whose kernel and initrd boot
+	// the wiper of a deprovision that names none ("": the image the server
+	// was last provisioned with).
+	InstallerImage string
+	// BootURL is the boot service's public base URL, on which an image's
+	// relative ISO URL is resolved for virtual media ("": such an image
+	// cannot boot from virtual media).
+	BootURL string
 	// WatchdogInterval is how often stuck servers are looked for (default 1 min).
 	WatchdogInterval time.Duration
 	// RescueInterval is how often jobs whose worker died are looked for
@@ -138,6 +147,8 @@ func (c Config) Validate() error {
 	confcheck.Positive(v, "RescueInterval", c.RescueInterval)
 	v.Require(c.StateDeadlines != nil, "StateDeadlines", "<nil>", "must be set (jobs.StateDeadlines)")
 	confcheck.Positive(v, "PowerVerifyTimeout", c.PowerVerifyTimeout)
+	v.Require(c.InstallerImage == "" || jobs.ValidImageName(c.InstallerImage), "InstallerImage", c.InstallerImage, "must be an image name of the catalogue")
+	v.Require(c.BootURL == "" || validBaseURL(c.BootURL), "BootURL", c.BootURL, "must be an http:// or https:// URL with a host")
 	return errors.Join(v.Err(), c.Retry.Validate())
 }
 
@@ -152,6 +163,11 @@ func (c Config) queues() map[string]int {
 		out[jobs.QueueName("", jobs.Priority(p), false)] = weight
 	}
 	return out
+}
+
+func validBaseURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
 // DefaultQueues returns the queue weights: critical 6, default 3, low 1.
@@ -173,6 +189,7 @@ type Worker struct {
 	breakers Breakers
 	pacing   Pacing
 	boot     BootConfigs
+	images   Images
 	rounds   Rounds
 	connect  Connector
 	log      zerolog.Logger // component worker: the job lines
@@ -193,7 +210,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 	if err := errors.Join(v.Err(), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, rounds: store,
+	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, images: store, rounds: store,
 		connect: connect, log: cfg.Logger.With().Str("component", "worker").Logger(), calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // Step is one checkpointed step of a workflow.
@@ -62,10 +63,14 @@ func (w *Worker) runSteps(ctx context.Context, run *Run, steps []Step) error {
 }
 
 // awaitCallback is a step body that waits for the job's installer to report
-// kind, until timeout after the wait began; then it fails with code.
+// kind, until timeout after the wait began; then it fails with code. A
+// failure the installer reported fails it at once, with the failure's code.
 func (w *Worker) awaitCallback(ctx context.Context, run *Run, b hardware, kind string, timeout time.Duration, code jobs.Code) error {
 	got, err := w.boot.CallbackReceived(ctx, run.Job.ID, kind)
 	if err != nil || got {
+		return err
+	}
+	if err := w.reportedFailure(ctx, run, b); err != nil {
 		return err
 	}
 	what := "callback " + kind
@@ -83,8 +88,21 @@ func (w *Worker) awaitCallback(ctx context.Context, run *Run, b hardware, kind s
 	return &waitError{what: what, poll: w.cfg.WaitPoll}
 }
 
-// giveUp leaves a server whose installer never reported powered off and
-// booting from its disk (a host left looping through its installer helps
+// failureCodes are the job error codes of the failures an installer reports.
+var failureCodes = map[string]jobs.Code{store.CallbackChecksumMismatch: jobs.CodeChecksumMismatch, store.CallbackFailed: jobs.CodeInstallerFailed}
+
+// reportedFailure returns the job's failure, not retried, when its
+// installer reported one: the server is left as giveUp leaves it.
+func (w *Worker) reportedFailure(ctx context.Context, run *Run, b hardware) error {
+	f, err := w.boot.Failure(ctx, run.Job.ID)
+	if err != nil || f == nil {
+		return err
+	}
+	return jobs.Errorf(failureCodes[f.Kind], false, "the installer reported %s: %s; %s", f.Kind, orNone(f.Message), w.giveUp(ctx, run, b))
+}
+
+// giveUp leaves a server whose installer never reported, or reported a
+// failure, powered off and booting from its disk (a host left looping through its installer helps
 // nobody) and says what Tinman knows, for the failure event: the last step done, the power before and
 // after, and the boot configuration it was given (never its token).
 func (w *Worker) giveUp(ctx context.Context, run *Run, b hardware) string {

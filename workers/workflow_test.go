@@ -53,15 +53,20 @@ func steps(evs []events.JobData) []string {
 	return out
 }
 
+// provisioned runs provision id of srv-1, behind bmc, with params and an
+// installer that reports every boot, to its end.
+func provisioned(t *testing.T, bmc *fakeBMC, id, params string) (*env, []events.JobData) {
+	t.Helper()
+	e := setup(t, bmc)
+	e.installer(t.Context(), "srv-1")
+	e.submit(t, id, jobs.Provision, params)
+	return e, e.events(t, id)
+}
+
 func TestProvisionRunsEveryStepAndActivates(t *testing.T) {
 	t.Parallel()
 	bmc := &fakeBMC{state: jobs.PowerStateOn}
-	e := setup(t, bmc)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	e.installer(ctx, "srv-1")
-	e.submit(t, "prov-1", jobs.Provision, `{"image":"ubuntu-24.04"}`)
-	evs := e.events(t, "prov-1")
+	e, evs := provisioned(t, bmc, "prov-1", `{"image":"ubuntu-24.04"}`)
 	if last := evs[len(evs)-1]; last.State != jobs.StateSucceeded {
 		t.Fatalf("provision ended %s %+v", last.State, last.Error)
 	}

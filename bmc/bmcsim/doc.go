@@ -22,8 +22,8 @@
 //	PATCH  /redfish/v1/Systems/1                  SetBootDevice (Boot.BootSourceOverride*)
 //	GET    /redfish/v1/Managers, /Managers/1      ResetBMC, inventory
 //	POST   /redfish/v1/Managers/1/Actions/Manager.Reset         ResetBMC
-//	GET    /redfish/v1/Systems/1/VirtualMedia[/CD1]             SetVirtualMedia
-//	POST   .../CD1/Actions/VirtualMedia.{InsertMedia,EjectMedia}
+//	GET    /redfish/v1/Managers/1/VirtualMedia[/CD]             SetVirtualMedia, and its readback
+//	POST   .../CD/Actions/VirtualMedia.{InsertMedia,EjectMedia}
 //	GET    Chassis/1[/Power,/Thermal], Systems/1/{Processors,Memory,
 //	       EthernetInterfaces,SimpleStorage,Bios}/..., UpdateService/
 //	       FirmwareInventory/{BMC,BIOS}               Inventory, GetBiosConfiguration

@@ -356,7 +356,7 @@ type mediaRequest struct {
 	WriteProtected *bool
 }
 
-// handleVirtualMedia serves the CD1 InsertMedia and EjectMedia actions.
+// handleVirtualMedia serves the virtual CD's InsertMedia and EjectMedia actions.
 func (b *BMC) handleVirtualMedia(w http.ResponseWriter, r *http.Request, insert bool) {
 	next := virtualMedia{}
 	cmd := Command{Time: time.Now(), Op: OpVirtualMedia, Value: "EjectMedia"}

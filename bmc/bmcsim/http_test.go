@@ -80,7 +80,7 @@ func TestAuthAndValidation(t *testing.T) {
 			body: map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "Tape"}}, basicAuth: true}, want: 400},
 		{name: "manager reset type not allowed", req: rawRequest{method: http.MethodPost, path: "/redfish/v1/Managers/1/Actions/Manager.Reset",
 			body: map[string]string{"ResetType": "PowerCycle"}, basicAuth: true}, want: 400},
-		{name: "insert without image", req: rawRequest{method: http.MethodPost, path: "/redfish/v1/Systems/1/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia",
+		{name: "insert without image", req: rawRequest{method: http.MethodPost, path: "/redfish/v1/Managers/1/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia",
 			body: map[string]string{}, basicAuth: true}, want: 400},
 		{name: "logout unknown session", req: rawRequest{method: http.MethodDelete, path: "/redfish/v1/SessionService/Sessions/nope", basicAuth: true}, want: 404},
 	}

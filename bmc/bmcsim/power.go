@@ -47,7 +47,7 @@ type bootOverride struct {
 // active reports whether the host will boot through the override.
 func (o bootOverride) active() bool { return o.Enabled == bootOnce || o.Enabled == bootContinuous }
 
-// virtualMedia is the state of Systems/1/VirtualMedia/CD1.
+// virtualMedia is the state of Managers/1/VirtualMedia/CD.
 type virtualMedia struct {
 	Image                    string
 	Inserted, WriteProtected bool

@@ -28,7 +28,7 @@ const (
 	systemResetPath  = systemPath + "/Actions/ComputerSystem.Reset"
 	chassisPath      = rootPath + "/Chassis/1"
 	managerResetPath = rootPath + "/Managers/1/Actions/Manager.Reset"
-	cdPath           = systemPath + "/VirtualMedia/CD1"
+	cdPath           = rootPath + "/Managers/1/VirtualMedia/CD"
 	cdInsertPath     = cdPath + "/Actions/VirtualMedia.InsertMedia"
 	cdEjectPath      = cdPath + "/Actions/VirtualMedia.EjectMedia"
 	accountPath      = rootPath + "/AccountService/Accounts/1"

@@ -23,6 +23,7 @@ func cases() []testCase {
 		{name: "inventory", needs: CapInventory, without: refuses(CapInventory, readInventory), run: inventory},
 		{name: "bmc-reset-cold", run: bmcReset(jobs.BMCResetCold)},
 		{name: "bmc-reset-warm", needs: CapWarmBMCReset, without: refuses(CapWarmBMCReset, warmReset), run: bmcReset(jobs.BMCResetWarm)},
+		{name: "virtual-media", needs: CapVirtualMedia, without: refuses(CapVirtualMedia, insertMedia), run: virtualMedia},
 		{name: "wrong-password", run: wrongPassword},
 		{name: "dead-port", run: deadPort},
 		{name: "silent-port", run: silentPort},
@@ -136,6 +137,38 @@ func inventory(e *env) {
 		if n.MAC == "" {
 			e.Errorf("NIC %q has no MAC address", n.ID)
 		}
+	}
+}
+
+// isoURL is the image the virtual media case inserts.
+const isoURL = "http://10.0.2.2:8081/boot/files/tinman-demo/installer.iso"
+
+func insertMedia(e *env, s *bmc.Session) error { return s.InsertMedia(e.Context(), isoURL) }
+
+// virtualMedia: an ISO inserted reads back inserted, with its URL; ejected,
+// it reads back empty; ejecting the empty drive again is no error.
+func virtualMedia(e *env) {
+	s := e.session()
+	readBack := func(want jobs.VirtualMedia) {
+		e.Helper()
+		var got jobs.VirtualMedia
+		_, err := e.timed("read virtual media", func() (err error) {
+			got, err = s.VirtualMedia(e.Context())
+			return err
+		})
+		if err != nil || got != want {
+			e.Errorf("virtual media reads %+v (%v), want %+v", got, err, want)
+		}
+	}
+	if _, err := e.timed("insert virtual media", func() error { return insertMedia(e, s) }); err != nil {
+		e.Fatalf("InsertMedia: %v", err)
+	}
+	readBack(jobs.VirtualMedia{Image: isoURL, Inserted: true})
+	for i := range 2 {
+		if _, err := e.timed("eject virtual media", func() error { return s.EjectMedia(e.Context()) }); err != nil {
+			e.Errorf("EjectMedia #%d: %v", i+1, err)
+		}
+		readBack(jobs.VirtualMedia{})
 	}
 }
 

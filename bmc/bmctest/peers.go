@@ -111,6 +111,7 @@ func IPMI() Target {
 			CapInventory:     "bmclib's ipmitool provider implements no inventory (no InventoryGetter)",
 			CapWarmBMCReset:  "ipmi_sim does not implement a warm BMC reset: it answers mc reset warm with Invalid command",
 			CapBMCResetTruth: "ipmi_sim carries out mc reset itself: the chassis script, the only truth, never sees it",
+			CapVirtualMedia:  "bmclib's ipmitool provider has no virtual media (no VirtualMediaSetter)",
 		},
 	}
 }

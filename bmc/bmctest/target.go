@@ -48,6 +48,9 @@ const (
 	// it the reset cases check only that the reset was sent and the BMC
 	// answers afterwards.
 	CapBMCResetTruth Capability = "BMC resets in the command log"
+	// CapVirtualMedia: inserting an ISO in the virtual CD, reading it back
+	// and ejecting it.
+	CapVirtualMedia Capability = "virtual media"
 	// CapPromptCancel: a call whose context is canceled returns at once.
 	// Without it the call still ends, as canceled, within CallTimeout.
 	CapPromptCancel Capability = "prompt cancellation"

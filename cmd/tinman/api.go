@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,18 +20,20 @@ func newAPICmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API (run any number behind a load balancer)",
-		Long: "Serves the HTTP API: jobs, servers, events (SSE), health, metrics, the OpenAPI document and the\n" +
-			"read-only queue monitor. Refuses to start without bearer tokens (--tokens, --tokens-file) unless\n" +
+		Long: "Serves the HTTP API: jobs, servers, images, events (SSE), health, metrics, the OpenAPI document and the\n" +
+			"read-only queue monitor; with --boot-addr, the boot service too, on a listener of its own (no token).\n" +
+			"Refuses to start without bearer tokens (--tokens, --tokens-file) unless\n" +
 			"--insecure-no-auth. On SIGTERM, /readyz answers 503 at once; after --drain-delay the listener\n" +
 			"closes and in-flight requests get --shutdown-timeout to finish.",
 		Args: requireNoArgs,
-		RunE: runAPI,
 	}
 	serviceFlags(cmd)
 	streamFlags(cmd)
 	secretFlags(cmd)
 	apiFlags(cmd)
 	webhookFlags(cmd)
+	boot := bootFlags(cmd, "")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runAPI(cmd, boot) }
 	return cmd
 }
 
@@ -53,8 +56,8 @@ func apiFlags(cmd *cobra.Command) {
 	f.Duration("streams-retry-after", 5*time.Second, "the Retry-After of a 429 past a stream cap")
 }
 
-// runAPI is the `tinman api` role.
-func runAPI(cmd *cobra.Command, _ []string) error {
+// runAPI is the `tinman api` role, with the boot service when bs has an address.
+func runAPI(cmd *cobra.Command, bs *bootSettings) error {
 	tokens, insecure, err := apiTokens(cmd)
 	if err != nil {
 		return err
@@ -65,6 +68,10 @@ func runAPI(cmd *cobra.Command, _ []string) error {
 		return usageErr("--http-addr %s: %v", addr, err)
 	}
 	defer ln.Close()
+	bootLn, bootURL, err := bs.listenIfOn()
+	if err != nil {
+		return err
+	}
 	b, err := roleBackend(cmd, "api")
 	if err != nil {
 		return err
@@ -75,7 +82,8 @@ func runAPI(cmd *cobra.Command, _ []string) error {
 		return usageErr("--max-streams-per-token, --max-streams and --streams-retry-after must be positive")
 	}
 	cfg.Tokens, cfg.InsecureNoAuth = tokens, insecure
-	cfg.Callbacks = b.callbacks()
+	cb := b.callbacks()
+	cfg.Callbacks = cb
 	whCfg, err := webhookConfig(cmd)
 	if err != nil {
 		return err
@@ -93,7 +101,16 @@ func runAPI(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer a.Close()
-	return runAll(cmd.Context(), b.outbox.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) })
+	roles := []func(context.Context) error{b.outbox.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) }}
+	if bootLn != nil {
+		serveBoot, err := bs.service(b, bootLn, bootURL, http.HandlerFunc(cb.ServeCallback))
+		if err != nil {
+			return err
+		}
+		b.log.Info().Str("addr", bootLn.Addr().String()).Str("url", bootURL).Msg("boot service")
+		roles = append(roles, serveBoot)
+	}
+	return runAll(cmd.Context(), roles...)
 }
 
 // apiTokens reads --tokens and --tokens-file. Without any token the API

@@ -155,6 +155,30 @@ func (c *restClient) RemoveServer(ctx context.Context, id string) error {
 	return c.explain(err)
 }
 
+// AddImage puts an image in the catalogue: POST /v1/images.
+func (c *restClient) AddImage(ctx context.Context, img client.NewImage) (jobs.Image, *client.Response, error) {
+	out, resp, err := c.api.AddImage(ctx, img)
+	return out, resp, c.explain(err)
+}
+
+// Images lists the catalogue: GET /v1/images.
+func (c *restClient) Images(ctx context.Context) (client.ImageList, *client.Response, error) {
+	list, resp, err := c.api.Images(ctx)
+	return list, resp, c.explain(err)
+}
+
+// Image reads one catalogue image: GET /v1/images/{name}.
+func (c *restClient) Image(ctx context.Context, name string) (jobs.Image, *client.Response, error) {
+	img, resp, err := c.api.Image(ctx, name)
+	return img, resp, c.explain(err)
+}
+
+// RemoveImage takes an image out of the catalogue: DELETE /v1/images/{name}.
+func (c *restClient) RemoveImage(ctx context.Context, name string) error {
+	_, err := c.api.RemoveImage(ctx, name)
+	return c.explain(err)
+}
+
 // SubmitJob submits a job request: POST /v1/jobs.
 func (c *restClient) SubmitJob(ctx context.Context, req jobs.Request) (client.Submitted, *client.Response, error) {
 	sub, resp, err := c.api.SubmitJob(ctx, req)

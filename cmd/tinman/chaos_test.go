@@ -135,13 +135,14 @@ func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	installer := &simInstaller{ctx: ctx, store: st, js: js, delay: 200 * time.Millisecond, log: zerolog.Nop()}
+	installer := newSimInstaller(ctx, startTestBoot(t, st, "chaos-os"), js, 200*time.Millisecond, zerolog.Nop())
 	ids := make([]string, cfg.sims)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("chaos-%03d", i+1)
 	}
 	fleet, err := bmcsim.StartFleetFunc(cfg.sims, func(i int) bmcsim.Config {
-		return bmcsim.Config{InitialPowerState: bmcsim.PowerOff, OnCommand: installer.hook(ids[i]), Logger: zerolog.Nop()}
+		return bmcsim.Config{InitialPowerState: bmcsim.PowerOff, OnCommand: installer.hook(ids[i], simMAC(i)), Logger: zerolog.Nop(),
+			Identity: bmcsim.Identity{MACAddress: simMAC(i)}}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func chaosFleet(t *testing.T, c *cluster, natsURL string, cfg chaosConfig) []str
 		b.Faults().SetErrorRate(cfg.errorRate)
 		user, pass := b.Credentials()
 		srv := jobs.Server{ID: ids[i], BMC: jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish},
-			State: jobs.ServerAvailable, PowerState: jobs.PowerStateOff}
+			State: jobs.ServerAvailable, PowerState: jobs.PowerStateOff, BootMAC: simMAC(i)}
 		if err := st.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
 			t.Fatal(err)
 		}

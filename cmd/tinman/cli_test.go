@@ -113,6 +113,8 @@ func TestWorkerRefusesNonsenseSettings(t *testing.T) {
 		{[]string{"worker", "--bmc-timeout", "-5s"}},
 		{[]string{"worker", "--breaker-threshold", "0"}},
 		{[]string{"worker", "--ipmi-min-interval", "-1s"}},
+		{[]string{"worker", "--installer-image", "os/ubuntu"}},
+		{[]string{"worker", "--boot-url", "10.0.2.2:8081"}},
 	} {
 		code, _, errOut := tinman(t, 10*time.Second, tt.args...)
 		if code != exitUsage || !strings.Contains(errOut, tt.args[1]) {

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/bmc"
@@ -30,11 +34,13 @@ import (
 )
 
 func newDevCmd() *cobra.Command {
+	var boot *bootSettings
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole system in one process, with a simulated fleet",
 		Long: "Runs an embedded NATS server with JetStream, Redis (--redis-url, or an in-memory one that keeps\n" +
-			"nothing), a simulated fleet of Redfish BMCs on loopback, the dispatcher, the workers and the API.",
+			"nothing), a simulated fleet of Redfish BMCs on loopback, the dispatcher, the workers, the API and the\n" +
+			"boot service, with the demo image tinman-demo in the catalogue.",
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -52,6 +58,7 @@ func newDevCmd() *cobra.Command {
 			cfg.DataDir, _ = f.GetString("data-dir")
 			cfg.InstallerDelay, _ = f.GetDuration("installer-delay")
 			cfg.VMs, _ = f.GetInt("vms")
+			cfg.Boot = *boot
 			if cfg.Sims < 0 || cfg.Sims > 5000 {
 				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
 			}
@@ -61,6 +68,7 @@ func newDevCmd() *cobra.Command {
 			return newDev(cfg).Run(cmd.Context())
 		},
 	}
+	boot = bootFlags(cmd, "127.0.0.1:8081")
 	f := cmd.Flags()
 	f.String("http-addr", "127.0.0.1:8080", "address of the HTTP API")
 	f.String("sim-control-addr", "127.0.0.1:0", "address of the simulated BMCs' fault knobs (GET /sim/bmcs, PATCH /sim/bmcs/{id}/faults)")
@@ -97,10 +105,15 @@ type devConfig struct {
 	// VMs is the number of QEMU virtual machines, each behind a simulated
 	// Redfish BMC, enrolled as vm-01... (0 to maxVMs).
 	VMs int
-	// BootURL is the boot service's public URL as a virtual machine reaches
-	// it ("http://10.0.2.2:<port>"): the VMs' network boot chains to
-	// <BootURL>/boot/chain.ipxe. Empty: they find nothing to boot.
+	// BootURL is the boot service's URL as a virtual machine reaches it
+	// ("http://10.0.2.2:<port>": QEMU's user network maps 10.0.2.2 to the
+	// host's loopback): the VMs' network boot chains to
+	// <BootURL>/boot/chain.ipxe. Empty: derived from the boot service's
+	// address.
 	BootURL string
+	// Boot is where the boot service listens, its URL and its files
+	// folder (default: a temporary one holding the demo image).
+	Boot bootSettings
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
@@ -120,11 +133,15 @@ type dev struct {
 	token string
 	// webhookSecret signs webhook deliveries (both routes), left in the context file.
 	webhookSecret string
+	// bootURL is where machines reach the boot service; demo is the demo
+	// image, when there is one.
+	bootURL string
+	demo    *jobs.Image
 }
 
 // newDevConfig is a devConfig with the workers' and BMC dialer's defaults.
 func newDevConfig() devConfig {
-	return devConfig{Worker: workers.DefaultConfig(), BMC: bmc.DefaultConfig()}
+	return devConfig{Worker: workers.DefaultConfig(), BMC: bmc.DefaultConfig(), Boot: bootSettings{Addr: "127.0.0.1:8081"}}
 }
 
 func newDev(cfg devConfig) *dev { return &dev{cfg: cfg, ready: make(chan struct{})} }
@@ -165,6 +182,14 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	defer b.Close()
 	d.backend = b
+	serveBoot, stopBoot, err := d.startBoot(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBoot()
+	if d.cfg.BootURL == "" {
+		d.cfg.BootURL = vmBootURL(d.bootURL)
+	}
 	if err := d.startFleet(ctx, dataDir); err != nil {
 		return err
 	}
@@ -176,11 +201,15 @@ func (d *dev) Run(ctx context.Context) error {
 		return err
 	}
 	defer q.Close()
-	w, err := b.worker(d.cfg.Worker, d.cfg.BMC, nil)
+	wcfg := d.cfg.Worker
+	wcfg.BootURL = d.bootURL
+	if wcfg.InstallerImage == "" && d.demo != nil {
+		wcfg.InstallerImage = d.demo.Name
+	}
+	w, err := b.worker(wcfg, d.cfg.BMC, nil)
 	if err != nil {
 		return err
 	}
-	d.callbacks = b.callbacks()
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return usageErr("--http-addr %s: %v", d.cfg.HTTPAddr, err)
@@ -196,7 +225,7 @@ func (d *dev) Run(ctx context.Context) error {
 	}
 	d.banner(redisURL)
 	close(d.ready)
-	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln), control)
+	return runAll(ctx, b.outbox.Run, disp.Run, w.Run, d.receiveCallbacks, d.serveAPI(ln), control, serveBoot)
 }
 
 // secretKey is the key that seals credentials in dev: with the in-memory
@@ -261,8 +290,7 @@ func (d *dev) startRedis() (string, func(), error) {
 // startFleet starts the simulated BMCs and enrols them as sim-01..., then
 // the virtual machines' BMCs, enrolled as vm-01...
 func (d *dev) startFleet(ctx context.Context, dataDir string) error {
-	installer := &simInstaller{ctx: ctx, store: d.backend.store, js: d.backend.js, delay: d.cfg.InstallerDelay,
-		log: d.cfg.Logger.With().Str("component", "sim-installer").Logger()}
+	installer := newSimInstaller(ctx, d.bootURL, d.backend.js, d.cfg.InstallerDelay, d.cfg.Logger.With().Str("component", "sim-installer").Logger())
 	if err := d.makeVMs(dataDir); err != nil {
 		return err
 	}
@@ -319,6 +347,9 @@ func (d *dev) simControl() (func(context.Context) error, error) {
 
 func simID(i int) string { return fmt.Sprintf("sim-%02d", i+1) }
 
+// simMAC is the NIC MAC of sim i: locally administered, 02:00:5e:de:<i>.
+func simMAC(i int) string { return fmt.Sprintf("02:00:5e:de:%02x:%02x", (i+1)>>8&0xff, (i+1)&0xff) }
+
 // serveAPI serves the whole API on ln (loopback by default), with one
 // admin token that clients find in the context file.
 func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
@@ -349,6 +380,10 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
 	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
+	fmt.Fprintf(out, "  Boot service      %s  (iPXE: chain %s/boot/chain.ipxe; files of %s under /boot/files/)\n", d.bootURL, d.bootURL, d.cfg.Boot.ImagesDir)
+	if d.demo != nil {
+		fmt.Fprintf(out, "  Images            %s (tinman images list)\n", d.demo.Name)
+	}
 	if n := d.cfg.Sims; n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
 	}
@@ -367,5 +402,111 @@ func (d *dev) banner(redisURL string) {
 	}
 	fmt.Fprintf(out, "\nTry, in another terminal:\n")
 	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", d.memberID(min(2, max(d.cfg.Sims-1, 0))))
+	if d.demo != nil && d.cfg.Sims+d.cfg.VMs > 0 {
+		fmt.Fprintf(out, "  go run ./cmd/tinman publish provision --server %s --image %s --wait\n", d.memberID(0), d.demo.Name)
+	}
 	fmt.Fprintf(out, "  go run ./cmd/tinman watch --since 10m\n\nCtrl-C stops everything.\n\n")
+}
+
+// demoImage is the image `tinman dev` puts in its catalogue, from the files
+// <images-dir>/tinman-demo/: vmlinuz, initrd.img, disk.img and, when there,
+// installer.iso. Without --images-dir it writes small stand-ins of them in
+// a temporary folder (the simulated installer checks only the disk image's
+// SHA-256); a folder of real ones (a kernel and initrd that run the
+// installer, a bootable disk image) provisions real machines.
+const demoImage = "tinman-demo"
+
+// startBoot listens for the boot service, enrols the demo image and
+// returns what serves the boot service, and what removes its temporary
+// files folder.
+func (d *dev) startBoot(ctx context.Context) (func(context.Context) error, func(), error) {
+	bs := d.cfg.Boot
+	stop := func() {}
+	if bs.ImagesDir == "" {
+		dir, err := os.MkdirTemp("", "tinman-dev-images-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("make the images folder: %w", err)
+		}
+		stop = func() { _ = os.RemoveAll(dir) }
+		if err := writeDemoFiles(filepath.Join(dir, demoImage)); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		bs.ImagesDir, d.cfg.Boot.ImagesDir = dir, dir
+	}
+	if bs.settings == nil {
+		bs.settings = newSettings(pflag.NewFlagSet("dev", pflag.ContinueOnError))
+	}
+	ln, url, err := bs.listenIfOn()
+	if err == nil && ln == nil {
+		err = usageErr("--boot-addr: tinman dev serves the boot service: give it an address")
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	d.bootURL, d.callbacks = url, d.backend.callbacks()
+	serve, err := bs.service(d.backend, ln, url, http.HandlerFunc(d.callbacks.ServeCallback))
+	if err == nil {
+		err = d.enrolDemo(ctx, bs.ImagesDir)
+	}
+	if err != nil {
+		_ = ln.Close()
+		stop()
+		return nil, nil, err
+	}
+	return serve, stop, nil
+}
+
+// writeDemoFiles writes the demo image's stand-in files in dir.
+func writeDemoFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write the demo image: %w", err)
+	}
+	for name, text := range map[string]string{"vmlinuz": "kernel", "initrd.img": "initrd", "installer.iso": "ISO", "disk.img": "disk image"} {
+		body := fmt.Sprintf("tinman-demo %s: a stand-in for the simulated fleet\n", text)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write the demo image: %w", err)
+		}
+	}
+	return nil
+}
+
+// enrolDemo puts the demo image of dir in the catalogue, replacing what a
+// previous run left there (its disk image may have been built again); a
+// folder with no tinman-demo/disk.img has no demo image.
+func (d *dev) enrolDemo(ctx context.Context, dir string) error {
+	sum, err := fileSHA256(filepath.Join(dir, demoImage, "disk.img"))
+	if errors.Is(err, fs.ErrNotExist) {
+		d.cfg.Logger.Warn().Str("images_dir", dir).Msg("no tinman-demo/disk.img in the images folder: no demo image")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the demo image: %w", err)
+	}
+	img := jobs.Image{Name: demoImage, KernelURL: demoImage + "/vmlinuz", InitrdURL: demoImage + "/initrd.img",
+		ImageURL: demoImage + "/disk.img", SHA256: sum}
+	if _, err := os.Stat(filepath.Join(dir, demoImage, "installer.iso")); err == nil {
+		img.ISOURL = demoImage + "/installer.iso"
+	}
+	st := d.backend.store
+	if err := st.RemoveImage(ctx, demoImage); err != nil && jobs.CodeOf(err) != jobs.CodeNotFound {
+		return err
+	}
+	if img, err = st.AddImage(ctx, img); err != nil {
+		return fmt.Errorf("enrol the demo image: %w", err)
+	}
+	d.demo = &img
+	return nil
+}
+
+// vmBootURL is the boot service's URL as a virtual machine under QEMU's
+// user network reaches it: the host's loopback is 10.0.2.2 there.
+func vmBootURL(bootURL string) string {
+	u, err := url.Parse(bootURL)
+	if err != nil || u.Port() == "" {
+		return ""
+	}
+	u.Host = "10.0.2.2:" + u.Port()
+	return u.String()
 }

@@ -72,7 +72,8 @@ func (d *dev) closeVMs() error {
 func (d *dev) memberConfig(i int, installer *simInstaller) bmcsim.Config {
 	cfg := bmcsim.Config{Logger: d.cfg.Logger, Password: d.cfg.SimPassword}
 	if i < d.cfg.Sims {
-		cfg.OnCommand = installer.hook(simID(i))
+		cfg.OnCommand = installer.hook(simID(i), simMAC(i))
+		cfg.Identity.MACAddress = simMAC(i)
 		return cfg
 	}
 	m := d.vms[i-d.cfg.Sims]
@@ -97,10 +98,12 @@ func (d *dev) member(i int, b *bmcsim.BMC) jobs.Server {
 		State:      jobs.ServerAvailable,
 		PowerState: jobs.PowerStateOff,
 	}
-	if i >= d.cfg.Sims {
-		// The NIC's MAC (d.vms[i-Sims].MAC()) goes here once jobs.Server
-		// carries it: the boot service knows a machine by it.
+	if i < d.cfg.Sims {
+		srv.BootMAC = simMAC(i)
+	} else {
+		// The boot service knows a machine by its NIC's MAC.
 		srv.Labels = map[string]string{"fleet": "vm"}
+		srv.BootMAC = strings.ToLower(d.vms[i-d.cfg.Sims].MAC())
 	}
 	if b.PowerState() == bmcsim.PowerOn {
 		srv.PowerState = jobs.PowerStateOn

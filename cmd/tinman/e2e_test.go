@@ -39,6 +39,7 @@ func startDevWith(t *testing.T, redisURL string, sims int, tune func(*devConfig)
 	t.Helper()
 	cfg := newDevConfig()
 	cfg.HTTPAddr, cfg.NATSPort, cfg.RedisURL, cfg.Sims = "127.0.0.1:0", -1, redisURL, sims
+	cfg.Boot.Addr = "127.0.0.1:0"
 	cfg.DataDir, cfg.ContextFile = t.TempDir(), filepath.Join(t.TempDir(), "dev.json")
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	cfg.Out = testWriter{t}
@@ -66,7 +67,25 @@ func startDevWith(t *testing.T, redisURL string, sims int, tune func(*devConfig)
 		t.Fatal("dev not ready within 60 s")
 	}
 	nc, js := servicetest.JetStream(t, d.natsURL)
-	return &system{dev: d, js: js, nc: nc}
+	s := &system{dev: d, js: js, nc: nc}
+	s.enrolImage(t, testImages...)
+	return s
+}
+
+// testImages are the catalogue images the tests provision, beside the demo
+// image: copies of it under other names.
+var testImages = []string{"ubuntu-24.04", "debian-13"}
+
+// enrolImage puts copies of the demo image in the catalogue under names.
+func (s *system) enrolImage(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		img := *s.dev.demo
+		img.Name, img.CreatedAt = name, time.Time{}
+		if _, err := s.dev.backend.store.AddImage(context.Background(), img); err != nil {
+			t.Fatalf("enrol image %s: %v", name, err)
+		}
+	}
 }
 
 type testWriter struct{ t *testing.T }

@@ -58,6 +58,11 @@ type faultRow struct {
 	// boot, if set, makes the job a boot-device job with these params
 	// instead of a power job.
 	boot string
+	// provision, if set, makes the job a provision of this catalogue
+	// image instead of a power job.
+	provision string
+	// tune, if set, changes the dev system's config.
+	tune func(*devConfig)
 	want faultOutcome
 }
 
@@ -259,6 +264,37 @@ func faultRows() []faultRow {
 				inMessage: "refused the credentials", power: jobs.PowerStateOff},
 		},
 		{
+			// The catalogue's SHA-256 is not the disk image's: the installer
+			// writes nothing and says so, and the job fails at once (not at
+			// the installer timeout), the server powered off, booting its
+			// disk, in error, with no boot configuration left.
+			name: "installer/checksum-mismatch", provision: "corrupt-image",
+			tune: func(c *devConfig) { c.InstallerDelay = 2 * time.Second }, // the workflow is waiting when the report comes
+			target: func(t *testing.T, s *system) string {
+				img := *s.dev.demo
+				img.Name, img.SHA256, img.CreatedAt = "corrupt-image", strings.Repeat("0", 64), time.Time{}
+				if _, err := s.dev.backend.store.AddImage(context.Background(), img); err != nil {
+					t.Fatal(err)
+				}
+				return "sim-01"
+			},
+			after: func(t *testing.T, s *system, server string) {
+				ctx := context.Background()
+				if srv, _ := s.dev.backend.store.Server(ctx, server); srv.State != jobs.ServerError {
+					t.Errorf("%s is %s, want error", server, srv.State)
+				}
+				if _, err := s.dev.backend.store.BootConfig(ctx, server); jobs.CodeOf(err) != jobs.CodeNotFound {
+					t.Errorf("boot configuration left: %v", err)
+				}
+				if target, enabled := s.sim(t, server).BootOverride(); target != "Hdd" || enabled != "Continuous" {
+					t.Errorf("boot override %s %s, want the disk, persistent", target, enabled)
+				}
+			},
+			want: faultOutcome{events: []events.Type{events.JobQueued, events.JobStarted, events.JobProgress, events.JobProgress,
+				events.JobProgress, events.JobProgress, events.JobFailed}, code: jobs.CodeChecksumMismatch, attempts: 1,
+				inMessage: "the installer reported checksum_mismatch: the SHA-256 of", power: jobs.PowerStateOff},
+		},
+		{
 			name: "ipmi/silent-port", ipmi: true, action: jobs.PowerOn,
 			target: func(t *testing.T, s *system) string {
 				return enrol(t, s, "ipmi-silent", jobs.BMC{Address: bmctest.SilentAddress(t), Provider: jobs.ProviderIPMI,
@@ -280,7 +316,12 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			redisURL, _ := servicetest.Redis(t)
 			logs := &servicetest.Buffer{}
-			s := startDevWith(t, redisURL, 1, func(c *devConfig) { faultConfig(c, logs) })
+			s := startDevWith(t, redisURL, 1, func(c *devConfig) {
+				faultConfig(c, logs)
+				if row.tune != nil {
+					row.tune(c)
+				}
+			})
 			s.sim(t, "sim-01").SetPowerState("Off")
 			if err := s.dev.backend.store.SetPowerState(context.Background(), "sim-01", jobs.PowerStateOff); err != nil {
 				t.Fatal(err)
@@ -288,13 +329,20 @@ func TestFaultMatrix(t *testing.T) {
 			server := row.target(t, s)
 
 			id := "fault-" + strings.ReplaceAll(row.name, "/", "-")
-			if row.boot != "" {
+			switch {
+			case row.provision != "":
+				s.publish(t, "provision", id, fmt.Sprintf(`{"id":%q,"type":"provision","server":%q,"params":{"image":%q}}`, id, server, row.provision))
+			case row.boot != "":
 				s.publish(t, "boot-device", id, fmt.Sprintf(`{"id":%q,"type":"boot-device","server":%q,"params":%s}`, id, server, row.boot))
-			} else {
+			default:
 				s.publish(t, "power", id, fmt.Sprintf(`{"id":%q,"type":"power","server":%q,"params":{"action":%q}}`, id, server, row.action))
 			}
 			var mended bool
-			evs := s.collect(t, events.Filter{Job: id}, 2*time.Minute, func(ev events.Event) bool {
+			f := events.Filter{Job: id}
+			if row.provision != "" {
+				f.Type = "job" // a provision's server changes state too: its events are checked in after
+			}
+			evs := s.collect(t, f, 2*time.Minute, func(ev events.Event) bool {
 				if ev.Type == events.JobRetrying && row.recover != nil && !mended {
 					mended = true
 					row.recover(t, s)

@@ -91,8 +91,9 @@ func TestEndToEndSignedReleaseWebhookRollsTheFleet(t *testing.T) {
 	s := startDevWith(t, redisURL, 4, func(c *devConfig) {
 		fastInstaller(c)
 		c.WebhookRules = []webhook.Rule{{Name: "images", Repository: "tinmanhq/os-images", Events: []string{"release"},
-			Image: "registry.local/os/ubuntu:{{.Tag}}", Selector: map[string]string{"fleet": "sim"}, BatchSize: 2}}
+			Image: "ubuntu-{{.Tag}}", Selector: map[string]string{"fleet": "sim"}, BatchSize: 2}}
 	})
+	s.enrolImage(t, "ubuntu-v24.04.3")
 	payload, err := os.ReadFile("../../webhook/testdata/release-published.json")
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestEndToEndSignedReleaseWebhookRollsTheFleet(t *testing.T) {
 		t.Errorf("forged delivery answered %d, want 401", code)
 	}
 	code, body := post(s.dev.webhookSecret, "delivery-1")
-	if code != http.StatusAccepted || body["image"] != "registry.local/os/ubuntu:v24.04.3" {
+	if code != http.StatusAccepted || body["image"] != "ubuntu-v24.04.3" {
 		t.Fatalf("signed release answered %d %v", code, body)
 	}
 	deployID, _ := body["job_id"].(string)

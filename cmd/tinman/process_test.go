@@ -150,8 +150,13 @@ func startCluster(t *testing.T) *cluster {
 	key, _ := store.ParseKey(testKeyText)
 	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, nil, store.OutboxConfig{}), store.Config{Logger: zerolog.Nop(), SecretKey: key})
 	user, pass := c.sim.Credentials()
-	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}, State: jobs.ServerAvailable}
+	srv := jobs.Server{ID: "srv-1", BMC: jobs.BMC{Address: c.sim.Addr(), Provider: jobs.ProviderRedfish}, State: jobs.ServerAvailable,
+		BootMAC: simMAC(0)}
 	if err := st.PutServer(context.Background(), srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddImage(context.Background(), jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img",
+		ImageURL: "u/disk.img", SHA256: strings.Repeat("0d", 32)}); err != nil {
 		t.Fatal(err)
 	}
 	return c

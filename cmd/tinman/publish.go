@@ -19,7 +19,7 @@ import (
 // paramFlags maps each param flag to its JSON name in params.
 var paramFlags = []struct{ flag, param string }{
 	{"action", "action"}, {"hard-fallback", "hard_fallback"}, {"device", "device"}, {"persistent", "persistent"}, {"efi", "efi"},
-	{"image", "image"}, {"kind", "kind"}, {"selector", "selector"}, {"servers", "servers"},
+	{"image", "image"}, {"boot", "boot"}, {"kind", "kind"}, {"selector", "selector"}, {"servers", "servers"},
 	{"batch-size", "batch_size"}, {"max-failures", "max_failures"},
 }
 
@@ -49,7 +49,8 @@ func newPublishCmd() *cobra.Command {
 	f.String("device", "", "boot-device: pxe, disk, cdrom, bios")
 	f.Bool("persistent", false, "boot-device: keep the device for every boot")
 	f.Bool("efi", false, "boot-device: EFI boot")
-	f.String("image", "", "provision, deploy: the OS image")
+	f.String("image", "", "provision, deploy: the catalogue image to install (tinman images list); deprovision: the one whose kernel boots the wiper")
+	f.String("boot", "", "provision: how the server boots the installer: pxe (default) or virtual-media (Redfish)")
 	f.String("kind", "", "bmc-reset: warm or cold")
 	f.StringToString("selector", nil, "deploy: label selector k=v,...")
 	f.StringSlice("servers", nil, "deploy: server ids")

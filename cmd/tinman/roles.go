@@ -136,6 +136,8 @@ func workerFlags(cmd *cobra.Command) *workerSettings {
 	s.durationVar(&s.worker.WaitPoll, wc, "WaitPoll", "wait-poll", "how often a waiting workflow looks again when no callback wakes it")
 	s.durationVar(&s.worker.InstallerTimeout, wc, "InstallerTimeout", "installer-timeout", "how long a workflow waits for each installer callback")
 	s.stringSliceVar(&s.worker.Sites, wc, "Sites", "sites", "the sites whose servers this worker reaches (comma-separated): it takes their jobs, and deploys")
+	s.stringVar(&s.worker.InstallerImage, wc, "InstallerImage", "installer-image", "catalogue image whose kernel and initrd boot the wiper of a deprovision that names none (default: the image the server was provisioned with)")
+	s.stringVar(&s.worker.BootURL, wc, "BootURL", "boot-url", "the boot service's URL, on which an image's relative iso_url is resolved for --boot virtual-media")
 	return s
 }
 

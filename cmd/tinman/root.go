@@ -39,7 +39,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
 	root.PersistentFlags().String("config", "", "YAML file of settings by flag name, shared or per command (flags and TINMAN_* win over it)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
-	root.AddCommand(newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newServersCmd(), newJobsCmd(), newDeployCmd(), newSimCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newSimCmd(), newVersionCmd())
 	return root
 }
 

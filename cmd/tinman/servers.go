@@ -19,7 +19,7 @@ var serverFlags = map[string]string{
 	"id": "ID", "bmc": "--bmc-address", "bmc.address": "--bmc-address", "bmc.provider": "--provider",
 	"bmc.cipher_suite": "--cipher-suite", "bmc.verify_tls": "--verify-tls", "username": "--username",
 	"password": "--password or --password-stdin", "labels": "--label", "maintenance": "--maintenance", "site": "--site",
-	"selector": "--selector",
+	"selector": "--selector", "boot_mac": "--boot-mac",
 }
 
 func newServersCmd() *cobra.Command {
@@ -77,6 +77,7 @@ func newServersAddCmd() *cobra.Command {
 	f.Bool("verify-tls", false, "check the Redfish certificate against the system roots (off: most BMCs are self-signed)")
 	f.StringArray("label", nil, "a label KEY=VALUE (repeat the flag for more)")
 	f.String("site", "", "the site of the server: its jobs wait for a worker of that site (default: default)")
+	f.String("boot-mac", "", "the MAC the server boots from the network with (default: the first NIC an inspect finds)")
 	return cmd
 }
 
@@ -100,7 +101,7 @@ func runServersAdd(cmd *cobra.Command, args []string) error {
 // was given.
 func enrolmentFromFlags(cmd *cobra.Command, id string) (client.Enrolment, error) {
 	f := cmd.Flags()
-	e := client.Enrolment{ID: id, Username: mustString(cmd, "username"),
+	e := client.Enrolment{ID: id, Username: mustString(cmd, "username"), BootMAC: mustString(cmd, "boot-mac"),
 		BMC: jobs.BMC{Address: mustString(cmd, "bmc-address"), Provider: jobs.Provider(mustString(cmd, "provider"))}}
 	e.BMC.CipherSuite, _ = f.GetInt("cipher-suite")
 	e.BMC.VerifyTLS, _ = f.GetBool("verify-tls")
@@ -256,6 +257,8 @@ func printServer(w io.Writer, s client.Server, now time.Time) error {
 		d.add("Last error", fmt.Sprintf("%s; job %s, at %s", e.Reason, orDash(e.JobID), timestamp(e.At, now)))
 	}
 	d.add("BMC", bmcText(s.BMC))
+	d.add("Boot MAC", s.BootMAC)
+	d.add("Image", s.Image)
 	d.add("Labels", formatLabels(s.Labels))
 	d.add("Inventory", inventoryText(s))
 	d.add("Created", timestamp(s.CreatedAt, now))
@@ -305,8 +308,8 @@ func orDash(s string) string {
 
 func newServersUpdateCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "update ID [--label k=v ...] [--remove-label k ...] [--bmc-address ...] [--username ...] [--password-stdin] [--maintenance REASON | --clear-maintenance]",
-		Short: "Change a server's labels, BMC settings, credentials or maintenance; prints it",
+		Use:   "update ID [--label k=v ...] [--remove-label k ...] [--bmc-address ...] [--username ...] [--password-stdin] [--boot-mac MAC | --clear-boot-mac] [--maintenance REASON | --clear-maintenance]",
+		Short: "Change a server's labels, BMC settings, credentials, boot MAC or maintenance; prints it",
 		Long: "Changes what is given and leaves the rest. Setting or clearing maintenance needs the operator role;\n" +
 			"any other change needs admin.",
 		Example: "  tinman servers update srv-042 --maintenance \"disk swap, ticket 1234\"\n" +
@@ -326,6 +329,8 @@ func newServersUpdateCmd() *cobra.Command {
 	f.Bool("verify-tls", false, "check the Redfish certificate (--verify-tls=false to stop)")
 	f.String("username", "", "new BMC username")
 	f.Bool("password-stdin", false, "read a new BMC password from the first line of stdin")
+	f.String("boot-mac", "", "the MAC the server boots from the network with")
+	f.Bool("clear-boot-mac", false, "forget the server's boot MAC")
 	f.String("maintenance", "", "hold jobs off the server, for this reason")
 	f.Bool("clear-maintenance", false, "end the server's maintenance")
 	return cmd
@@ -373,9 +378,12 @@ func patchFromFlags(cmd *cobra.Command) (client.ServerPatch, error) {
 	if p.Maintenance, err = maintenanceChange(cmd); err != nil {
 		return p, err
 	}
-	if p.Labels == nil && p.BMC == nil && p.Username == nil && p.Password == nil && p.Maintenance == nil {
+	if p.BootMAC, err = setOrClear(cmd, "boot-mac", "clear-boot-mac", func(v string) any { return v }); err != nil {
+		return p, err
+	}
+	if p.Labels == nil && p.BMC == nil && p.Username == nil && p.Password == nil && p.Maintenance == nil && p.BootMAC == nil {
 		return p, usageErr("nothing to change: give --label, --remove-label, --bmc-address, --provider, --cipher-suite, " +
-			"--verify-tls, --username, --password-stdin, --maintenance or --clear-maintenance")
+			"--verify-tls, --username, --password-stdin, --boot-mac, --clear-boot-mac, --maintenance or --clear-maintenance")
 	}
 	return p, nil
 }
@@ -437,15 +445,21 @@ func bmcPatch(cmd *cobra.Command) *client.BMCPatch {
 // maintenanceChange is the maintenance part of the patch: {"reason": ...}
 // to set it, null to clear it, nil to leave it.
 func maintenanceChange(cmd *cobra.Command) (json.RawMessage, error) {
-	set := cmd.Flags().Changed("maintenance")
-	unset, _ := cmd.Flags().GetBool("clear-maintenance")
+	return setOrClear(cmd, "maintenance", "clear-maintenance", func(v string) any { return map[string]string{"reason": v} })
+}
+
+// setOrClear is one member of the patch: value(--set) when --set is given,
+// null with --clear, nil when neither is.
+func setOrClear(cmd *cobra.Command, set, clear string, value func(string) any) (json.RawMessage, error) {
+	given := cmd.Flags().Changed(set)
+	unset, _ := cmd.Flags().GetBool(clear)
 	switch {
-	case set && unset:
-		return nil, usageErr("give either --maintenance REASON or --clear-maintenance, not both")
+	case given && unset:
+		return nil, usageErr("give either --%s or --%s, not both", set, clear)
 	case unset:
 		return json.RawMessage("null"), nil
-	case set:
-		return json.Marshal(map[string]string{"reason": mustString(cmd, "maintenance")})
+	case given:
+		return json.Marshal(value(mustString(cmd, set)))
 	}
 	return nil, nil
 }

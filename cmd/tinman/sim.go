@@ -20,7 +20,8 @@ func newSimCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Run a fleet of simulated Redfish BMCs as its own process, for load tests",
 		Long: "Starts --count simulated Redfish BMCs on loopback, prints each one's id and address, and\n" +
-			"with --enroll registers them as servers in the Redis of --redis-url. Ctrl-C stops them.",
+			"with --enroll registers them as servers in the Redis of --redis-url, each with its NIC's MAC as its\n" +
+			"boot MAC. Ctrl-C stops them.",
 		Example: "  tinman sim --count 2000 --enroll --redis-url redis://127.0.0.1:6379/0",
 		Args:    requireNoArgs,
 		RunE:    runSim,
@@ -109,11 +110,13 @@ func enrollFleet(ctx context.Context, redisURL string, key []byte, prefix string
 	bmcs := fleet.BMCs()
 	for i, b := range bmcs {
 		user, pass := b.Credentials()
+		mac, _ := jobs.ParseMAC("", b.Identity().MACAddress)
 		srv := jobs.Server{
 			ID:     simName(prefix, i+1, len(bmcs)),
 			BMC:    jobs.BMC{Address: b.Addr(), Provider: jobs.ProviderRedfish},
 			Labels: map[string]string{"fleet": "sim"},
 			State:  jobs.ServerAvailable, PowerState: jobs.PowerStateOn,
+			BootMAC: mac,
 		}
 		if err := st.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
 			return fmt.Errorf("enroll %s: %w", srv.ID, err)

@@ -58,7 +58,7 @@ func (b *backend) webhooks(cfg *webhook.Config) (*webhook.Handler, error) {
 func devWebhookRules() []webhook.Rule {
 	return []webhook.Rule{{
 		Name: "dev-release", Repository: "tinman-dev/demo", Events: []string{"release"},
-		Image: "registry.local/os/demo:{{.Tag}}", Selector: map[string]string{"fleet": "sim"},
+		Image: demoImage, Selector: map[string]string{"fleet": "sim"},
 		BatchSize: 2, MaxFailures: 0, Priority: jobs.PriorityDefault,
 	}}
 }

@@ -1,0 +1,55 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// The dispatcher refuses what the catalogue cannot serve, naming the
+// param: a deploy or provision of an unknown image, virtual media over
+// IPMI; and leaves the server's state alone.
+func TestDispatchChecksTheCatalogue(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	if _, err := e.store.UpdateServer(ctx, "s1", func(srv *jobs.Server, _ *jobs.Credentials) error {
+		srv.State, srv.BootMAC = jobs.ServerAvailable, "52:54:00:00:00:51"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img := jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img", ISOURL: "u/installer.iso",
+		ImageURL: "u/disk.img", SHA256: strings.Repeat("aa", 32)}
+	if _, err := e.store.AddImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, typ, body string
+		code          jobs.Code
+		field         string
+	}{
+		{"unknown-image", "provision", `{"id":"unknown-image","type":"provision","server":"s1","params":{"image":"windows-95"}}`, jobs.CodeNotFound, "params.image"},
+		{"unknown-deploy", "deploy", `{"id":"unknown-deploy","type":"deploy","params":{"image":"windows-95","servers":["s1"]}}`, jobs.CodeNotFound, "params.image"},
+		{"ipmi-media", "provision", `{"id":"ipmi-media","type":"provision","server":"s1","params":{"image":"ubuntu-24.04","boot":"virtual-media"}}`, jobs.CodeUnsupportedOperation, "params.boot"},
+	} {
+		e.publish(t, events.RequestSubject(c.typ), c.id, c.body)
+		ev := e.next(t, events.Filter{Type: "request.rejected", Job: c.id})
+		var d events.RejectedData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Error == nil || d.Error.Code != c.code || d.Error.Field != c.field {
+			t.Errorf("%s rejected with %+v, want %s naming %s", c.id, d.Error, c.code, c.field)
+		}
+	}
+	if srv, _ := e.store.Server(ctx, "s1"); srv.State != jobs.ServerAvailable {
+		t.Errorf("s1 is %s after the rejections, want available", srv.State)
+	}
+	e.publish(t, events.RequestSubject("provision"), "known-image", `{"id":"known-image","type":"provision","server":"s1","params":{"image":"ubuntu-24.04"}}`)
+	e.task(t, "known-image")
+}
