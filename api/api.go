@@ -29,6 +29,7 @@ type Store interface {
 	UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error)
 	RemoveServer(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
+	Inventory(ctx context.Context, id string) (jobs.Inventory, error)
 }
 
 // Submitter records a job request as submitted and puts it on NATS,
@@ -99,6 +100,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Streams caps the event streams open at once (see StreamLimits).
 	Streams StreamLimits
+	// Console serves the web console under /ui/ (package ui; nil: 501),
+	// and Vitals the figures of its health strip at /v1/vitals (nil: 501).
+	Console http.Handler
+	Vitals  Vitals
 }
 
 // Timeouts harden the HTTP server against slow and greedy clients.

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tinmanhq/tinman/client"
+	"github.com/tinmanhq/tinman/jobs"
+)
+
+// DeployView is the answer to GET /v1/deploys/{id} (the Go client's wire type).
+type DeployView = client.DeployView
+
+// deployPlan is the plan a deploy keeps in its job's result (the
+// contract's shape, written by workers.DeployPlan), as far as a view reads it.
+type deployPlan struct {
+	Image     string     `json:"image"`
+	Batches   [][]string `json:"batches"`
+	Current   int        `json:"current"`
+	StartedAt *time.Time `json:"started_at"`
+	Succeeded []string   `json:"succeeded"`
+	Halted    bool       `json:"halted"`
+}
+
+// Batch states of a deploy view.
+const (
+	batchWaiting = "waiting" // not started
+	batchRunning = "running"
+	batchDone    = "done"
+	batchStopped = "stopped" // the deploy ended while it ran (canceled, failed)
+	batchSkipped = "skipped" // the deploy ended before it
+)
+
+// deployView answers GET /v1/deploys/{id}: the deploy's plan, batch by
+// batch, with the state of each server's provision and why it failed.
+func (a *API) deployView(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !jobs.ValidJobID(id) {
+		problem(w, r, http.StatusNotFound, string(jobs.CodeNotFound), "job "+id+" not found", "")
+		return
+	}
+	job, err := a.job(r.Context(), id)
+	if err == nil && job.Type != jobs.Deploy {
+		err = jobs.Errorf(jobs.CodeNotFound, false, "job %s is a %s job, not a deploy", id, job.Type)
+	}
+	var view DeployView
+	if err == nil {
+		view, err = a.layOut(r.Context(), job)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// layOut makes the view of a deploy job from its plan and its children.
+func (a *API) layOut(ctx context.Context, job jobs.Job) (DeployView, error) {
+	view := DeployView{Job: job, Batches: []client.DeployBatch{}}
+	var plan deployPlan
+	if len(job.Result) > 0 {
+		if err := json.Unmarshal(job.Result, &plan); err != nil {
+			return view, fmt.Errorf("decode the plan of deploy %s: %w", job.ID, err)
+		}
+	} else {
+		var p jobs.DeployParams
+		_ = json.Unmarshal(job.Params, &p) // checked at admission; a view does without
+		plan.Image = p.Image
+	}
+	ended := job.State.Terminal()
+	view.Image, view.Current, view.Halted = plan.Image, plan.Current, plan.Halted
+	if ended && job.State != jobs.StateSucceeded && job.Error != nil {
+		view.HaltReason = job.Error.Message
+	}
+	var read []*client.DeployChild // the children whose record tells more than the plan
+	for i, servers := range plan.Batches {
+		b := client.DeployBatch{Number: i + 1, State: plan.batchState(i, ended), Servers: make([]client.DeployChild, len(servers))}
+		for n, server := range servers {
+			b.Servers[n] = client.DeployChild{Server: server, JobID: job.ID + "." + server, State: client.ChildPending}
+		}
+		view.Batches = append(view.Batches, b)
+	}
+	for i := range view.Batches {
+		b := &view.Batches[i]
+		for n := range b.Servers {
+			c := &b.Servers[n]
+			switch {
+			case b.State == batchDone && slices.Contains(plan.Succeeded, c.Server):
+				c.State = jobs.StateSucceeded
+			case b.State != batchWaiting && b.State != batchSkipped:
+				read = append(read, c)
+			}
+		}
+	}
+	return view, a.readChildren(ctx, read)
+}
+
+// batchState is the state of batch i of the plan of a deploy that has ended or not.
+func (p deployPlan) batchState(i int, ended bool) string {
+	started := i == p.Current && p.StartedAt != nil
+	switch {
+	case i < p.Current:
+		return batchDone
+	case started && !ended:
+		return batchRunning
+	case started:
+		return batchStopped
+	case ended:
+		return batchSkipped
+	}
+	return batchWaiting
+}
+
+// readChildren fills in each child's state and error from its job, a few
+// at a time; a child with no job yet stays pending.
+func (a *API) readChildren(ctx context.Context, children []*client.DeployChild) error {
+	errs := make([]error, len(children))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, c := range children {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			job, err := a.job(ctx, c.JobID)
+			if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
+				return
+			}
+			c.State, c.Error, errs[i] = job.State, job.Error, err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
