@@ -25,6 +25,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/ui"
 	"github.com/tinmanhq/tinman/webhook"
 	"github.com/tinmanhq/tinman/workers"
 )
@@ -101,6 +102,8 @@ type devConfig struct {
 	// it ("http://10.0.2.2:<port>"): the VMs' network boot chains to
 	// <BootURL>/boot/chain.ipxe. Empty: they find nothing to boot.
 	BootURL string
+	// Tokens are accepted beside the admin token (tests sign in as viewers and operators).
+	Tokens *api.Tokens
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
@@ -325,7 +328,11 @@ func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 	return func(ctx context.Context) error {
 		tokens := &api.Tokens{}
 		tokens.AddPlain(api.RoleAdmin, d.token)
-		cfg := api.Config{Tokens: tokens, Callbacks: d.callbacks}
+		console, err := ui.New()
+		if err != nil {
+			return err
+		}
+		cfg := api.Config{Tokens: tokens.Merge(d.cfg.Tokens), Callbacks: d.callbacks, Console: console}
 		wh, err := d.backend.webhooks(&webhook.Config{GitHubSecret: []byte(d.webhookSecret),
 			GenericSecret: []byte(d.webhookSecret), Rules: d.cfg.WebhookRules})
 		if err != nil {
@@ -341,6 +348,11 @@ func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 	}
 }
 
+// consoleLink opens the web console signed in as admin. The token rides in
+// the fragment, which a browser never sends: it reaches no request line and
+// no log, and the page takes it off the address at once.
+func (d *dev) consoleLink() string { return d.apiURL + ui.Prefix + "#token=" + d.token }
+
 func (d *dev) banner(redisURL string) {
 	out := d.cfg.Out
 	fmt.Fprintf(out, "\nTinman dev is running.\n")
@@ -348,6 +360,7 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  Redis             %s\n", redisURL)
 	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
 	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
+	fmt.Fprintf(out, "  Console           %s\n", d.consoleLink())
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
 	if n := d.cfg.Sims; n > 0 {
 		fmt.Fprintf(out, "  Simulated BMCs    %d Redfish BMCs, enrolled as %s..%s\n", n, simID(0), simID(n-1))
