@@ -30,6 +30,7 @@ type Store interface {
 	RemoveServer(ctx context.Context, id string) error
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 	Inventory(ctx context.Context, id string) (jobs.Inventory, error)
+	ServerIDs(ctx context.Context) ([]string, error)
 }
 
 // Submitter records a job request as submitted and puts it on NATS,

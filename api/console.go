@@ -67,6 +67,7 @@ func (a *API) consoleRoutes() []routeSpec {
 		{routeConsole, RoleNone, a.consoleHandler()},
 		{"GET /v1/whoami", RoleViewer, http.HandlerFunc(a.whoami)},
 		{"GET /v1/fleet", RoleViewer, http.HandlerFunc(a.fleet)},
+		{"GET /v1/fleet/counts", RoleViewer, http.HandlerFunc(a.fleetCounts)},
 		{"GET /v1/servers/{id}/inventory", RoleViewer, http.HandlerFunc(a.inventory)},
 		{"GET /v1/deploys/{id}", RoleViewer, http.HandlerFunc(a.deployView)},
 		{"GET /v1/vitals", RoleViewer, http.HandlerFunc(a.vitals)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
@@ -46,7 +47,9 @@ func fleetServers(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 	}
-	change("node-03", func(s *jobs.Server) { s.Maintenance = &jobs.Maintenance{Reason: "Fan Replaced", SetBy: "ops", Since: time.Now()} })
+	change("node-03", func(s *jobs.Server) {
+		s.Maintenance = &jobs.Maintenance{Reason: "Fan Replaced", SetBy: "ops", Since: time.Now()}
+	})
 	change("node-04", func(s *jobs.Server) {
 		s.State, s.LastError = jobs.ServerError, &jobs.ServerFailure{Reason: "boot_timeout after power-cycle", JobID: "j-1", At: time.Now()}
 	})
@@ -58,21 +61,24 @@ func TestFleetFiltersAndPages(t *testing.T) {
 	e := setup(t)
 	fleetServers(t, e)
 	for _, tt := range []struct {
-		query  string
-		ids    []string
-		states map[jobs.ServerState]int
+		query   string
+		matched int
+		ids     []string
 	}{
-		{"limit=3", []string{"node-00", "node-01", "node-02"}, map[jobs.ServerState]int{"enrolled": 11, "error": 1}},
-		{"limit=3&offset=10", []string{"node-10", "node-11"}, nil},
-		{"offset=99", []string{}, nil},
-		{"state=error", []string{"node-04"}, map[jobs.ServerState]int{"enrolled": 11, "error": 1}},
-		{"selector=rack%3Dr1&state=enrolled&limit=2", []string{"node-01", "node-03"}, map[jobs.ServerState]int{"enrolled": 6, "error": 0}},
-		{"maintenance=true", []string{"node-03"}, nil},
-		{"power=on", []string{"node-05"}, nil},
-		{"q=FAN", []string{"node-03"}, nil},
-		{"q=boot_timeout", []string{"node-04"}, nil},
-		{"q=rack%3Dr0&limit=2", []string{"node-00", "node-02"}, nil},
-		{"q=node-1", []string{"node-10", "node-11"}, nil},
+		{"limit=3", 12, []string{"node-00", "node-01", "node-02"}},
+		{"limit=3&offset=10", 12, []string{"node-10", "node-11"}},
+		{"offset=99", 12, nil},
+		{"state=error", 1, []string{"node-04"}},
+		{"selector=rack%3Dr1&state=enrolled&limit=2", 6, []string{"node-01", "node-03"}},
+		{"selector=rack%3Dr0&limit=4&offset=4", 6, []string{"node-08", "node-10"}},
+		{"maintenance=true", 1, []string{"node-03"}},
+		{"maintenance=false&selector=rack%3Dr1&limit=1", 5, []string{"node-01"}},
+		{"power=on", 1, []string{"node-05"}},
+		{"q=FAN", 1, []string{"node-03"}},
+		{"q=boot_timeout", 1, []string{"node-04"}},
+		{"q=rack%3Dr0&limit=2", 6, []string{"node-00", "node-02"}},
+		{"q=node-1", 2, []string{"node-10", "node-11"}},
+		{"state=active", 0, nil},
 	} {
 		t.Run(tt.query, func(t *testing.T) {
 			a := e.do(t, RoleViewer, "GET", "/v1/fleet?"+tt.query, "")
@@ -83,35 +89,46 @@ func TestFleetFiltersAndPages(t *testing.T) {
 			for _, s := range page.Servers {
 				ids = append(ids, s.ID)
 			}
-			if !slices.Equal(ids, tt.ids) && (len(ids) != 0 || len(tt.ids) != 0) {
-				t.Errorf("servers %v, want %v", ids, tt.ids)
-			}
-			for state, n := range tt.states {
-				if page.States[state] != n {
-					t.Errorf("states %v, want %s %d", page.States, state, n)
-				}
+			if !slices.Equal(ids, tt.ids) || page.Matched != tt.matched || page.Servers == nil {
+				t.Errorf("servers %v of %d, want %v of %d", ids, page.Matched, tt.ids, tt.matched)
 			}
 		})
 	}
 }
 
-func TestFleetCountsAndRefusals(t *testing.T) {
+func TestFleetCounts(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	fleetServers(t, e)
-	a := e.do(t, RoleViewer, "GET", "/v1/fleet?selector=rack%3Dr0&limit=4&offset=4", "")
-	want(t, a, http.StatusOK)
-	var page FleetPage
-	a.decode(t, &page)
-	if page.Matched != 6 || page.Offset != 4 || len(page.Servers) != 2 {
-		t.Errorf("matched %d offset %d servers %d, want 6, 4, 2", page.Matched, page.Offset, len(page.Servers))
+	for query, want := range map[string]FleetCounts{
+		"":                   {Matched: 12, States: map[jobs.ServerState]int{"enrolled": 11, "error": 1}},
+		"selector=rack%3Dr1": {Matched: 6, States: map[jobs.ServerState]int{"enrolled": 6}},
+		"q=boot":             {Matched: 1, States: map[jobs.ServerState]int{"error": 1}},
+		"power=off":          {Matched: 0, States: map[jobs.ServerState]int{}},
+	} {
+		a := e.do(t, RoleViewer, "GET", "/v1/fleet/counts?"+query, "")
+		var got FleetCounts
+		a.decode(t, &got)
+		if a.status != http.StatusOK || got.Matched != want.Matched || !maps.Equal(got.States, want.States) {
+			t.Errorf("%q: %d %+v, want %+v", query, a.status, got, want)
+		}
 	}
+}
+
+func TestFleetRefusesWhatItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
 	for query, field := range map[string]string{
 		"state=lost": "state", "power=half": "power", "maintenance=maybe": "maintenance", "limit=0": "limit",
 		"offset=-1": "offset", "selector=rack": "selector", "page=2": "page", "q=a&q=b": "q",
 	} {
 		if p := e.do(t, RoleViewer, "GET", "/v1/fleet?"+query, "").problem(t); p.Status != http.StatusBadRequest || p.Field != field {
 			t.Errorf("%s: %d field %q, want 400 naming %s", query, p.Status, p.Field, field)
+		}
+	}
+	for _, param := range []string{"state=error", "offset=1", "limit=5"} {
+		if p := e.do(t, RoleViewer, "GET", "/v1/fleet/counts?"+param, "").problem(t); p.Status != http.StatusBadRequest {
+			t.Errorf("counts with %s: %+v, want 400: counts are by state, of every page", param, p)
 		}
 	}
 }

@@ -3,11 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/tinmanhq/tinman/client"
@@ -120,20 +118,13 @@ func (p deployPlan) batchState(i int, ended bool) string {
 // readChildren fills in each child's state and error from its job, a few
 // at a time; a child with no job yet stays pending.
 func (a *API) readChildren(ctx context.Context, children []*client.DeployChild) error {
-	errs := make([]error, len(children))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, c := range children {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			job, err := a.job(ctx, c.JobID)
-			if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
-				return
-			}
-			c.State, c.Error, errs[i] = job.State, job.Error, err
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(len(children), func(i int) error {
+		c := children[i]
+		job, err := a.job(ctx, c.JobID)
+		if e := jobs.AsError(err); e != nil && e.Code == jobs.CodeNotFound {
+			return nil
+		}
+		c.State, c.Error = job.State, job.Error
+		return err
+	})
 }

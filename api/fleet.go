@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
@@ -14,7 +17,11 @@ import (
 // FleetPage is the answer to GET /v1/fleet (the Go client's wire type).
 type FleetPage = client.FleetPage
 
-// fleetQuery is what GET /v1/fleet filters by, read from its query.
+// FleetCounts is the answer to GET /v1/fleet/counts (the Go client's wire type).
+type FleetCounts = client.FleetCounts
+
+// fleetQuery is what GET /v1/fleet and /v1/fleet/counts filter by, read
+// from their query.
 type fleetQuery struct {
 	state       jobs.ServerState
 	power       jobs.PowerState
@@ -32,10 +39,21 @@ var serverStates = []jobs.ServerState{jobs.ServerEnrolled, jobs.ServerInspecting
 // powerStates are the power states a fleet page may be filtered by.
 var powerStates = []jobs.PowerState{jobs.PowerStateOn, jobs.PowerStateOff, jobs.PowerStateUnknown}
 
-// readFleetQuery reads ?state=&power=&maintenance=&selector=&q=&offset=&limit=.
-func readFleetQuery(q url.Values) (fleetQuery, error) {
+// Parameters of the fleet's routes: the filters, and a page's.
+var (
+	fleetFilters = []string{"power", "maintenance", "selector", "q"}
+	fleetPaging  = []string{"state", "offset", "limit"}
+)
+
+// readFleetQuery reads ?power=&maintenance=&selector=&q=, and with paged
+// also &state=&offset=&limit=.
+func readFleetQuery(q url.Values, paged bool) (fleetQuery, error) {
 	f := fleetQuery{limit: 100, text: strings.ToLower(strings.TrimSpace(q.Get("q")))}
-	if err := onlyParams(q, "state", "power", "maintenance", "selector", "q", "offset", "limit"); err != nil {
+	params := fleetFilters
+	if paged {
+		params = slices.Concat(fleetFilters, fleetPaging)
+	}
+	if err := onlyParams(q, params...); err != nil {
 		return f, err
 	}
 	if f.state = jobs.ServerState(q.Get("state")); f.state != "" && !slices.Contains(serverStates, f.state) {
@@ -77,6 +95,11 @@ func parseOffset(s string, offset *int) error {
 	return nil
 }
 
+// filtered reports whether f keeps fewer than every server.
+func (f fleetQuery) filtered() bool {
+	return f.state != "" || f.power != "" || f.maintenance != nil || len(f.selector) > 0 || f.text != ""
+}
+
 // keeps reports whether srv passes every filter of f but the state.
 func (f fleetQuery) keeps(srv jobs.Server) bool {
 	switch {
@@ -105,10 +128,88 @@ func searchText(srv jobs.Server) string {
 }
 
 // fleet answers GET /v1/fleet: one page of the servers that match, sorted
-// by id, with the count of each state among them, so that a browser never
-// holds more than a page of a fleet of any size.
+// by id, so that a browser never holds more than a page of a fleet of any
+// size. With no filter the page costs only its own records; a filter reads
+// every record the selector leaves.
 func (a *API) fleet(w http.ResponseWriter, r *http.Request) {
-	f, err := readFleetQuery(r.URL.Query())
+	f, err := readFleetQuery(r.URL.Query(), true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var page FleetPage
+	if f.filtered() {
+		page, err = a.fleetFiltered(r.Context(), f)
+	} else {
+		page, err = a.fleetPage(r.Context(), f)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// fleetFiltered reads the servers of the selector and keeps a page of those
+// that pass the other filters.
+func (a *API) fleetFiltered(ctx context.Context, f fleetQuery) (FleetPage, error) {
+	all, err := a.cfg.Store.ListServers(ctx, f.selector)
+	if err != nil {
+		return FleetPage{}, err
+	}
+	matched := slices.DeleteFunc(all, func(s jobs.Server) bool { return !f.keeps(s) || f.state != "" && s.State != f.state })
+	page := FleetPage{Matched: len(matched), Offset: f.offset, Servers: []jobs.Server{}}
+	if f.offset < len(matched) {
+		page.Servers = matched[f.offset:min(f.offset+f.limit, len(matched))]
+	}
+	return page, nil
+}
+
+// fleetPage reads the ids of every server and the records of one page of them.
+func (a *API) fleetPage(ctx context.Context, f fleetQuery) (FleetPage, error) {
+	ids, err := a.cfg.Store.ServerIDs(ctx)
+	if err != nil {
+		return FleetPage{}, err
+	}
+	slices.Sort(ids)
+	page := FleetPage{Matched: len(ids), Offset: f.offset, Servers: []jobs.Server{}}
+	if f.offset >= len(ids) {
+		return page, nil
+	}
+	window := ids[f.offset:min(f.offset+f.limit, len(ids))]
+	servers := make([]jobs.Server, len(window))
+	err = inParallel(len(window), func(i int) (err error) {
+		servers[i], err = a.cfg.Store.Server(ctx, window[i])
+		if jobs.CodeOf(err) == jobs.CodeNotFound {
+			return nil // removed meanwhile
+		}
+		return err
+	})
+	page.Servers = slices.DeleteFunc(servers, func(s jobs.Server) bool { return s.ID == "" })
+	return page, err
+}
+
+// inParallel runs fn for 0..n-1, eight at a time, and joins their errors.
+func inParallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// fleetCounts answers GET /v1/fleet/counts: how many servers pass the
+// filters, in each lifecycle state. It reads every record the selector
+// leaves: a page shows its servers first and its counts after.
+func (a *API) fleetCounts(w http.ResponseWriter, r *http.Request) {
+	f, err := readFleetQuery(r.URL.Query(), false)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -118,22 +219,14 @@ func (a *API) fleet(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	page := FleetPage{Offset: f.offset, States: map[jobs.ServerState]int{}, Servers: []jobs.Server{}}
-	matched := all[:0]
+	counts := FleetCounts{States: map[jobs.ServerState]int{}}
 	for _, srv := range all {
-		if !f.keeps(srv) {
-			continue
-		}
-		page.States[srv.State]++
-		if f.state == "" || srv.State == f.state {
-			matched = append(matched, srv)
+		if f.keeps(srv) {
+			counts.Matched++
+			counts.States[srv.State]++
 		}
 	}
-	page.Matched = len(matched)
-	if f.offset < len(matched) {
-		page.Servers = matched[f.offset:min(f.offset+f.limit, len(matched))]
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, counts)
 }
 
 // inventory answers GET /v1/servers/{id}/inventory: the hardware the last

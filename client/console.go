@@ -3,8 +3,8 @@ package client
 import "github.com/tinmanhq/tinman/jobs"
 
 // The wire types of the read endpoints the web console uses (package ui):
-// who the caller is, the fleet a page at a time, a deploy's batches and the
-// health strip's figures. Any client may call them.
+// who the caller is, the fleet a page at a time and its counts by state, a
+// deploy's batches and the health strip's figures. Any client may call them.
 
 // Whoami is the answer to GET /v1/whoami: the caller's role (viewer,
 // operator or admin) and the name its actions are recorded under (the role
@@ -21,11 +21,16 @@ type FleetPage struct {
 	Matched int `json:"matched"`
 	// Offset is the position of the first server of the page among them.
 	Offset int `json:"offset"`
-	// States counts, by lifecycle state, the servers that match every
-	// filter but the state: what each choice of state would list.
-	States map[jobs.ServerState]int `json:"states"`
 	// Servers is the page.
 	Servers []jobs.Server `json:"servers"`
+}
+
+// FleetCounts is the answer to GET /v1/fleet/counts: how many servers
+// match the filters, and how many of them are in each lifecycle state
+// (what each choice of state on a fleet page would list).
+type FleetCounts struct {
+	Matched int                      `json:"matched"`
+	States  map[jobs.ServerState]int `json:"states"`
 }
 
 // DeployView is the answer to GET /v1/deploys/{id}: a deploy job with its
