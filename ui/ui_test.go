@@ -172,3 +172,17 @@ func TestEveryModuleIsServed(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryModuleIsPreloaded: index.html names every module, so that the
+// browser fetches them all at once instead of one level of imports at a time.
+func TestEveryModuleIsPreloaded(t *testing.T) {
+	t.Parallel()
+	files := assetFiles(t)
+	index := files[filepath.Join("assets", "index.html")]
+	for path := range files {
+		name := filepath.ToSlash(strings.TrimPrefix(path, "assets"+string(filepath.Separator)))
+		if strings.HasSuffix(name, ".js") && name != "app.js" && !strings.Contains(index, `<link rel="modulepreload" href="`+name+`">`) {
+			t.Errorf("index.html does not preload %s", name)
+		}
+	}
+}

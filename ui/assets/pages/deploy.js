@@ -26,12 +26,12 @@ const progress = (t) => bar([['ok', t.ok, 'succeeded'], ['bad', t.bad, 'failed']
 
 function batchView(b) {
   const t = tally(b.servers);
-  return h('div', {class: `batch batch-${b.state}`, 'data-batch': b.number, 'data-state': b.state, 'data-done': t.ok + t.bad},
+  return h('div', {class: 'batch', 'data-batch': b.number, 'data-state': b.state, 'data-done': t.ok + t.bad},
     h('div', {class: 'batch-head'},
       h('h3', null, `Batch ${b.number}`), badge(b.state, 'batch'),
       h('span', {class: 'count'}, `${t.ok + t.bad}/${b.servers.length} ended · ${t.ok} succeeded · ${t.bad} failed`)),
     progress(t),
-    h('table', {class: 'grid children'}, h('tbody', null, b.servers.map((c) => h('tr', {'data-server': c.server, 'data-state': c.state},
+    h('table', {class: 'grid children'}, h('colgroup', null, h('col', {class: 'c-server'}), h('col', {class: 'c-job'}), h('col', {class: 'c-state'}), h('col')), h('tbody', null, b.servers.map((c) => h('tr', {'data-server': c.server, 'data-state': c.state},
       h('td', {class: 'mono'}, serverLink(c.server)),
       h('td', {class: 'mono'}, c.state === 'pending' ? c.job_id : jobLink(c.job_id)),
       h('td', null, badge(c.state)),

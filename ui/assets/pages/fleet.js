@@ -1,7 +1,8 @@
 // The fleet: every server with its state, power, maintenance, site and
 // labels, filtered and paged by the API (GET /v1/fleet), so that a fleet of
-// any size costs the browser one page. Lifecycle changes and ended jobs
-// reload the page (at most every 1.5 s), and so does every half minute.
+// any size costs the browser one page; the counts by state follow (GET
+// /v1/fleet/counts), which read every record. Lifecycle changes and ended
+// jobs reload the page (at most every 1.5 s), and so does every half minute.
 
 import {api} from '../lib/api.js';
 import {h, fill, badge, ago, count, labels, serverLink, debounce} from '../lib/dom.js';
@@ -77,13 +78,15 @@ export function render(main, {query}) {
     change('selector', selector.value);
   };
 
-  const draw = (page) => {
-    const total = Object.values(page.states).reduce((a, b) => a + b, 0);
-    fill(title, 'Fleet ', h('small', {'data-count': page.matched}, `${count(page.matched)} server${page.matched === 1 ? '' : 's'}`));
+  const drawCounts = (counts) => {
     fill(chips,
-      h('button', {type: 'button', class: 'chip' + (f.state === '' ? ' on' : ''), onclick: () => { stateSelect.value = ''; change('state', ''); }}, `all ${count(total)}`),
-      states.filter((s) => page.states[s]).map((s) => h('button', {type: 'button', class: `chip state-${s}` + (f.state === s ? ' on' : ''),
-        onclick: () => { stateSelect.value = s; change('state', s); }}, `${s} ${count(page.states[s])}`)));
+      h('button', {type: 'button', class: 'chip' + (f.state === '' ? ' on' : ''), onclick: () => { stateSelect.value = ''; change('state', ''); }}, `all ${count(counts.matched)}`),
+      states.filter((s) => counts.states[s]).map((s) => h('button', {type: 'button', class: `chip state-${s}` + (f.state === s ? ' on' : ''),
+        onclick: () => { stateSelect.value = s; change('state', s); }}, `${s} ${count(counts.states[s])}`)));
+  };
+
+  const draw = (page) => {
+    fill(title, 'Fleet ', h('small', {'data-count': page.matched}, `${count(page.matched)} server${page.matched === 1 ? '' : 's'}`));
     const rows = page.servers.map((s) => h('tr', {'data-server': s.id},
       h('td', {class: 'mono'}, serverLink(s.id)),
       h('td', null, badge(s.state)),
@@ -113,6 +116,7 @@ export function render(main, {query}) {
   const reload = refresher(async () => {
     try {
       draw(await api('v1/fleet', {query: f}));
+      drawCounts(await api('v1/fleet/counts', {query: {power: f.power, maintenance: f.maintenance, selector: f.selector, q: f.q}}));
       error.hidden = true;
     } catch (e) {
       fill(error, 'The fleet cannot be read: ', e.message);

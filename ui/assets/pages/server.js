@@ -70,7 +70,7 @@ export function render(main, {param: id, ctx}) {
   const submit = async (type, params) => {
     try {
       const res = await api('v1/jobs', {method: 'POST', body: {type, server: id, params}});
-      say(['Submitted ', type, params?.action ? ` ${params.action}` : '', ': job ', jobLink(res.job_id), ' is ', res.state, '.']);
+      say(['Submitted ', type, params?.action ? ` ${params.action}` : '', ' as job ', jobLink(res.job_id), '.']);
     } catch (e) {
       say(`The ${type} job was refused: ${e.message}`, true);
     }
