@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,12 +150,20 @@ func (tb *tab) route(route string) {
 	eval[chromedp.Void](tb, fmt.Sprintf("location.hash = %q", "#"+route))
 }
 
+// screenshots are the names of the screenshots the browser tests write;
+// the README shows each (TestREADMEShowsTheScreenshots).
+var screenshots = []string{"fleet", "server", "job", "deploy", "deploy-halted", "deploys", "jobs", "fleet-10000"}
+
 // shot writes a screenshot of the tab as name.png when screenshots are asked for.
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
+	if !slices.Contains(screenshots, name) {
+		tb.t.Fatalf("screenshot %s is not in the list the README is checked against", name)
+	}
 	if tb.b.shots == "" {
 		return
 	}
+	tb.wait("the health strip", `!!document.querySelector('[data-vital]')`, 10*time.Second)
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
 	time.Sleep(300 * time.Millisecond) // let the last reload draw

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +84,8 @@ func ready(tb *tab, page string) {
 // TestConsole drives the web console in Debian's Chromium against a whole
 // tinman dev: sign in with the printed link, the 8 servers, a power job
 // started from a server's page as an operator with its events arriving
-// live, a deploy's batches progressing and one halting, and a viewer who
+// live, an inspect filling in the inventory, a deploy's batches
+// progressing and one halting, and a viewer who
 // sees no button that would fail. With TINMAN_SCREENSHOTS=DIR it writes a
 // screenshot of each page there (task screenshots). Not parallel: its
 // pages are timed by what they show, on a machine of 2 cores.
@@ -125,9 +129,11 @@ func TestConsole(t *testing.T) {
 		if !eval[bool](tb, `window.sameDocument === true`) {
 			t.Error("the page was reloaded: the events did not arrive live")
 		}
-		tb.wait("the job in the server's jobs", fmt.Sprintf(`document.querySelector('[data-page=server] tr[data-job=%s]')?.textContent.includes('succeeded')`, jsString(powerJob)), 10*time.Second)
+		tb.wait("the job in the server's jobs", fmt.Sprintf(`document.querySelector('[data-page=server] tr:not(.event)[data-job=%s]')?.textContent.includes('succeeded')`, jsString(powerJob)), 10*time.Second)
+		tb.click(`[data-action=inspect]`)
+		tb.wait("the inventory", `document.querySelector('[data-page=server] .inventory')?.textContent.includes('Vendor')`, 30*time.Second)
 		tb.shot("server")
-		tb.click(`[data-page=server] .notice a`)
+		tb.route("/jobs/" + powerJob)
 		ready(tb, "job")
 		tb.wait("the job's events in order", `[...document.querySelectorAll('tr.event')].map(r => r.dataset.type).join(' ') === 'job.queued job.started job.succeeded'`, 10*time.Second)
 		tb.shot("job")
@@ -187,6 +193,29 @@ func TestConsole(t *testing.T) {
 	for _, token := range []string{c.dev.token, operatorToken, viewerToken} {
 		if strings.Contains(logs, token) {
 			t.Errorf("a token reached the log")
+		}
+	}
+}
+
+// TestREADMEShowsTheScreenshots: every screenshot the browser tests write
+// is committed under docs/screenshots and shown in the README, which shows
+// no other.
+func TestREADMEShowsTheScreenshots(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for _, m := range regexp.MustCompile(`!\[[^\]]*\]\(docs/screenshots/([^)]+)\.png\)`).FindAllStringSubmatch(string(data), -1) {
+		shown = append(shown, m[1])
+	}
+	if !slices.Equal(shown, screenshots) {
+		t.Errorf("the README shows %v, want %v in that order", shown, screenshots)
+	}
+	for _, name := range screenshots {
+		if _, err := os.Stat(filepath.Join("../../docs/screenshots", name+".png")); err != nil {
+			t.Errorf("screenshot %s: %v (task screenshots writes it)", name, err)
 		}
 	}
 }

@@ -22,13 +22,14 @@ export function describe(ev) {
 
 // EventLog keeps the rows of a log in el.
 export class EventLog {
-  constructor({newestFirst = true, cap = 300, showServer = false} = {}) {
+  constructor({newestFirst = true, cap = 300, showServer = false, showJob = true} = {}) {
     this.newestFirst = newestFirst;
     this.cap = cap;
     this.showServer = showServer;
+    this.showJob = showJob;
     this.body = h('tbody');
     this.empty = h('p', {class: 'empty'}, 'No events yet: they appear here as they happen.');
-    const heads = ['Time', 'Event', 'Job', showServer ? 'Server' : null, 'State', 'Attempt', 'Detail'].filter(Boolean);
+    const heads = ['Time', 'Event', showJob ? 'Job' : null, showServer ? 'Server' : null, 'State', 'Attempt', 'Detail'].filter(Boolean);
     this.el = h('div', {class: 'eventlog'}, this.empty,
       h('table', {class: 'grid events', hidden: true}, h('thead', null, h('tr', null, heads.map((c) => h('th', null, c)))), this.body));
   }
@@ -40,7 +41,7 @@ export class EventLog {
     const row = h('tr', {class: failed ? 'event bad' : 'event', 'data-type': shortType(ev), 'data-job': d.job_id || ''},
       h('td', {class: 'mono'}, clock(ev.time)),
       h('td', null, shortType(ev)),
-      h('td', {class: 'mono'}, jobLink(d.job_id)),
+      this.showJob ? h('td', {class: 'mono'}, jobLink(d.job_id)) : null,
       this.showServer ? h('td', null, serverLink(ev.subject)) : null,
       h('td', null, d.state ? badge(d.state) : ''),
       h('td', null, d.attempt ? `${d.attempt}/${d.max_attempts || '?'}` : ''),

@@ -113,7 +113,7 @@ export function refresher(load, wait) {
     if (stopped) return;
     if (running) { again = true; return; }
     running = true;
-    try { await load(); } catch { /* the page shows its own errors */ }
+    try { await load(); } catch (e) { console.error('reload failed:', e); }
     running = false;
     if (again && !stopped) { again = false; timer = setTimeout(go, wait); }
   };

@@ -16,7 +16,7 @@ function record(j) {
     ['Server', serverLink(j.server)],
     ['State', badge(j.state)],
     ['Attempt', j.attempt ? `${j.attempt} of ${j.max_attempts}` : ''],
-    ['Where', summary(j)],
+    ['Summary', summary(j)],
     ['Deploy', j.type === 'deploy' ? link('/deploys/' + encodeURIComponent(j.id), 'its batches') : ''],
     ['Requested by', j.requested_by],
     ['Priority', j.priority],
@@ -38,7 +38,7 @@ export function render(main, {param: id, ctx}) {
   const title = h('h1', null, id);
   const actions = h('div', {class: 'actions'});
   const rec = h('div');
-  const log = new EventLog({newestFirst: false, showServer: true});
+  const log = new EventLog({newestFirst: false, showServer: true, showJob: false});
   section.append(title, actions, rec, h('h2', null, 'Events'), log.el);
   main.append(section);
 
