@@ -38,9 +38,8 @@ const (
 // deployView answers GET /v1/deploys/{id}: the deploy's plan, batch by
 // batch, with the state of each server's provision and why it failed.
 func (a *API) deployView(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !jobs.ValidJobID(id) {
-		problem(w, r, http.StatusNotFound, string(jobs.CodeNotFound), "job "+id+" not found", "")
+	id, ok := jobID(w, r)
+	if !ok {
 		return
 	}
 	job, err := a.job(r.Context(), id)
