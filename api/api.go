@@ -31,6 +31,7 @@ type Store interface {
 	SubmittedJob(ctx context.Context, id string) (store.Submitted, error)
 	Inventory(ctx context.Context, id string) (jobs.Inventory, error)
 	ServerIDs(ctx context.Context) ([]string, error)
+	ServersByID(ctx context.Context, ids []string) ([]jobs.Server, error)
 }
 
 // Submitter records a job request as submitted and puts it on NATS,

@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tinmanhq/tinman/client"
@@ -126,4 +128,20 @@ func (a *API) readChildren(ctx context.Context, children []*client.DeployChild) 
 		c.State, c.Error = job.State, job.Error
 		return err
 	})
+}
+
+// inParallel runs fn for 0..n-1, eight at a time, and joins their errors.
+func inParallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/tinmanhq/tinman/client"
 	"github.com/tinmanhq/tinman/jobs"
@@ -176,33 +174,8 @@ func (a *API) fleetPage(ctx context.Context, f fleetQuery) (FleetPage, error) {
 	if f.offset >= len(ids) {
 		return page, nil
 	}
-	window := ids[f.offset:min(f.offset+f.limit, len(ids))]
-	servers := make([]jobs.Server, len(window))
-	err = inParallel(len(window), func(i int) (err error) {
-		servers[i], err = a.cfg.Store.Server(ctx, window[i])
-		if jobs.CodeOf(err) == jobs.CodeNotFound {
-			return nil // removed meanwhile
-		}
-		return err
-	})
-	page.Servers = slices.DeleteFunc(servers, func(s jobs.Server) bool { return s.ID == "" })
+	page.Servers, err = a.cfg.Store.ServersByID(ctx, ids[f.offset:min(f.offset+f.limit, len(ids))])
 	return page, err
-}
-
-// inParallel runs fn for 0..n-1, eight at a time, and joins their errors.
-func inParallel(n int, fn func(i int) error) error {
-	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs[i] = fn(i)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // fleetCounts answers GET /v1/fleet/counts: how many servers pass the
