@@ -184,6 +184,11 @@ func TestConsole(t *testing.T) {
 		tb.route("/jobs")
 		ready(tb, "jobs")
 		tb.shot("jobs")
+
+		// Another link in the same tab signs in anew, with that token's role.
+		eval[chromedp.Void](tb, fmt.Sprintf("location.hash = %q", "#token="+operatorToken+"&/servers/sim-05"))
+		tb.wait("the operator's buttons", `document.querySelector('.role')?.textContent === 'operator' && `+
+			`document.querySelectorAll('[data-page=server] [data-action]').length > 0`, 10*time.Second)
 	})
 
 	logs := c.logs.String()

@@ -26,6 +26,7 @@ const ranks = {viewer: 1, operator: 2, admin: 3};
 const main = document.getElementById('main');
 let leave = () => {};
 let stopHealth = () => {};
+let unlisten = () => {};
 
 // route draws the page of the address's fragment: #/path?query.
 function route(ctx) {
@@ -71,7 +72,8 @@ function signIn(message) {
 function shell(me) {
   document.getElementById('nav').hidden = false;
   const dot = h('span', {class: 'live off', title: 'event stream'}, 'live');
-  onStatus((s, detail) => { dot.className = 'live ' + s; dot.title = detail ? `event stream ${s}: ${detail}` : `event stream ${s}`; });
+  unlisten();
+  unlisten = onStatus((s, detail) => { dot.className = 'live ' + s; dot.title = detail ? `event stream ${s}: ${detail}` : `event stream ${s}`; });
   fill(document.getElementById('who'), dot, ' ',
     h('span', {class: 'role', 'data-role': me.role, title: me.name}, me.role), ' ',
     h('button', {type: 'button', class: 'link', onclick: () => { session.clear(); signIn('Signed out.'); }}, 'Sign out'));
@@ -80,6 +82,7 @@ function shell(me) {
 // start signs in with the token of this tab, then shows the page asked for.
 async function start() {
   takeTokenFromFragment();
+  stopHealth();
   if (!session.token()) return signIn();
   let me;
   try {
@@ -95,7 +98,8 @@ async function start() {
   const ctx = {role: me.role, can: (role) => (ranks[me.role] || 0) >= ranks[role]};
   shell(me);
   stopHealth = startHealth(document.getElementById('health'));
-  window.onhashchange = () => { takeTokenFromFragment(); route(ctx); };
+  // Another link's token signs in anew: its role may differ.
+  window.onhashchange = () => (takeTokenFromFragment() ? start() : route(ctx));
   route(ctx);
 }
 

@@ -27,13 +27,15 @@ export const session = {
 
 // takeTokenFromFragment moves a token given as /ui/#token=... into the
 // session and takes it off the address (and the history), so that it is
-// neither shown nor bookmarked. A fragment never reaches a server.
+// neither shown nor bookmarked. A fragment never reaches a server. It
+// reports whether there was one.
 export function takeTokenFromFragment() {
   const m = /^#token=([^&]+)(?:&(.*))?$/.exec(location.hash);
-  if (!m) return;
+  if (!m) return false;
   session.set(decodeURIComponent(m[1]));
   const rest = m[2] && m[2].startsWith('/') ? m[2] : '/';
   history.replaceState(null, '', location.pathname + location.search + '#' + rest);
+  return true;
 }
 
 // authorization is the header that carries the token.
