@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -61,23 +60,15 @@ func (a *API) deployView(w http.ResponseWriter, r *http.Request) {
 
 // layOut makes the view of a deploy job from its plan and its children.
 func (a *API) layOut(ctx context.Context, job jobs.Job) (DeployView, error) {
-	view := DeployView{Job: job, Batches: []client.DeployBatch{}}
-	var plan deployPlan
-	if len(job.Result) > 0 {
-		if err := json.Unmarshal(job.Result, &plan); err != nil {
-			return view, fmt.Errorf("decode the plan of deploy %s: %w", job.ID, err)
-		}
-	} else {
-		var p jobs.DeployParams
-		_ = json.Unmarshal(job.Params, &p) // checked at admission; a view does without
-		plan.Image = p.Image
+	plan, err := planOf(job)
+	if err != nil {
+		return DeployView{}, err
 	}
 	ended := job.State.Terminal()
-	view.Image, view.Current, view.Halted = plan.Image, plan.Current, plan.Halted
+	view := DeployView{Job: job, Image: plan.Image, Current: plan.Current, Halted: plan.Halted, Batches: []client.DeployBatch{}}
 	if ended && job.State != jobs.StateSucceeded && job.Error != nil {
 		view.HaltReason = job.Error.Message
 	}
-	var read []*client.DeployChild // the children whose record tells more than the plan
 	for i, servers := range plan.Batches {
 		b := client.DeployBatch{Number: i + 1, State: plan.batchState(i, ended), Servers: make([]client.DeployChild, len(servers))}
 		for n, server := range servers {
@@ -85,19 +76,46 @@ func (a *API) layOut(ctx context.Context, job jobs.Job) (DeployView, error) {
 		}
 		view.Batches = append(view.Batches, b)
 	}
-	for i := range view.Batches {
-		b := &view.Batches[i]
+	return view, a.readChildren(ctx, toRead(view.Batches, plan))
+}
+
+// planOf is the plan a deploy keeps in its result; before it has one, only
+// the image of its params.
+func planOf(job jobs.Job) (deployPlan, error) {
+	var plan deployPlan
+	if len(job.Result) == 0 {
+		var p jobs.DeployParams
+		_ = json.Unmarshal(job.Params, &p) // checked at admission; a view does without
+		plan.Image = p.Image
+		return plan, nil
+	}
+	if err := json.Unmarshal(job.Result, &plan); err != nil {
+		return plan, fmt.Errorf("decode the plan of deploy %s: %w", job.ID, err)
+	}
+	return plan, nil
+}
+
+// toRead marks the children the plan says succeeded and returns those whose
+// job tells more: the others of the batches that started.
+func toRead(batches []client.DeployBatch, plan deployPlan) []*client.DeployChild {
+	succeeded := make(map[string]bool, len(plan.Succeeded))
+	for _, s := range plan.Succeeded {
+		succeeded[s] = true
+	}
+	var read []*client.DeployChild
+	for i := range batches {
+		b := &batches[i]
 		for n := range b.Servers {
 			c := &b.Servers[n]
 			switch {
-			case b.State == batchDone && slices.Contains(plan.Succeeded, c.Server):
+			case b.State == batchDone && succeeded[c.Server]:
 				c.State = jobs.StateSucceeded
 			case b.State != batchWaiting && b.State != batchSkipped:
 				read = append(read, c)
 			}
 		}
 	}
-	return view, a.readChildren(ctx, read)
+	return read
 }
 
 // batchState is the state of batch i of the plan of a deploy that has ended or not.
