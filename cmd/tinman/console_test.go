@@ -192,6 +192,14 @@ func TestConsole(t *testing.T) {
 			`document.querySelectorAll('[data-page=server] [data-action]').length > 0`, 10*time.Second)
 	})
 
+	t.Run("a refused token asks to sign in", func(t *testing.T) {
+		tb := c.browser.open(t, c.link("no-such-token-0123456789", "/servers"))
+		tb.wait("the sign-in form", `!!document.querySelector('form.signin') && document.querySelector('.notice.bad')?.textContent.includes('refused')`, 10*time.Second)
+		if kept := eval[bool](tb, `sessionStorage.getItem('tinman.token') === null && !location.href.includes('token')`); !kept {
+			t.Error("a refused token was kept")
+		}
+	})
+
 	logs := c.logs.String()
 	if !strings.Contains(logs, `"path":"/ui/"`) {
 		t.Error("the API logged no request for /ui/: the check below would prove nothing")
