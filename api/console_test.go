@@ -54,6 +54,8 @@ func fleetServers(t *testing.T, e *env) {
 		s.State, s.LastError = jobs.ServerError, &jobs.ServerFailure{Reason: "boot_timeout after power-cycle", JobID: "j-1", At: time.Now()}
 	})
 	change("node-05", func(s *jobs.Server) { s.PowerState = jobs.PowerStateOn })
+	change("node-06", func(s *jobs.Server) { s.Site = "fra" })
+	change("node-07", func(s *jobs.Server) { s.Site = "fra" })
 }
 
 func TestFleetFiltersAndPages(t *testing.T) {
@@ -79,6 +81,9 @@ func TestFleetFiltersAndPages(t *testing.T) {
 		{"q=rack%3Dr0&limit=2", 6, []string{"node-00", "node-02"}},
 		{"q=node-1", 2, []string{"node-10", "node-11"}},
 		{"state=active", 0, nil},
+		{"site=fra", 2, []string{"node-06", "node-07"}},
+		{"site=default&selector=rack%3Dr1&limit=3", 5, []string{"node-01", "node-03", "node-05"}},
+		{"q=FRA", 2, []string{"node-06", "node-07"}},
 	} {
 		t.Run(tt.query, func(t *testing.T) {
 			a := e.do(t, RoleViewer, "GET", "/v1/fleet?"+tt.query, "")
@@ -119,7 +124,7 @@ func TestFleetRefusesWhatItDoesNotKnow(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	for query, field := range map[string]string{
-		"state=lost": "state", "power=half": "power", "maintenance=maybe": "maintenance", "limit=0": "limit",
+		"state=lost": "state", "site=Fra": "site", "power=half": "power", "maintenance=maybe": "maintenance", "limit=0": "limit",
 		"offset=-1": "offset", "selector=rack": "selector", "page=2": "page", "q=a&q=b": "q",
 	} {
 		if p := e.do(t, RoleViewer, "GET", "/v1/fleet?"+query, "").problem(t); p.Status != http.StatusBadRequest || p.Field != field {

@@ -21,6 +21,7 @@ type FleetCounts = client.FleetCounts
 // fleetQuery is what GET /v1/fleet and /v1/fleet/counts filter by, read
 // from their query.
 type fleetQuery struct {
+	site        string
 	state       jobs.ServerState
 	power       jobs.PowerState
 	maintenance *bool
@@ -30,20 +31,16 @@ type fleetQuery struct {
 	limit       int
 }
 
-// serverStates are the lifecycle states a fleet page may be filtered by.
-var serverStates = []jobs.ServerState{jobs.ServerEnrolled, jobs.ServerInspecting, jobs.ServerAvailable,
-	jobs.ServerProvisioning, jobs.ServerActive, jobs.ServerDeprovisioning, jobs.ServerError}
-
 // powerStates are the power states a fleet page may be filtered by.
 var powerStates = []jobs.PowerState{jobs.PowerStateOn, jobs.PowerStateOff, jobs.PowerStateUnknown}
 
 // Parameters of the fleet's routes: the filters, and a page's.
 var (
-	fleetFilters = []string{"power", "maintenance", "selector", "q"}
+	fleetFilters = []string{"site", "power", "maintenance", "selector", "q"}
 	fleetPaging  = []string{"state", "offset", "limit"}
 )
 
-// readFleetQuery reads ?power=&maintenance=&selector=&q=, and with paged
+// readFleetQuery reads ?site=&power=&maintenance=&selector=&q=, and with paged
 // also &state=&offset=&limit=.
 func readFleetQuery(q url.Values, paged bool) (fleetQuery, error) {
 	f := fleetQuery{limit: 100, text: strings.ToLower(strings.TrimSpace(q.Get("q")))}
@@ -54,8 +51,11 @@ func readFleetQuery(q url.Values, paged bool) (fleetQuery, error) {
 	if err := onlyParams(q, params...); err != nil {
 		return f, err
 	}
-	if f.state = jobs.ServerState(q.Get("state")); f.state != "" && !slices.Contains(serverStates, f.state) {
-		return f, jobs.Invalid("state", "must be "+jobs.JoinStates(serverStates))
+	if f.site = q.Get("site"); f.site != "" && !jobs.ValidSite(f.site) {
+		return f, jobs.Invalid("site", "must be a site name: ^[a-z0-9][a-z0-9-]{0,62}$")
+	}
+	if f.state = jobs.ServerState(q.Get("state")); f.state != "" && !slices.Contains(jobs.ServerStates(), f.state) {
+		return f, jobs.Invalid("state", "must be "+jobs.JoinStates(jobs.ServerStates()))
 	}
 	if f.power = jobs.PowerState(q.Get("power")); f.power != "" && !slices.Contains(powerStates, f.power) {
 		return f, jobs.Invalid("power", "must be on, off or unknown")
@@ -95,12 +95,14 @@ func parseOffset(s string, offset *int) error {
 
 // filtered reports whether f keeps fewer than every server.
 func (f fleetQuery) filtered() bool {
-	return f.state != "" || f.power != "" || f.maintenance != nil || len(f.selector) > 0 || f.text != ""
+	return f.site != "" || f.state != "" || f.power != "" || f.maintenance != nil || len(f.selector) > 0 || f.text != ""
 }
 
 // keeps reports whether srv passes every filter of f but the state.
 func (f fleetQuery) keeps(srv jobs.Server) bool {
 	switch {
+	case f.site != "" && jobs.SiteOf(srv.Site) != f.site:
+		return false
 	case f.power != "" && srv.PowerState != f.power:
 		return false
 	case f.maintenance != nil && (srv.Maintenance != nil) != *f.maintenance:
@@ -109,10 +111,11 @@ func (f fleetQuery) keeps(srv jobs.Server) bool {
 	return f.text == "" || strings.Contains(searchText(srv), f.text)
 }
 
-// searchText is what the text filter looks in: the id, each label as k=v,
-// the BMC address, the maintenance reason and the last error, lower case.
+// searchText is what the text filter looks in: the id, the site, each
+// label as k=v, the BMC address, the maintenance reason and the last error,
+// lower case.
 func searchText(srv jobs.Server) string {
-	parts := []string{srv.ID, srv.BMC.Address}
+	parts := []string{srv.ID, jobs.SiteOf(srv.Site), srv.BMC.Address}
 	for k, v := range srv.Labels {
 		parts = append(parts, k+"="+v)
 	}

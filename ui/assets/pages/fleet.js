@@ -1,6 +1,7 @@
 // The fleet: every server with its state, power, maintenance, site and
-// labels, filtered and paged by the API (GET /v1/fleet), so that a fleet of
-// any size costs the browser one page; the counts by state follow (GET
+// labels, filtered (by site, state, power, maintenance, labels and text) and
+// paged by the API (GET /v1/fleet), so that a fleet of any size costs the
+// browser one page; the counts by state follow (GET
 // /v1/fleet/counts), which read every record. Lifecycle changes and ended
 // jobs reload the page (at most every 1.5 s), and so does every half minute.
 
@@ -13,7 +14,7 @@ const sizes = [50, 100, 250, 500, 1000];
 
 // filters reads the page's filters from the address's query.
 function filters(query) {
-  const f = {state: '', power: '', maintenance: '', selector: '', q: '', offset: 0, limit: 100};
+  const f = {site: '', state: '', power: '', maintenance: '', selector: '', q: '', offset: 0, limit: 100};
   for (const k of Object.keys(f)) {
     const v = query.get(k);
     if (v === null) continue;
@@ -57,13 +58,16 @@ export function render(main, {query}) {
   };
   const text = h('input', {type: 'search', name: 'q', value: f.q, placeholder: 'id, label, address, reason…', 'aria-label': 'text',
     oninput: debounce((e) => change('q', e.target.value.trim()), 250)});
-  const selector = h('input', {type: 'text', name: 'selector', value: f.selector, placeholder: 'rack=r1,site=ams', 'aria-label': 'selector',
+  const site = h('input', {type: 'text', name: 'site', value: f.site, placeholder: 'default', size: 10, 'aria-label': 'site',
+    onchange: (e) => change('site', e.target.value.trim())});
+  const selector = h('input', {type: 'text', name: 'selector', value: f.selector, placeholder: 'rack=r1,role=db', 'aria-label': 'selector',
     onchange: (e) => change('selector', e.target.value.trim())});
   const stateSelect = select('state', f.state, [['', 'any state'], ...states.map((s) => [s, s])], (v) => change('state', v));
   const form = h('form', {class: 'filters', onsubmit: (e) => e.preventDefault()},
+    h('label', null, 'Site ', site),
     h('label', null, 'State ', stateSelect),
     h('label', null, 'Power ', select('power', f.power, [['', 'any'], ['on', 'on'], ['off', 'off'], ['unknown', 'unknown']], (v) => change('power', v))),
-    h('label', null, 'Maintenance ', select('maintenance', f.maintenance, [['', 'any'], ['true', 'in maintenance'], ['false', 'not in maintenance']], (v) => change('maintenance', v))),
+    h('label', null, 'Maintenance ', select('maintenance', f.maintenance, [['', 'any'], ['true', 'yes'], ['false', 'no']], (v) => change('maintenance', v))),
     h('label', null, 'Labels ', selector),
     h('label', null, 'Search ', text),
     h('label', null, 'Per page ', select('limit', String(f.limit), sizes.map((n) => [String(n), String(n)]), (v) => change('limit', Number(v)))));
@@ -92,7 +96,8 @@ export function render(main, {query}) {
       h('td', null, badge(s.state)),
       h('td', null, badge(s.power_state, 'power')),
       h('td', null, s.maintenance ? h('span', {class: 'maint', title: `set by ${s.maintenance.set_by}`}, s.maintenance.reason || 'yes') : ''),
-      h('td', null, s.labels?.site || ''),
+      h('td', null, h('button', {type: 'button', class: 'link', title: 'Filter by this site',
+        onclick: () => { site.value = s.site || 'default'; change('site', site.value); }}, s.site || 'default')),
       h('td', {class: 'labels'}, labels(s.labels, pickLabel)),
       h('td', {class: 'detail'}, s.last_error ? s.last_error.reason : ''),
       h('td', null, ago(s.updated_at))));
@@ -116,7 +121,7 @@ export function render(main, {query}) {
   const reload = refresher(async () => {
     try {
       draw(await api('v1/fleet', {query: f}));
-      drawCounts(await api('v1/fleet/counts', {query: {power: f.power, maintenance: f.maintenance, selector: f.selector, q: f.q}}));
+      drawCounts(await api('v1/fleet/counts', {query: {site: f.site, power: f.power, maintenance: f.maintenance, selector: f.selector, q: f.q}}));
       error.hidden = true;
     } catch (e) {
       fill(error, 'The fleet cannot be read: ', e.message);

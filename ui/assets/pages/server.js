@@ -38,6 +38,7 @@ function record(s) {
     ['Power', badge(s.power_state, 'power')],
     ['Maintenance', s.maintenance ? [s.maintenance.reason, ` (set by ${s.maintenance.set_by}, `, ago(s.maintenance.since), ')'] : ''],
     ['Last error', s.last_error ? [s.last_error.reason, s.last_error.job_id ? [' (job ', jobLink(s.last_error.job_id), ')'] : ''] : ''],
+    ['Site', s.site || 'default'],
     ['BMC', `${s.bmc.address} (${s.bmc.provider})`],
     ['Labels', Object.keys(s.labels || {}).length ? labels(s.labels) : ''],
     ['Enrolled', ago(s.created_at)],
