@@ -33,6 +33,9 @@ type Store interface {
 	Image(ctx context.Context, name string) (jobs.Image, error)
 	Images(ctx context.Context) ([]jobs.Image, error)
 	RemoveImage(ctx context.Context, name string) error
+	Inventory(ctx context.Context, id string) (jobs.Inventory, error)
+	ServerIDs(ctx context.Context) ([]string, error)
+	ServersByID(ctx context.Context, ids []string) ([]jobs.Server, error)
 }
 
 // Submitter records a job request as submitted and puts it on NATS,
@@ -103,6 +106,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Streams caps the event streams open at once (see StreamLimits).
 	Streams StreamLimits
+	// Console serves the web console under /ui/ (package ui; nil: 501),
+	// and Vitals the figures of its health strip at /v1/vitals (nil: 501).
+	Console http.Handler
+	Vitals  Vitals
 }
 
 // Timeouts harden the HTTP server against slow and greedy clients.

@@ -257,11 +257,20 @@ func (a *API) job(ctx context.Context, id string) (jobs.Job, error) {
 	return rec.Job(), nil
 }
 
-// getJob answers GET /v1/jobs/{id}.
-func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
+// jobID returns the route's job id; an id that cannot exist is 404.
+func jobID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if !jobs.ValidJobID(id) {
 		problem(w, r, http.StatusNotFound, string(jobs.CodeNotFound), "job "+id+" not found", "")
+		return "", false
+	}
+	return id, true
+}
+
+// getJob answers GET /v1/jobs/{id}.
+func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
 		return
 	}
 	job, err := a.job(r.Context(), id)
@@ -345,9 +354,8 @@ func onlyParams(q url.Values, names ...string) error {
 // when it was waiting, 202 when it runs and will stop at its next step,
 // 409 when it already ended or is not queued yet.
 func (a *API) cancelJob(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !jobs.ValidJobID(id) {
-		problem(w, r, http.StatusNotFound, string(jobs.CodeNotFound), "job "+id+" not found", "")
+	id, ok := jobID(w, r)
+	if !ok {
 		return
 	}
 	if err := a.cancelable(r.Context(), id); err != nil {

@@ -30,7 +30,7 @@ func (rt routeSpec) browser() bool { return rt.pattern == routeMonitor }
 // routes is every route of the API. The OpenAPI document describes
 // exactly these (a test walks both ways).
 func (a *API) routes() []routeSpec {
-	return []routeSpec{
+	return append([]routeSpec{
 		{routeHealthz, RoleNone, http.HandlerFunc(a.health.Healthz)},
 		{routeReadyz, RoleNone, http.HandlerFunc(a.health.Readyz)},
 		{"GET /openapi.json", RoleNone, http.HandlerFunc(serveOpenAPI)},
@@ -58,7 +58,7 @@ func (a *API) routes() []routeSpec {
 		{"POST /v1/webhooks/generic", RoleNone, a.webhookHandler(Webhooks.ServeGeneric)},
 
 		{routeEvents, RoleViewer, http.HandlerFunc(a.streamEvents)},
-	}
+	}, a.consoleRoutes()...)
 }
 
 // webhookHandler mounts one method of the configured Webhooks, or answers

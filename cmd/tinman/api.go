@@ -14,6 +14,7 @@ import (
 	"github.com/tinmanhq/tinman/api"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/schemas"
+	"github.com/tinmanhq/tinman/ui"
 )
 
 func newAPICmd() *cobra.Command {
@@ -51,6 +52,7 @@ func apiFlags(cmd *cobra.Command) {
 	f.Duration("write-timeout", 30*time.Second, "deadline for writing an answer (event streams are exempt)")
 	f.Duration("idle-timeout", 120*time.Second, "how long a keep-alive connection may stay idle")
 	f.Bool("monitor", true, "serve the read-only asynqmon queue monitor under /monitor/")
+	f.Bool("console", true, "serve the web console under /ui/ (a token opens it: /ui/#token=TOKEN)")
 	f.Int("max-streams-per-token", 8, "event streams (GET /v1/events) one token may hold open at once (429 past it)")
 	f.Int("max-streams", 128, "event streams this API holds open at once (429 past it); each holds a NATS consumer")
 	f.Duration("streams-retry-after", 5*time.Second, "the Retry-After of a 429 past a stream cap")
@@ -95,6 +97,11 @@ func runAPI(cmd *cobra.Command, bs *bootSettings) error {
 	}
 	if insecure {
 		b.log.Warn().Msg("--insecure-no-auth: the API asks for no token; every caller is an admin")
+	}
+	if flagBool(cmd, "console") {
+		if cfg.Console, err = ui.New(); err != nil {
+			return err
+		}
 	}
 	a, err := b.api(cfg, flagDuration(cmd, "publish-timeout"), flagBool(cmd, "monitor"))
 	if err != nil {
@@ -172,6 +179,7 @@ func (b *backend) api(cfg api.Config, publishTimeout time.Duration, monitor bool
 	cfg.Validator = v
 	cfg.Health = api.NewHealth(time.Second, append(b.checks(), b.sitesCheck())...)
 	cfg.Registry = b.metrics
+	cfg.Vitals = b.vitals()
 	if monitor {
 		cfg.Monitor = b.redisAt.asynqOpt()
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/natsembed"
 	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/ui"
 	"github.com/tinmanhq/tinman/webhook"
 	"github.com/tinmanhq/tinman/workers"
 )
@@ -114,6 +115,8 @@ type devConfig struct {
 	// Boot is where the boot service listens, its URL and its files
 	// folder (default: a temporary one holding the demo image).
 	Boot bootSettings
+	// Tokens are accepted beside the admin token (tests sign in as viewers and operators).
+	Tokens *api.Tokens
 }
 
 // dev is the whole system in one process. Run it; Ready closes once it serves.
@@ -356,7 +359,11 @@ func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 	return func(ctx context.Context) error {
 		tokens := &api.Tokens{}
 		tokens.AddPlain(api.RoleAdmin, d.token)
-		cfg := api.Config{Tokens: tokens, Callbacks: d.callbacks}
+		console, err := ui.New()
+		if err != nil {
+			return err
+		}
+		cfg := api.Config{Tokens: tokens.Merge(d.cfg.Tokens), Callbacks: d.callbacks, Console: console}
 		wh, err := d.backend.webhooks(&webhook.Config{GitHubSecret: []byte(d.webhookSecret),
 			GenericSecret: []byte(d.webhookSecret), Rules: d.cfg.WebhookRules})
 		if err != nil {
@@ -372,6 +379,11 @@ func (d *dev) serveAPI(ln net.Listener) func(context.Context) error {
 	}
 }
 
+// consoleLink opens the web console signed in as admin. The token rides in
+// the fragment, which a browser never sends: it reaches no request line and
+// no log, and the page takes it off the address at once.
+func (d *dev) consoleLink() string { return d.apiURL + ui.Prefix + "#token=" + d.token }
+
 func (d *dev) banner(redisURL string) {
 	out := d.cfg.Out
 	fmt.Fprintf(out, "\nTinman dev is running.\n")
@@ -379,6 +391,7 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "  Redis             %s\n", redisURL)
 	fmt.Fprintf(out, "  HTTP API          %s  (/v1/..., /openapi.json, /metrics, /monitor/)\n", d.apiURL)
 	fmt.Fprintf(out, "  API token (admin) in %s (\"token\"; the webhook secret is \"webhook_secret\")\n", d.cfg.ContextFile)
+	fmt.Fprintf(out, "  Console           %s\n", d.consoleLink())
 	fmt.Fprintf(out, "  Webhooks          %s/v1/webhooks/github: %s\n", d.apiURL, describeRules(d.cfg.WebhookRules))
 	fmt.Fprintf(out, "  Boot service      %s  (iPXE: chain %s/boot/chain.ipxe; files of %s under /boot/files/)\n", d.bootURL, d.bootURL, d.cfg.Boot.ImagesDir)
 	if d.demo != nil {
