@@ -49,7 +49,8 @@ moddir=${MODULES_DIR:-/lib/modules/$kver}
 if command -v ldd >/dev/null && ldd "$BUSYBOX" >/dev/null 2>&1; then
 	fail "$BUSYBOX is not static (apt-get install busybox-static)"
 fi
-"$BUSYBOX" 2>&1 | head -n 1 | grep -q BusyBox || fail "$BUSYBOX is not busybox"
+banner=$("$BUSYBOX" 2>&1 || true) # read whole: a pipe cut short is SIGPIPE, a failure under pipefail
+[[ $banner == BusyBox* ]] || fail "$BUSYBOX is not busybox"
 [ -r "$SYSLINUX_DIR/mbr/mbr.bin" ] || fail "no $SYSLINUX_DIR/mbr/mbr.bin (apt-get install syslinux-common)"
 for tool in syslinux mformat mcopy gzip; do
 	command -v "$tool" >/dev/null || fail "no $tool (apt-get install syslinux mtools gzip)"

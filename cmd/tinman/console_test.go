@@ -152,7 +152,7 @@ func TestConsole(t *testing.T) {
 
 		// sim-08 in maintenance: its provision is refused, which halts the next deploy.
 		c.send(t, http.MethodPatch, "/v1/servers/sim-08", `{"maintenance":{"reason":"disk swap"}}`, http.StatusOK)
-		c.send(t, http.MethodPost, "/v1/jobs", `{"id":"console-halt","type":"deploy","params":{"image":"ubuntu-26.04","servers":["sim-08","sim-07"],"batch_size":1}}`, http.StatusAccepted)
+		c.send(t, http.MethodPost, "/v1/jobs", `{"id":"console-halt","type":"deploy","params":{"image":"debian-13","servers":["sim-08","sim-07"],"batch_size":1}}`, http.StatusAccepted)
 		tb.route("/deploys/console-halt")
 		tb.wait("the halt", `!!document.querySelector('[data-halt]') && document.querySelector('[data-batch="2"]')?.dataset.state === 'skipped'`, 60*time.Second)
 		halt := eval[string](tb, `document.querySelector('[data-halt]').textContent`)
