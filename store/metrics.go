@@ -53,7 +53,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	if n, staged, age, err := c.st.outboxBacklog(ctx); err == nil {
+	if n, staged, age, err := c.st.outbox.backlog(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.streams, prometheus.GaugeValue, float64(n))
 		ch <- prometheus.MustNewConstMetric(c.staged, prometheus.GaugeValue, float64(staged))
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age.Seconds())
@@ -72,18 +72,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// outboxBacklog counts the pending outbox streams and, over up to
-// outboxSample of them, the events staged and the age of the oldest.
-func (s *Store) outboxBacklog(ctx context.Context) (streams int64, staged int64, oldest time.Duration, err error) {
-	streams, err = s.rdb.SCard(ctx, outboxPending).Result()
+// backlog counts the pending outbox streams (Pending) and, over up to
+// outboxSample of them, the events staged and the age of the oldest. A
+// store with no outbox has none.
+func (o *Outbox) backlog(ctx context.Context) (streams int64, staged int64, oldest time.Duration, err error) {
+	if o == nil {
+		return 0, 0, 0, nil
+	}
+	streams, err = o.Pending(ctx)
 	if err != nil || streams == 0 {
 		return streams, 0, 0, err
 	}
-	names, err := s.rdb.SRandMemberN(ctx, outboxPending, outboxSample).Result()
+	names, err := o.rdb.SRandMemberN(ctx, outboxPending, outboxSample).Result()
 	if err != nil {
 		return streams, 0, 0, err
 	}
-	pipe := s.rdb.Pipeline()
+	pipe := o.rdb.Pipeline()
 	heads := make([]*redis.StringCmd, len(names))
 	lens := make([]*redis.IntCmd, len(names))
 	for i, name := range names {

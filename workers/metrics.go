@@ -98,26 +98,23 @@ func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.siteWorkers
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector: each queue's info is read
+// once, for its sizes and for its site's.
 func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
-	if sites, err := Sites(c.insp); err == nil {
-		for site, l := range sites {
-			ch <- prometheus.MustNewConstMetric(c.siteWaiting, prometheus.GaugeValue, float64(l.Waiting), site)
-			ch <- prometheus.MustNewConstMetric(c.siteWorkers, prometheus.GaugeValue, float64(l.Workers), site)
-		}
-	}
-	queues, err := c.insp.Queues()
+	queues, err := queueInfos(c.insp)
 	if err != nil {
 		return
 	}
-	for _, q := range queues {
-		info, err := c.insp.GetQueueInfo(q)
-		if err != nil {
-			continue
-		}
+	for _, info := range queues {
 		for state, n := range map[string]int{"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
 			"retry": info.Retry, "archived": info.Archived} {
-			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), q, state)
+			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), info.Queue, state)
+		}
+	}
+	if sites, err := sitesOf(c.insp, queues); err == nil {
+		for site, l := range sites {
+			ch <- prometheus.MustNewConstMetric(c.siteWaiting, prometheus.GaugeValue, float64(l.Waiting), site)
+			ch <- prometheus.MustNewConstMetric(c.siteWorkers, prometheus.GaugeValue, float64(l.Workers), site)
 		}
 	}
 }

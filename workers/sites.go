@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,6 +26,36 @@ type SiteLoad struct {
 // serving them now. A job for a site no worker serves waits there: it does
 // not fail.
 func Sites(insp *asynq.Inspector) (SiteQueues, error) {
+	queues, err := queueInfos(insp)
+	if err != nil {
+		return nil, err
+	}
+	return sitesOf(insp, queues)
+}
+
+// queueInfos reads every asynq queue's sizes, one round of reads a queue.
+func queueInfos(insp *asynq.Inspector) ([]*asynq.QueueInfo, error) {
+	names, err := insp.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	infos := make([]*asynq.QueueInfo, 0, len(names))
+	for _, q := range names {
+		info, err := insp.GetQueueInfo(q)
+		switch {
+		case errors.Is(err, asynq.ErrQueueNotFound):
+			continue // removed since it was listed
+		case err != nil:
+			return nil, fmt.Errorf("read queue %s: %w", q, err)
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+// sitesOf counts, from queues already read, each site's waiting jobs, and
+// reads the live worker processes that serve each site.
+func sitesOf(insp *asynq.Inspector, queues []*asynq.QueueInfo) (SiteQueues, error) {
 	servers, err := insp.Servers()
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
@@ -43,18 +74,10 @@ func Sites(insp *asynq.Inspector) (SiteQueues, error) {
 			out[site] = l
 		}
 	}
-	queues, err := insp.Queues()
-	if err != nil {
-		return nil, fmt.Errorf("list queues: %w", err)
-	}
-	for _, q := range queues {
-		site, ok := jobs.SiteOfQueue(q)
+	for _, info := range queues {
+		site, ok := jobs.SiteOfQueue(info.Queue)
 		if !ok {
 			continue
-		}
-		info, err := insp.GetQueueInfo(q)
-		if err != nil {
-			return nil, fmt.Errorf("read queue %s: %w", q, err)
 		}
 		l := out[site]
 		l.Waiting += info.Pending + info.Scheduled + info.Retry
