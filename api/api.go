@@ -204,6 +204,9 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("API: %w", err)
 	}
+	if _, err := openAPIDoc(); err != nil {
+		return nil, fmt.Errorf("API: openapi document: %w", err)
+	}
 	cfg.setDefaults()
 	a := &API{cfg: cfg, log: cfg.Logger.With().Str("component", "api").Logger(), health: cfg.Health, metrics: newMetrics(cfg.Registry)}
 	a.streamCount = newStreamCounter(cfg.Streams)

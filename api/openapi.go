@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	_ "embed" // the OpenAPI document
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 
@@ -23,10 +26,18 @@ func OpenAPI() ([]byte, error) { return openAPIDoc() }
 
 var openAPIDoc = sync.OnceValues(buildOpenAPI)
 
-// buildOpenAPI fills the document's JobRequest and CloudEvent schemas.
+// projectSchemas names the components that are the project's JSON Schemas.
+var projectSchemas = []struct{ component, file string }{
+	{"JobRequest", schemas.RequestFile},
+	{"CloudEvent", schemas.EventFile},
+}
+
+// buildOpenAPI puts the project's schemas, their $defs included, into the
+// document's components. Numbers are kept as written: a float64 would round
+// 9223372036854775807.
 func buildOpenAPI() ([]byte, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(openAPIData, &doc); err != nil {
+	if err := decodeExact(openAPIData, &doc); err != nil {
 		return nil, fmt.Errorf("parse openapi.json: %w", err)
 	}
 	comps, _ := doc["components"].(map[string]any)
@@ -34,20 +45,35 @@ func buildOpenAPI() ([]byte, error) {
 	if defs == nil {
 		return nil, fmt.Errorf("openapi.json has no components.schemas")
 	}
+	for _, p := range projectSchemas {
+		delete(defs, p.component) // the placeholder
+	}
 	files := schemas.Files()
-	for name, file := range map[string]string{"JobRequest": schemas.RequestFile, "CloudEvent": schemas.EventFile} {
-		var s map[string]any
-		if err := json.Unmarshal(files[file], &s); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", file, err)
+	set := newComponentSet(defs)
+	for _, p := range projectSchemas {
+		if err := set.addSchemaFile(p.component, p.file, files[p.file]); err != nil {
+			return nil, err
 		}
-		delete(s, "$schema") // the document's jsonSchemaDialect says it
-		defs[name] = s
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("marshal openapi document: %w", err)
 	}
 	return out, nil
+}
+
+// decodeExact decodes one JSON value, numbers as json.Number, so that
+// integers keep every digit.
+func decodeExact(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
 }
 
 // serveOpenAPI answers GET /openapi.json.
