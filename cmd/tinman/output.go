@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/itchyny/gojq"
 	"github.com/spf13/cobra"
@@ -206,10 +207,17 @@ func yamlOf(w io.Writer, raw []byte) error {
 }
 
 // blockStyle clears the flow and quoting styles the JSON had, so that the
-// encoder writes block YAML and quotes only what needs it.
+// encoder writes block YAML and quotes only what needs it, and the words
+// YAML 1.1 readers take for booleans (power_state: "on").
 func blockStyle(n *yaml.Node) {
 	n.Style = 0
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && oldBool[strings.ToLower(n.Value)] {
+		n.Style = yaml.DoubleQuotedStyle
+	}
 	for _, c := range n.Content {
 		blockStyle(c)
 	}
 }
+
+// oldBool are the words YAML 1.1 reads as booleans and YAML 1.2 as strings.
+var oldBool = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true}
