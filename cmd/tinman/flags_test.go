@@ -49,6 +49,7 @@ var clientCommandFlags = map[string][][]string{
 	"tinman jobs show":             {apiFlagSet, outFlagSet},
 	"tinman jobs watch":            {apiFlagSet, natsFlagSet, outFlagSet, {"wait-timeout"}},
 	"tinman jobs cancel":           {apiFlagSet, waitFlagSet, outFlagSet},
+	"tinman status":                {apiFlagSet, outFlagSet},
 }
 
 // serviceCommands run a part of Tinman: their settings are many and

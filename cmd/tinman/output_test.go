@@ -51,6 +51,7 @@ func dataCommands(o operator) []dataCommand {
 			return []string{"images", "add", fmt.Sprintf("img-%d", n), "--kernel-url", "k/vmlinuz", "--initrd-url", "k/initrd",
 				"--image-url", "https://images.example.com/x.img", "--sha256", strings.Repeat("ab", 32)}
 		}},
+		{path: "tinman status", args: fixed("status")},
 		{path: "tinman jobs list", args: fixed("jobs", "list")},
 		{path: "tinman jobs show", args: fixed("jobs", "show", "status-1")},
 		{path: "tinman jobs watch", args: fixed("jobs", "watch", "status-1"), stream: true},
@@ -80,6 +81,9 @@ func TestEveryDataCommandPrintsJSONYAMLAndJQ(t *testing.T) {
 		c.InstallerDelay = time.Hour               // the provisions stay parked, to be canceled
 	})}
 	setupDataCommands(t, o)
+	if out := o.ok("status"); !strings.Contains(out, "QUEUE") || !strings.Contains(out, "Outbox backlog:") {
+		t.Errorf("status as a table:\n%s", out)
+	}
 	cases := dataCommands(o)
 	checkEveryDataCommandIsTested(t, cases)
 	modes := [][]string{{"-o", "json"}, {"-o", "yaml"}, {"--jq", "type"}}

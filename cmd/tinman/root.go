@@ -45,7 +45,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		logFlags(c)
 	}
 	root.AddCommand(services...)
-	root.AddCommand(newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newSimCmd(), newVersionCmd())
+	root.AddCommand(newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newStatusCmd(), newSimCmd(), newVersionCmd())
 	return root
 }
 
