@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,28 +20,11 @@ import (
 const defaultAPIURL = "http://127.0.0.1:8080"
 
 // operatorFlags adds what every operator command over the API shares: the
-// client connection flags and the timeout of one API call.
+// API's URL, the token and the timeout of one API call.
 func operatorFlags(cmd *cobra.Command) {
-	clientFlags(cmd)
+	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running tinman dev, else http://127.0.0.1:8080)")
+	cmd.Flags().String("token", "", "API bearer token")
 	cmd.Flags().Duration("api-timeout", 30*time.Second, "deadline for one call to the API")
-}
-
-// outputFlag adds -o/--output to a command that prints what the API answered.
-func outputFlag(cmd *cobra.Command) {
-	cmd.Flags().StringP("output", "o", "table", "output format: table, or json (the API's JSON as is)")
-}
-
-// outputJSON reports whether -o json was asked for; any format but table
-// and json is a usage error.
-func outputJSON(cmd *cobra.Command) (bool, error) {
-	switch o := mustString(cmd, "output"); o {
-	case "json":
-		return true, nil
-	case "table", "":
-		return false, nil
-	default:
-		return false, usageErr("-o %q: must be table or json", o)
-	}
 }
 
 // apiTarget is the API a command talks to, and the token it shows it.
@@ -90,15 +70,15 @@ type restClient struct {
 	target apiTarget
 }
 
-// operatorCall reads what every operator command starts with: -o, and the
-// API client.
-func operatorCall(cmd *cobra.Command) (bool, *restClient, error) {
-	asJSON, err := outputJSON(cmd)
+// operatorCall reads what every operator command starts with: -o and
+// --jq, and the API client.
+func operatorCall(cmd *cobra.Command) (*output, *restClient, error) {
+	out, err := newOutput(cmd)
 	if err != nil {
-		return false, nil, err
+		return nil, nil, err
 	}
 	c, err := newRESTClient(cmd)
-	return asJSON, c, err
+	return out, c, err
 }
 
 // newRESTClient builds the client from a command's flags.
@@ -311,16 +291,5 @@ func asFailure(err error, statuses ...int) error {
 			return failed(e)
 		}
 	}
-	return err
-}
-
-// printJSON prints an answer's JSON as the API sent it, indented.
-func printJSON(w io.Writer, body []byte) error {
-	var b bytes.Buffer
-	if err := json.Indent(&b, bytes.TrimSpace(body), "", "  "); err != nil {
-		return fmt.Errorf("the API's answer is not JSON: %w", err)
-	}
-	b.WriteByte('\n')
-	_, err := w.Write(b.Bytes())
 	return err
 }

@@ -68,7 +68,7 @@ func TestCLIExitCodes(t *testing.T) {
 		says string
 	}{
 		{"job fails", []string{"publish", "power", "--server", "sim-01", "--action", "status", "--wait", url}, exitFailed, "job.failed"},
-		{"bad param", []string{"publish", "power", "--server", "sim-01", "--action", "explode", url}, exitUsage, "params.action: must be one of"},
+		{"bad param", []string{"publish", "power", "--server", "sim-01", "--action", "explode", url}, exitUsage, `unknown power action (--action) "explode": must be one of on, off`},
 		{"param of another type", []string{"publish", "power", "--server", "sim-01", "--device", "pxe", url}, exitUsage, "params"},
 		{"unknown type", []string{"publish", "reboot", "--server", "sim-01", url}, exitUsage, "must be one of"},
 		{"no NATS", []string{"publish", "power", "--server", "sim-01", "--action", "on", "--nats-url=nats://127.0.0.1:1"}, exitUnreachable, "connect to NATS"},

@@ -13,12 +13,11 @@ import (
 	"github.com/tinmanhq/tinman/events"
 )
 
-// clientFlags adds the connection flags every client command shares.
-func clientFlags(cmd *cobra.Command) {
+// natsFlags adds the connection flags of a client command that reads or
+// publishes on NATS (watch, publish, the --wait of the others).
+func natsFlags(cmd *cobra.Command) {
 	cmd.Flags().String("nats-url", "", "NATS server URLs, comma-separated (default: the running tinman dev, else nats://127.0.0.1:4222)")
 	natsAuthFlags(cmd)
-	cmd.Flags().String("api-url", "", "Tinman API URL (default: the running tinman dev, else http://127.0.0.1:8080)")
-	cmd.Flags().String("token", "", "API bearer token")
 }
 
 // natsURL resolves the NATS URL: flag or TINMAN_NATS_URL, then a running

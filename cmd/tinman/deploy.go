@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,7 @@ func newDeployCmd() *cobra.Command {
 		RunE: runDeploy,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	waitFlags(cmd, "follow the deploy to its end; the exit code says how it ended")
 	f := cmd.Flags()
 	f.String("image", "", "the OS image to install (required)")
@@ -44,6 +45,9 @@ func newDeployCmd() *cobra.Command {
 	f.Int("max-failures", 0, "failed servers tolerated before the rollout halts")
 	f.String("id", "", "the deploy's job id, the idempotency key (default: a new ULID)")
 	f.String("priority", "", "critical, default or low")
+	_ = cmd.RegisterFlagCompletionFunc("image", imageNames)
+	_ = cmd.RegisterFlagCompletionFunc("servers", serverIDs)
+	_ = cmd.RegisterFlagCompletionFunc("priority", fixedValues(priorities))
 	return cmd
 }
 
@@ -52,7 +56,7 @@ func runDeploy(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -61,17 +65,17 @@ func runDeploy(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return deployError(err, req.ID)
 	}
-	out := cmd.OutOrStdout()
-	if asJSON {
-		err = printJSON(out, ans.Body)
-	} else {
-		fmt.Fprintln(out, sub.JobID)
+	wait, _ := cmd.Flags().GetBool("wait")
+	if wait {
+		o.note("%s", sub.JobID) // stdout is the events'
+	} else if err := o.object(ans.Body, func(w io.Writer) error { _, err := fmt.Fprintln(w, sub.JobID); return err }); err != nil {
+		return err
 	}
 	if sub.State != jobs.StateSubmitted {
 		fmt.Fprintf(cmd.ErrOrStderr(), "deploy %s was submitted before: it is the same job, now %s\n", sub.JobID, sub.State)
 	}
-	if wait, _ := cmd.Flags().GetBool("wait"); !wait || err != nil {
-		return err
+	if !wait {
+		return nil
 	}
 	if sub.State.Terminal() { // a repeat of a deploy that ended: its events are history
 		return deployEnd(cmd, c, sub.JobID, sub.State)
@@ -142,8 +146,8 @@ func deployEnd(cmd *cobra.Command, c *restClient, id string, end jobs.State) err
 	if job, _, err := c.Job(cmd.Context(), id); err == nil {
 		summary = deploySummary(job)
 	}
-	if summary != "" && !eventsAsJSON(cmd) {
-		fmt.Fprintf(cmd.OutOrStdout(), "deploy %s %s: %s\n", id, end, summary)
+	if summary != "" {
+		fmt.Fprintf(notesOut(cmd), "deploy %s %s: %s\n", id, end, summary)
 	}
 	switch end {
 	case jobs.StateSucceeded:

@@ -18,12 +18,13 @@ import (
 // The one way the commands follow a job to its end (publish --wait, jobs
 // cancel --wait, deploy --wait) and print events (those and watch).
 
-// waitFlags adds --wait and what goes with it.
+// waitFlags adds --wait and what goes with it: its timeout and the NATS
+// connection the events come over.
 func waitFlags(cmd *cobra.Command, usage string) {
 	f := cmd.Flags()
 	f.Bool("wait", false, usage)
 	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
-	f.Bool("json", false, "with --wait, print events as CloudEvents JSON lines (so does -o json)")
+	natsFlags(cmd)
 }
 
 // followJob prints the job's events from just before job.Since until it
@@ -57,27 +58,29 @@ func followJobOn(cmd *cobra.Command, js jetstream.JetStream, job client.JobRef) 
 	return "", failed(fmt.Errorf("job %s: no end after %s (it goes on: see tinman jobs show %s)", job.ID, timeout, job.ID))
 }
 
-// eventsAsJSON reports whether events print as CloudEvents JSON lines: with
-// --json, or with -o json, so that stdout stays JSON.
-func eventsAsJSON(cmd *cobra.Command) bool {
-	asJSON, _ := cmd.Flags().GetBool("json")
-	output, _ := cmd.Flags().GetString("output") // "" for a command without -o
-	return asJSON || output == "json"
-}
-
-// eventPrinter prints events on the command's stdout: JSON lines as
-// eventsAsJSON says, else one line each, coloured as useColor says.
+// eventPrinter prints events as the command's -o and --jq say: one line
+// each for a person (coloured as useColor says), one CloudEvent JSON per
+// line, or YAML documents. A --jq that fails on one event says so on
+// stderr and goes on with the next, as jq does.
 func eventPrinter(cmd *cobra.Command) func(events.Event) {
-	out := cmd.OutOrStdout()
-	asJSON, color := eventsAsJSON(cmd), useColor(out)
-	return func(ev events.Event) { printEvent(out, ev, asJSON, color) }
+	o, err := newOutput(cmd)
+	if err != nil { // the command checked its flags first: not reached
+		o = &output{format: "table", stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
+	}
+	return func(ev events.Event) {
+		if err := printEvent(o, ev); err != nil {
+			fmt.Fprintln(o.stderr, "tinman:", err)
+		}
+	}
 }
 
-func printEvent(out io.Writer, ev events.Event, asJSON, color bool) {
-	if asJSON {
-		data, _ := json.Marshal(ev)
-		fmt.Fprintln(out, string(data))
-		return
+func printEvent(o *output, ev events.Event) error {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	fmt.Fprintln(out, formatEvent(ev, color))
+	return o.item(raw, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, formatEvent(ev, o.color))
+		return err
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,11 +40,12 @@ func newImagesAddCmd() *cobra.Command {
 			"its SHA-256 before it writes it. An entry is not changed in place: remove it and add it again.",
 		Example: "  tinman images add ubuntu-24.04 --kernel-url ubuntu-24.04/vmlinuz --initrd-url ubuntu-24.04/initrd.img \\\n" +
 			"      --image-url https://images.example.com/ubuntu-24.04.img --sha256-of ./ubuntu-24.04.img",
-		Args: oneID("image"),
-		RunE: runImagesAdd,
+		Args:              oneID("image"),
+		ValidArgsFunction: noCompletion,
+		RunE:              runImagesAdd,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	f := cmd.Flags()
 	f.String("kernel-url", "", "the installer's kernel (network boot, and the wiper's)")
 	f.String("initrd-url", "", "the installer's initrd")
@@ -59,7 +61,7 @@ func runImagesAdd(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func runImagesAdd(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return withFlags(err, imageFlags)
 	}
-	return printImageAnswer(cmd, img, ans, asJSON)
+	return printImageAnswer(o, img, ans)
 }
 
 // imageFromFlags builds the catalogue entry, checking it here: bad input is
@@ -115,12 +117,12 @@ func newImagesListCmd() *cobra.Command {
 		RunE:    runImagesList,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	return cmd
 }
 
 func runImagesList(cmd *cobra.Command, _ []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -128,13 +130,15 @@ func runImagesList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	if asJSON {
-		return printJSON(out, ans.Body)
-	}
-	t := newTable(out, false)
+	return o.object(ans.Body, func(w io.Writer) error { return printImages(w, list.Images) })
+}
+
+// printImages writes images as a table, their names in natural order.
+func printImages(w io.Writer, list []jobs.Image) error {
+	slices.SortFunc(list, func(a, b jobs.Image) int { return naturalCompare(a.Name, b.Name) })
+	t := newTable(w, false)
 	t.row("NAME", "BOOT", "IMAGE URL", "SHA256")
-	for _, img := range list.Images {
+	for _, img := range list {
 		t.row(img.Name, bootsText(img), img.ImageURL, img.SHA256[:min(12, len(img.SHA256))])
 	}
 	return t.flush()
@@ -150,19 +154,20 @@ func bootsText(img jobs.Image) string {
 
 func newImagesShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "show NAME",
-		Aliases: []string{"get"},
-		Short:   "Show a catalogue image: its URLs and checksum",
-		Args:    oneID("image"),
-		RunE:    runImagesShow,
+		Use:               "show NAME",
+		Aliases:           []string{"get"},
+		Short:             "Show a catalogue image: its URLs and checksum",
+		Args:              oneID("image"),
+		ValidArgsFunction: firstArg(imageNames),
+		RunE:              runImagesShow,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	return cmd
 }
 
 func runImagesShow(cmd *cobra.Command, args []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -170,16 +175,18 @@ func runImagesShow(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printImageAnswer(cmd, img, ans, asJSON)
+	return printImageAnswer(o, img, ans)
 }
 
-// printImageAnswer prints an image the API answered with: its JSON as
-// sent, or its details, one per line.
-func printImageAnswer(cmd *cobra.Command, img jobs.Image, ans *client.Response, asJSON bool) error {
-	if asJSON {
-		return printJSON(cmd.OutOrStdout(), ans.Body)
-	}
-	d := newDetails(cmd.OutOrStdout())
+// printImageAnswer prints an image the API answered with: its details, one
+// per line, or its JSON as sent.
+func printImageAnswer(o *output, img jobs.Image, ans *client.Response) error {
+	return o.object(ans.Body, func(w io.Writer) error { return printImage(w, img) })
+}
+
+// printImage writes an image's details, one per line.
+func printImage(w io.Writer, img jobs.Image) error {
+	d := newDetails(w)
 	d.add("Name", img.Name)
 	d.add("Kernel", img.KernelURL)
 	d.add("Initrd", img.InitrdURL)
@@ -192,12 +199,13 @@ func printImageAnswer(cmd *cobra.Command, img jobs.Image, ans *client.Response, 
 
 func newImagesRemoveCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "remove NAME",
-		Aliases: []string{"rm"},
-		Short:   "Remove an image from the catalogue",
-		Long:    "Jobs that already booted with the image keep what their boot configuration copied of it.",
-		Args:    oneID("image"),
-		RunE:    runImagesRemove,
+		Use:               "remove NAME",
+		Aliases:           []string{"rm"},
+		Short:             "Remove an image from the catalogue",
+		Long:              "Jobs that already booted with the image keep what their boot configuration copied of it.",
+		Args:              oneID("image"),
+		ValidArgsFunction: firstArg(imageNames),
+		RunE:              runImagesRemove,
 	}
 	operatorFlags(cmd)
 	return cmd

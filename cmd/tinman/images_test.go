@@ -64,7 +64,7 @@ func TestImagesAddListShowRemove(t *testing.T) {
 
 	// The demo image, as the README says, through virtual media.
 	o.check([]exitCase{{"a bad boot", []string{"publish", "provision", "--server", "sim-01", "--image", "tinman-demo", "--boot", "usb"},
-		exitUsage, "params.boot"}})
+		exitUsage, `unknown boot method (--boot) "usb"`}})
 	o.ok("publish", "provision", "--server", "sim-01", "--image", "tinman-demo", "--boot", "virtual-media", "--wait", "--wait-timeout", "2m")
 }
 

@@ -38,25 +38,24 @@ func newJobsListCmd() *cobra.Command {
 		RunE:    runJobsList,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	f := cmd.Flags()
 	f.String("server", "", "only this server's jobs")
 	f.String("state", "", "only jobs in this state: queued, running, retrying, succeeded, failed, canceled")
 	f.String("type", "", "only jobs of this type: "+joinTypeNames())
 	f.Int("limit", 0, "at most this many jobs, 1 to 1000 (default: the API's)")
+	_ = cmd.RegisterFlagCompletionFunc("server", serverIDs)
+	_ = cmd.RegisterFlagCompletionFunc("state", fixedValues(jobStates))
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues(enumNames(jobs.Types())))
 	return cmd
 }
 
 func runJobsList(cmd *cobra.Command, _ []string) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
 	q, err := jobQuery(cmd)
 	if err != nil {
 		return err
 	}
-	c, err := newRESTClient(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -64,11 +63,7 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return withFlags(err, jobFlags)
 	}
-	out := cmd.OutOrStdout()
-	if asJSON {
-		return printJSON(out, ans.Body)
-	}
-	return printJobs(out, list.Jobs, useColor(out), time.Now())
+	return o.object(ans.Body, func(w io.Writer) error { return printJobs(w, list.Jobs, o.color, time.Now()) })
 }
 
 // jobQuery is the filter of jobs list. A --limit out of 1-1000 is refused
@@ -76,6 +71,16 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 func jobQuery(cmd *cobra.Command) (client.JobQuery, error) {
 	q := client.JobQuery{Server: mustString(cmd, "server"), State: jobs.State(mustString(cmd, "state")),
 		Type: jobs.Type(mustString(cmd, "type"))}
+	if q.State != "" {
+		if err := checkValue("job state (--state)", string(q.State), jobStates); err != nil {
+			return q, err
+		}
+	}
+	if q.Type != "" {
+		if err := checkValue("job type (--type)", string(q.Type), enumNames(jobs.Types())); err != nil {
+			return q, err
+		}
+	}
 	if cmd.Flags().Changed("limit") {
 		q.Limit, _ = cmd.Flags().GetInt("limit")
 		if q.Limit < 1 || q.Limit > 1000 {
@@ -115,19 +120,20 @@ func errorText(e *jobs.Error) string {
 
 func newJobsShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "show ID",
-		Aliases: []string{"get"},
-		Short:   "Show a job: state, attempts, params, error, result (a deploy's batches)",
-		Args:    oneID("job"),
-		RunE:    runJobsShow,
+		Use:               "show ID",
+		Aliases:           []string{"get"},
+		Short:             "Show a job: state, attempts, params, error, result (a deploy's batches)",
+		Args:              oneID("job"),
+		ValidArgsFunction: firstArg(jobIDs),
+		RunE:              runJobsShow,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	return cmd
 }
 
 func runJobsShow(cmd *cobra.Command, args []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -135,10 +141,7 @@ func runJobsShow(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return printJSON(cmd.OutOrStdout(), ans.Body)
-	}
-	return printJob(cmd.OutOrStdout(), job, time.Now())
+	return o.object(ans.Body, func(w io.Writer) error { return printJob(w, job, time.Now()) })
 }
 
 // printJob writes a job's details, one per line.
@@ -214,15 +217,15 @@ func newJobsWatchCmd() *cobra.Command {
 		Short: "Follow a job's events to its end; exit 0 when it succeeded, 1 when it ended otherwise",
 		Long: "Attaches to a job, running or ended: prints its events so far and those to come (over NATS) and\n" +
 			"exits when it ends: 0 succeeded; 1 failed, canceled or rejected, or --wait-timeout passed.",
-		Example: "  tinman jobs watch 01JD3...\n  tinman jobs watch 01JD3... --json | jq .data.state",
-		Args:    oneID("job"),
-		RunE:    runJobsWatch,
+		Example:           "  tinman jobs watch 01JD3...\n  tinman jobs watch 01JD3... --jq .data.state",
+		Args:              oneID("job"),
+		ValidArgsFunction: firstArg(jobIDs),
+		RunE:              runJobsWatch,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
-	f := cmd.Flags()
-	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
-	f.Bool("json", false, "print events as CloudEvents JSON lines (so does -o json)")
+	natsFlags(cmd)
+	outputFlags(cmd)
+	cmd.Flags().Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
 	return cmd
 }
 
@@ -252,18 +255,19 @@ func newJobsCancelCmd() *cobra.Command {
 		Long: "Asks the API to cancel the job: a job that waits is canceled at once; a running one stops at its\n" +
 			"next step. With --wait, follows the job's events (over NATS) to its end: exit 0 when it ended\n" +
 			"canceled, 1 when it ended otherwise (it finished first). A job that already ended is exit 1.",
-		Example: "  tinman jobs cancel 01JD3... --wait",
-		Args:    oneID("job"),
-		RunE:    runJobsCancel,
+		Example:           "  tinman jobs cancel 01JD3... --wait",
+		Args:              oneID("job"),
+		ValidArgsFunction: firstArg(jobIDs),
+		RunE:              runJobsCancel,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	waitFlags(cmd, "follow the job to its end; exit 0 when it ended canceled")
 	return cmd
 }
 
 func runJobsCancel(cmd *cobra.Command, args []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -272,17 +276,18 @@ func runJobsCancel(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return asFailure(err, http.StatusConflict)
 	}
-	out := cmd.OutOrStdout()
-	switch {
-	case asJSON:
-		err = printJSON(out, ans.Body)
-	case job.State.Terminal():
-		fmt.Fprintf(out, "job %s %s\n", job.ID, job.State)
-	default:
-		fmt.Fprintf(out, "job %s is %s: asked to stop at its next step\n", job.ID, job.State)
+	said := fmt.Sprintf("job %s is %s: asked to stop at its next step", job.ID, job.State)
+	if job.State.Terminal() {
+		said = fmt.Sprintf("job %s %s", job.ID, job.State)
 	}
-	if wait, _ := cmd.Flags().GetBool("wait"); !wait || err != nil {
+	wait, _ := cmd.Flags().GetBool("wait")
+	if wait && o.data() { // stdout is the events'
+		o.note("%s", said)
+	} else if err := o.object(ans.Body, func(w io.Writer) error { _, err := fmt.Fprintln(w, said); return err }); err != nil {
 		return err
+	}
+	if !wait {
+		return nil
 	}
 	end := job.State
 	if !end.Terminal() {

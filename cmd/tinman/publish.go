@@ -35,7 +35,8 @@ func newPublishCmd() *cobra.Command {
 		RunE: runPublish,
 	}
 	f := cmd.Flags()
-	clientFlags(cmd)
+	natsFlags(cmd)
+	outputFlags(cmd)
 	f.StringP("file", "f", "", "read the request from this JSON file (- for stdin)")
 	f.String("server", "", "target server id")
 	f.String("id", "", "job id, the idempotency key (default: a new ULID)")
@@ -43,7 +44,6 @@ func newPublishCmd() *cobra.Command {
 	f.String("requested-by", "", "who asks (default: $USER)")
 	f.Bool("wait", false, "follow the job to its end; the exit code says how it ended")
 	f.Duration("wait-timeout", 30*time.Minute, "give up waiting after this long (exit 1)")
-	f.Bool("json", false, "with --wait, print events as CloudEvents JSON lines")
 	f.String("action", "", "power: on, off, soft, cycle, reset, status")
 	f.Bool("hard-fallback", false, "power soft: force the power off if the graceful shutdown does not take effect")
 	f.String("device", "", "boot-device: pxe, disk, cdrom, bios")
@@ -56,10 +56,27 @@ func newPublishCmd() *cobra.Command {
 	f.StringSlice("servers", nil, "deploy: server ids")
 	f.Int("batch-size", 0, "deploy: servers per batch")
 	f.Int("max-failures", 0, "deploy: failures tolerated before the rollout halts")
+	publishCompletions(cmd)
 	return cmd
 }
 
+// publishCompletions completes the job type, the servers, the images and
+// the enum params.
+func publishCompletions(cmd *cobra.Command) {
+	cmd.ValidArgsFunction = firstArg(fixedValues(enumNames(jobs.Types())))
+	_ = cmd.RegisterFlagCompletionFunc("server", serverIDs)
+	_ = cmd.RegisterFlagCompletionFunc("servers", serverIDs)
+	_ = cmd.RegisterFlagCompletionFunc("image", imageNames)
+	for _, e := range paramEnums {
+		_ = cmd.RegisterFlagCompletionFunc(e.flag, fixedValues(e.values))
+	}
+}
+
 func runPublish(cmd *cobra.Command, args []string) error {
+	o, err := newOutput(cmd)
+	if err != nil {
+		return err
+	}
 	_, req, err := buildRequest(cmd, args)
 	if err != nil {
 		return err
@@ -79,11 +96,15 @@ func runPublish(cmd *cobra.Command, args []string) error {
 	if pub.Duplicate {
 		fmt.Fprintf(cmd.ErrOrStderr(), "a request with id %s was already published: it is the same job\n", req.ID)
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), req.ID)
 	if wait, _ := cmd.Flags().GetBool("wait"); wait {
+		o.note("%s", req.ID) // stdout is the events'
 		return waitJob(cmd, js, client.JobRef{ID: req.ID, Server: req.Server, Since: start})
 	}
-	return nil
+	raw, _ := json.Marshal(client.Submitted{JobID: req.ID, State: jobs.StateSubmitted})
+	return o.object(raw, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, req.ID)
+		return err
+	})
 }
 
 // waitJob follows the published job to its end and turns the end into the
@@ -175,7 +196,10 @@ func readFile(cmd *cobra.Command, name string) ([]byte, error) {
 func requestFromFlags(cmd *cobra.Command, typ string) (jobs.Request, error) {
 	t, err := jobs.ParseType(typ)
 	if err != nil {
-		return jobs.Request{}, usageErr("job type %q: %v", typ, err)
+		return jobs.Request{}, unknownValue("job type", typ, enumNames(jobs.Types()))
+	}
+	if err := checkParamEnums(cmd); err != nil {
+		return jobs.Request{}, err
 	}
 	req := jobs.Request{Type: t, Server: mustString(cmd, "server"), Priority: jobs.Priority(mustString(cmd, "priority")),
 		RequestedBy: mustString(cmd, "requested-by")}
@@ -219,4 +243,17 @@ func joinTypeNames() string {
 		s += string(t)
 	}
 	return s
+}
+
+// checkParamEnums refuses a param flag whose value is none of its list,
+// naming the nearest.
+func checkParamEnums(cmd *cobra.Command) error {
+	for _, e := range paramEnums {
+		if cmd.Flags().Changed(e.flag) {
+			if err := checkValue(e.what, mustString(cmd, e.flag), e.values); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -23,6 +23,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Tinman: an event-driven job system for bare-metal fleets",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          runGroup,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
 				return err
@@ -35,12 +37,35 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.PersistentFlags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
 	root.PersistentFlags().String("config", "", "YAML file of settings by flag name, shared or per command (flags and TINMAN_* win over it)")
+	root.PersistentFlags().Bool("no-color", false, "no colour, even on a terminal (so does NO_COLOR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
-	root.AddCommand(newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd(), newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newSimCmd(), newVersionCmd())
+	services := []*cobra.Command{newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd()}
+	for _, c := range services {
+		logFlags(c)
+	}
+	root.AddCommand(services...)
+	root.AddCommand(newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newStatusCmd(), newSimCmd(), newVersionCmd())
 	return root
+}
+
+// logFlags adds the log settings to a command that runs a service: the
+// client commands write no log.
+func logFlags(cmd *cobra.Command) {
+	cmd.Flags().String("log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().String("log-format", "auto", "log format: auto (pretty on a terminal), json, pretty")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", fixedValues([]string{"debug", "info", "warn", "error"}))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", fixedValues([]string{"auto", "json", "pretty"}))
+}
+
+// runGroup runs a command that only holds others: alone it prints its
+// help; with an unknown subcommand it is a usage error that suggests the
+// nearest one.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return unknownCommand(cmd, args[0])
+	}
+	return cmd.Help()
 }
 
 // bindEnv gives every flag not set on the command line the value of its
@@ -111,7 +136,7 @@ func newLogger(cmd *cobra.Command) (zerolog.Logger, error) {
 		return zerolog.Nop(), usageErr("--log-format %q: must be one of auto, json, pretty", format)
 	}
 	if pretty {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05.000"}
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05.000", NoColor: !useColor(cmd, cmd.ErrOrStderr())}
 	}
 	host, _ := os.Hostname()
 	l := zerolog.New(out).Level(level).With().Timestamp().Str("host", host).Logger()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,16 +35,7 @@ func newServersCmd() *cobra.Command {
 // groupCmd is a command that only holds others: alone it prints its help;
 // with an unknown subcommand it is a usage error.
 func groupCmd(name, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:   name,
-		Short: short,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErr("unknown command %q for \"tinman %s\" (see tinman %s --help)", args[0], name, name)
-			}
-			return cmd.Help()
-		},
-	}
+	return &cobra.Command{Use: name, Short: short, RunE: runGroup}
 }
 
 // oneID checks that a command got exactly one id argument.
@@ -62,11 +54,12 @@ func newServersAddCmd() *cobra.Command {
 		Short: "Enrol a server; prints it (never its credentials)",
 		Example: "  echo \"$BMC_PASSWORD\" | tinman servers add srv-042 --bmc-address 10.0.0.42 --provider redfish \\\n" +
 			"      --username admin --password-stdin --label rack=r12 --label role=db",
-		Args: oneID("server"),
-		RunE: runServersAdd,
+		Args:              oneID("server"),
+		ValidArgsFunction: noCompletion,
+		RunE:              runServersAdd,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	f := cmd.Flags()
 	f.String("bmc-address", "", "the BMC's HOST or HOST:PORT")
 	f.String("provider", "", "how the BMC is reached: redfish or ipmi")
@@ -78,6 +71,7 @@ func newServersAddCmd() *cobra.Command {
 	f.StringArray("label", nil, "a label KEY=VALUE (repeat the flag for more)")
 	f.String("site", "", "the site of the server: its jobs wait for a worker of that site (default: default)")
 	f.String("boot-mac", "", "the MAC the server boots from the network with (default: the first NIC an inspect finds)")
+	_ = cmd.RegisterFlagCompletionFunc("provider", fixedValues(providers))
 	return cmd
 }
 
@@ -86,7 +80,7 @@ func runServersAdd(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -94,7 +88,7 @@ func runServersAdd(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return withFlags(err, serverFlags)
 	}
-	return printServerAnswer(cmd, srv, ans, asJSON)
+	return printServerAnswer(o, srv, ans)
 }
 
 // enrolmentFromFlags builds the enrolment, checking that what is required
@@ -177,13 +171,13 @@ func newServersListCmd() *cobra.Command {
 		RunE:    runServersList,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	cmd.Flags().String("selector", "", "only servers with all these labels: KEY=VALUE,KEY=VALUE")
 	return cmd
 }
 
 func runServersList(cmd *cobra.Command, _ []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -191,13 +185,15 @@ func runServersList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return withFlags(err, serverFlags)
 	}
-	out := cmd.OutOrStdout()
-	if asJSON {
-		return printJSON(out, ans.Body)
-	}
-	t := newTable(out, useColor(out))
+	return o.object(ans.Body, func(w io.Writer) error { return printServers(w, list.Servers, o.color) })
+}
+
+// printServers writes servers as a table, their ids in natural order.
+func printServers(w io.Writer, list []jobs.Server, color bool) error {
+	slices.SortFunc(list, func(a, b jobs.Server) int { return naturalCompare(a.ID, b.ID) })
+	t := newTable(w, color)
 	t.row("ID", t.head("STATE"), t.head("POWER"), "MAINTENANCE", "PROVIDER", "ADDRESS", "LABELS")
-	for _, s := range list.Servers {
+	for _, s := range list {
 		maint := ""
 		if s.Maintenance != nil {
 			maint = truncate(s.Maintenance.Reason, 32)
@@ -209,19 +205,20 @@ func runServersList(cmd *cobra.Command, _ []string) error {
 
 func newServersShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "show ID",
-		Aliases: []string{"get"},
-		Short:   "Show a server: state, power, maintenance, last error, BMC, labels",
-		Args:    oneID("server"),
-		RunE:    runServersShow,
+		Use:               "show ID",
+		Aliases:           []string{"get"},
+		Short:             "Show a server: state, power, maintenance, last error, BMC, labels",
+		Args:              oneID("server"),
+		ValidArgsFunction: firstArg(serverIDs),
+		RunE:              runServersShow,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	return cmd
 }
 
 func runServersShow(cmd *cobra.Command, args []string) error {
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -229,16 +226,13 @@ func runServersShow(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printServerAnswer(cmd, srv, ans, asJSON)
+	return printServerAnswer(o, srv, ans)
 }
 
-// printServerAnswer prints a server the API answered with: its JSON as
-// sent, or its details.
-func printServerAnswer(cmd *cobra.Command, srv client.Server, ans *client.Response, asJSON bool) error {
-	if asJSON {
-		return printJSON(cmd.OutOrStdout(), ans.Body)
-	}
-	return printServer(cmd.OutOrStdout(), srv, time.Now())
+// printServerAnswer prints a server the API answered with: its details,
+// or its JSON as sent.
+func printServerAnswer(o *output, srv client.Server, ans *client.Response) error {
+	return o.object(ans.Body, func(w io.Writer) error { return printServer(w, srv, time.Now()) })
 }
 
 // printServer writes a server's details, one per line.
@@ -315,11 +309,12 @@ func newServersUpdateCmd() *cobra.Command {
 		Example: "  tinman servers update srv-042 --maintenance \"disk swap, ticket 1234\"\n" +
 			"  tinman servers update srv-042 --clear-maintenance\n" +
 			"  tinman servers update srv-042 --label role=web --remove-label canary",
-		Args: oneID("server"),
-		RunE: runServersUpdate,
+		Args:              oneID("server"),
+		ValidArgsFunction: firstArg(serverIDs),
+		RunE:              runServersUpdate,
 	}
 	operatorFlags(cmd)
-	outputFlag(cmd)
+	outputFlags(cmd)
 	f := cmd.Flags()
 	f.StringArray("label", nil, "set a label KEY=VALUE (repeat the flag for more)")
 	f.StringArray("remove-label", nil, "remove the label KEY (repeat the flag for more)")
@@ -333,6 +328,7 @@ func newServersUpdateCmd() *cobra.Command {
 	f.Bool("clear-boot-mac", false, "forget the server's boot MAC")
 	f.String("maintenance", "", "hold jobs off the server, for this reason")
 	f.Bool("clear-maintenance", false, "end the server's maintenance")
+	_ = cmd.RegisterFlagCompletionFunc("provider", fixedValues(providers))
 	return cmd
 }
 
@@ -341,7 +337,7 @@ func runServersUpdate(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	asJSON, c, err := operatorCall(cmd)
+	o, c, err := operatorCall(cmd)
 	if err != nil {
 		return err
 	}
@@ -349,7 +345,7 @@ func runServersUpdate(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return withFlags(err, serverFlags)
 	}
-	return printServerAnswer(cmd, srv, ans, asJSON)
+	return printServerAnswer(o, srv, ans)
 }
 
 // patchFromFlags builds the merge patch of what the flags change.
@@ -472,8 +468,9 @@ func newServersRemoveCmd() *cobra.Command {
 		Long: "Removes the server and its credentials. The API refuses while a job holds the server or it is in a\n" +
 			"transitional state (provisioning...): that refusal is exit 1, the operation failed; wait for the\n" +
 			"job or cancel it (tinman jobs cancel ID --wait), then remove again. An unknown server is exit 2.",
-		Args: oneID("server"),
-		RunE: runServersRemove,
+		Args:              oneID("server"),
+		ValidArgsFunction: firstArg(serverIDs),
+		RunE:              runServersRemove,
 	}
 	operatorFlags(cmd)
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,18 @@ type operator struct {
 	s *system
 }
 
-// args are the flags that point a command at the dev system.
-func (o operator) args() []string {
-	return []string{"--api-url=" + o.s.dev.apiURL, "--token=" + o.s.dev.token, "--nats-url=" + o.s.dev.natsURL}
+// args are the flags that point the command of cmdArgs at the dev system:
+// those of --api-url, --token and --nats-url that it has.
+func (o operator) args(cmdArgs []string) []string {
+	all := map[string]string{"api-url": o.s.dev.apiURL, "token": o.s.dev.token, "nats-url": o.s.dev.natsURL}
+	cmd, _, err := newRoot(nil, io.Discard, io.Discard).Find(cmdArgs)
+	var out []string
+	for _, name := range []string{"api-url", "token", "nats-url"} {
+		if err == nil && cmd.Flags().Lookup(name) != nil {
+			out = append(out, "--"+name+"="+all[name])
+		}
+	}
+	return out
 }
 
 // run runs a command with an empty stdin.
@@ -36,7 +46,7 @@ func (o operator) runIn(stdin string, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	code := run(ctx, append(args, o.args()...), strings.NewReader(stdin), &out, &errOut)
+	code := run(ctx, append(args, o.args(args)...), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -173,7 +183,7 @@ func TestServersEnrolListShowUpdateRemove(t *testing.T) {
 		{"no password", []string{"servers", "add", "x-01", "--bmc-address", "h", "--provider", "ipmi", "--username", "u"}, exitUsage, "--password or --password-stdin is required"},
 		{"empty stdin", []string{"servers", "add", "x-01", "--bmc-address", "h", "--provider", "ipmi", "--username", "u", "--password-stdin"}, exitUsage, "stdin holds no password"},
 		{"bad selector", []string{"servers", "list", "--selector", "rack"}, exitUsage, "selector (--selector): must be KEY=VALUE"},
-		{"bad output", []string{"servers", "list", "-o", "yaml"}, exitUsage, "must be table or json"},
+		{"bad output", []string{"servers", "list", "-o", "xml"}, exitUsage, `unknown output format (-o) "xml": must be one of table, json, yaml`},
 		{"no id", []string{"servers", "show"}, exitUsage, "needs one server ID"},
 		{"nothing to change", []string{"servers", "update", "db-01"}, exitUsage, "nothing to change"},
 		{"both maintenance flags", []string{"servers", "update", "db-01", "--maintenance", "x", "--clear-maintenance"}, exitUsage, "not both"},

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
 )
 
 // table writes rows in aligned columns. With colour, the cells of a
@@ -84,11 +85,15 @@ func stateColor(state string) string {
 	return colorDefault
 }
 
-// useColor is the one decision of colour, for tables and events alike: w
-// is a terminal and NO_COLOR is unset or empty (https://no-color.org).
-func useColor(w io.Writer) bool {
+// useColor is the one decision of colour, for tables, events and log
+// lines alike: w is a terminal, --no-color is not given and NO_COLOR is
+// unset or empty (https://no-color.org).
+func useColor(cmd *cobra.Command, w io.Writer) bool {
+	if off, _ := cmd.Flags().GetBool("no-color"); off || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
 	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd()) && os.Getenv("NO_COLOR") == ""
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // formatLabels writes labels as k=v,k2=v2, sorted by key, as a selector takes them.
