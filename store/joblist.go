@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,6 +43,10 @@ type JobFilter struct {
 	Type   jobs.Type
 	// Limit caps the answer (default 100, at most 1000).
 	Limit int
+	// After is a cursor: the id of the last job of the previous page; the
+	// page starts with the next older job ("": the newest). Each page costs
+	// O(log n + its size), however deep.
+	After string
 }
 
 // ListJobs returns the newest jobs that match f, newest first.
@@ -55,9 +60,16 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]jobs.Job, error) {
 	if f.Server != "" {
 		key = serverJobsKey(f.Server)
 	}
+	first, err := s.pageStart(ctx, key, f.After)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]jobs.Job, 0, limit)
-	const page = 500
-	for start := int64(0); len(out) < limit; start += page {
+	page := int64(limit) // unfiltered, a page reads only its own records
+	if f.State != "" || f.Type != "" {
+		page = 500
+	}
+	for start := first; len(out) < limit; start += page {
 		ids, err := s.rdb.ZRevRange(ctx, key, start, start+page-1).Result()
 		if err != nil {
 			return nil, fmt.Errorf("list jobs: %w", err)
@@ -76,6 +88,22 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]jobs.Job, error) {
 		}
 	}
 	return out, nil
+}
+
+// pageStart is the rank, newest first, of the job after the cursor after
+// in the index key (0 without one); a cursor no longer indexed is not_found.
+func (s *Store) pageStart(ctx context.Context, key, after string) (int64, error) {
+	if after == "" {
+		return 0, nil
+	}
+	rank, err := s.rdb.ZRevRank(ctx, key, after).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, jobs.Errorf(jobs.CodeNotFound, false, "job %s (the cursor) is not listed", after)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list jobs after %s: %w", after, err)
+	}
+	return rank + 1, nil
 }
 
 func (s *Store) jobsByID(ctx context.Context, ids []string) ([]jobs.Job, error) {

@@ -34,16 +34,9 @@ type Lease struct {
 
 // acquireScript grants the lease to ARGV[1] if it is free or already theirs.
 // It returns the fencing token, or the current holder as an error reply.
-var acquireScript = redis.NewScript(`
-local held = redis.call('GET', KEYS[1])
-if held then
-  local owner, token = string.match(held, '^(.*) (%d+)$')
-  if owner ~= ARGV[1] then return redis.error_reply('HELD ' .. (owner or held)) end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return tonumber(token)
-end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+var acquireScript = redis.NewScript(acquireLua + `
+local token, _, holder = acquire(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if not token then return redis.error_reply('HELD ' .. holder) end
 return token`)
 
 // renewScript extends the lease if ARGV[1] ("owner token") still holds it.

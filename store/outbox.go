@@ -27,6 +27,8 @@ type Outbox struct {
 	pub  *events.Publisher
 	cfg  OutboxConfig
 	pops atomic.Pointer[chan sent] // set while Run runs: sent entries are removed in batches
+	// published remembers the ids of the events this process published last (published.go).
+	published published
 }
 
 // sent is an entry published to NATS, to be removed from its stream's list.
@@ -90,45 +92,68 @@ type Write struct {
 type Staged struct {
 	stream outboxStream
 	entry  string
-	depth  int64 // the stream's list length right after the append
+	depth  int64    // the stream's list length right after the append
+	ahead  []string // the ids of the events ahead of it, when few
+}
+
+// staged reads appendScript's reply {depth, ids ahead}.
+func staged(stream outboxStream, entry string, reply []any) Staged {
+	s := Staged{stream: stream, entry: entry}
+	if len(reply) == 2 {
+		s.depth, _ = reply[0].(int64)
+		ids, _ := reply[1].([]any)
+		for _, id := range ids {
+			s.ahead = append(s.ahead, fmt.Sprint(id))
+		}
+	}
+	return s
 }
 
 // appendScript appends the event ARGV[2] as the stream's next, if the stream's
-// seq is still ARGV[1], and writes the records of KEYS[4..] with it. Every
-// check comes before the first write, so a refusal writes nothing (Redis does
-// not roll back a script that fails half way).
-// KEYS: seq, list, pending, records...; ARGV: prev seq, entry, stream, seq
-// ttl (s), then value, ttl (s), create (0|1) per record. Returns the list length.
+// seq is still ARGV[1], and writes the records of KEYS[4..] with it; given a
+// lease after the records, it frees the lease too, if it still holds the
+// value given. Every check comes before the first write, so a refusal
+// writes nothing (Redis does not roll back a script that fails half way).
+// KEYS: seq, list, pending, records..., [lease]; ARGV: prev seq, entry,
+// stream, seq ttl (s), then value, ttl (s), create (0|1) per record, then
+// [the lease's "owner token"]. Returns the list length and, when up to 8
+// events are ahead of this one in the list, their ids.
 var appendScript = redis.NewScript(`
 local function kind(key, want)
   local t = redis.call('TYPE', key)['ok']
   if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. t) end
 end
+local last = 3 + math.floor((#ARGV - 4) / 3)
 local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'list') or kind(KEYS[3], 'set')
 if bad then return bad end
-for i = 4, #KEYS do
+for i = 4, last do
   bad = kind(KEYS[i], 'string')
   if bad then return bad end
 end
-for i = 4, #KEYS do
+for i = 4, last do
   if ARGV[4 + (i-4)*3 + 3] == '1' and redis.call('EXISTS', KEYS[i]) == 1 then
     return redis.error_reply('EXISTS')
   end
 end
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if #KEYS == 4 and ARGV[7] == '1' then cur = tonumber(ARGV[1])
+if last == 4 and ARGV[7] == '1' then cur = tonumber(ARGV[1])
 elseif cur ~= tonumber(ARGV[1]) then return redis.error_reply('SEQ ' .. cur) end
 local function set(key, value, ttl)
   if ttl == '0' then redis.call('SET', key, value) else redis.call('SET', key, value, 'EX', ttl) end
 end
 set(KEYS[1], cur + 1, ARGV[4])
-for i = 4, #KEYS do
+for i = 4, last do
   local j = 4 + (i-4)*3
   set(KEYS[i], ARGV[j+1], ARGV[j+2])
 end
 local n = redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
-return n`)
+if #KEYS > last and redis.call('GET', KEYS[#KEYS]) == ARGV[#ARGV] then redis.call('DEL', KEYS[#KEYS]) end
+local ahead = {}
+if n > 1 and n <= 9 then
+  for i, e in ipairs(redis.call('LRANGE', KEYS[2], 0, n - 2)) do ahead[i] = string.match(e, '^[^ ]* ([^\n]*)') or '' end
+end
+return {n, ahead}`)
 
 // appendJob stages ev as job jobID's event number prev+1, in one Redis
 // transaction with writes, provided the job's last event is still number
@@ -136,6 +161,13 @@ return n`)
 // event came first, and with ErrExists when a Create write's key exists. A
 // single Create write starts the numbering anew: its record is new.
 func (o *Outbox) appendJob(ctx context.Context, jobID string, prev int64, ev events.Event, writes ...Write) (Staged, error) {
+	return o.appendReleasing(ctx, jobID, prev, ev, nil, writes...)
+}
+
+// appendReleasing is appendJob that, given a lease, frees it in the same
+// transaction if it is still held as given (a lease lost meanwhile is left
+// to its new holder).
+func (o *Outbox) appendReleasing(ctx context.Context, jobID string, prev int64, ev events.Event, lease *Lease, writes ...Write) (Staged, error) {
 	entry, err := outboxEntry(ev)
 	if err != nil {
 		return Staged{}, err
@@ -151,17 +183,20 @@ func (o *Outbox) appendJob(ctx context.Context, jobID string, prev int64, ev eve
 		keys = append(keys, w.Key)
 		args = append(args, w.Value, ttlSeconds(w.TTL), create)
 	}
-	depth, err := appendScript.Run(ctx, o.rdb, keys, args...).Int64()
+	if lease != nil {
+		keys, args = append(keys, leaseKey(lease.Server)), append(args, lease.value())
+	}
+	reply, err := appendScript.Run(ctx, o.rdb, keys, args...).Slice()
 	if err == nil {
-		return Staged{stream: stream, entry: entry, depth: depth}, nil
+		return staged(stream, entry, reply), nil
 	}
 	// Redis puts "ERR " before an error reply that has no code of its own.
-	reply := strings.TrimPrefix(err.Error(), "ERR ")
+	refusal := strings.TrimPrefix(err.Error(), "ERR ")
 	switch {
-	case reply == "EXISTS":
+	case refusal == "EXISTS":
 		return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, ErrExists)
-	case strings.HasPrefix(reply, "SEQ "):
-		return Staged{}, fmt.Errorf("stage %s after seq %d: %w (now %s)", ev.ID, prev, ErrSeqConflict, strings.TrimPrefix(reply, "SEQ "))
+	case strings.HasPrefix(refusal, "SEQ "):
+		return Staged{}, fmt.Errorf("stage %s after seq %d: %w (now %s)", ev.ID, prev, ErrSeqConflict, strings.TrimPrefix(refusal, "SEQ "))
 	}
 	return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, err)
 }
@@ -200,13 +235,14 @@ func (o *Outbox) stage(ctx context.Context, pipe redis.Pipeliner, stream outboxS
 }
 
 // send publishes a staged event: at once when it is alone in its stream's
-// list (the common case: one round trip saved), else by flushing the list in
-// order.
+// list, or behind only events this process published already (not removed
+// yet: the common case, as removals are batched); else by flushing the list
+// in order.
 func (o *Outbox) send(ctx context.Context, s Staged) error {
 	if o.pub == nil {
 		return nil // staged only: the sweep of a process with a publisher sends it
 	}
-	if s.depth != 1 {
+	if s.depth != 1 && (int64(len(s.ahead)) != s.depth-1 || !o.published.all(s.ahead)) {
 		return o.flush(ctx, s.stream)
 	}
 	if err := o.publishEntry(ctx, s.entry); err != nil {
@@ -305,6 +341,9 @@ func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
 	err := o.pub.PublishRaw(ctx, subject, id, []byte(data))
 	if o.cfg.Published != nil {
 		o.cfg.Published(err)
+	}
+	if err == nil {
+		o.published.add(id)
 	}
 	return err
 }

@@ -60,11 +60,17 @@ func TestListJobsFilters(t *testing.T) {
 			{"by state", store.JobFilter{State: jobs.StateRunning}, []string{"a-power"}},
 			{"server and type", store.JobFilter{Server: "srv-1", Type: jobs.Power}, []string{"d-power", "a-power"}},
 			{"limit", store.JobFilter{Limit: 2}, []string{"d-power", "c-power"}},
+			{"after a cursor", store.JobFilter{Limit: 2, After: "c-power"}, []string{"b-inspect", "a-power"}},
+			{"after the last", store.JobFilter{After: "a-power"}, nil},
+			{"server after a cursor", store.JobFilter{Server: "srv-1", After: "d-power", Type: jobs.Power}, []string{"a-power"}},
 			{"unknown server", store.JobFilter{Server: "srv-9"}, nil},
 		} {
 			if got := ids(c.f); !slices.Equal(got, c.want) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
+		}
+		if _, err := st.ListJobs(ctx, store.JobFilter{After: "no-such-job"}); jobs.CodeOf(err) != jobs.CodeNotFound {
+			t.Errorf("after an unlisted cursor: %v, want not_found", err)
 		}
 	})
 }

@@ -144,6 +144,17 @@ func (s *Store) readJSON(ctx context.Context, key string, v any, format string, 
 // since *job was read (store.ErrSeqConflict otherwise), so a job's events
 // are numbered without gaps and in the order of its changes.
 func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error) {
+	return s.record(ctx, job, t, d, nil)
+}
+
+// RecordAndRelease is Record that also frees lease in the same
+// transaction, if it is still held as given: a job's last event on its
+// server and the server's release are one step, and one round trip.
+func (s *Store) RecordAndRelease(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail, lease Lease) (events.Event, error) {
+	return s.record(ctx, job, t, d, &lease)
+}
+
+func (s *Store) record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail, lease *Lease) (events.Event, error) {
 	next := *job
 	next.Seq++
 	next.UpdatedAt = time.Now().UTC()
@@ -155,7 +166,7 @@ func (s *Store) Record(ctx context.Context, job *jobs.Job, t events.Type, d even
 	if err != nil {
 		return ev, err
 	}
-	staged, err := s.outbox.appendJob(ctx, job.ID, job.Seq, ev, write)
+	staged, err := s.outbox.appendReleasing(ctx, job.ID, job.Seq, ev, lease, write)
 	if err != nil {
 		return ev, fmt.Errorf("record %s of job %s: %w", t, job.ID, err)
 	}

@@ -44,18 +44,19 @@ func busyDelay(t *asynq.Task) time.Duration {
 type heldLease struct {
 	lease      store.Lease
 	validUntil atomic.Int64 // unix nanos: past it, the lease may be someone else's
+	released   atomic.Bool  // freed with the attempt's outcome: nothing left to free
 }
 
 // valid reports whether the lease is certainly still ours.
 func (h *heldLease) valid() bool { return time.Now().UnixNano() < h.validUntil.Load() }
 
-// acquire takes the job's server lease and keeps it renewed until release is
+// acquire takes the job's server lease (unless the task's load took it:
+// run.start, or found it held: busy) and keeps it renewed until release is
 // called. The returned context ends, with cause store.ErrLeaseLost, as soon
 // as the lease can no longer be trusted. When another job holds the server,
 // acquire says so once in a job.progress event and returns errServerBusy.
-func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldLease, func(keep time.Duration), error) {
-	job := run.Job
-	l, err := w.leases.AcquireLease(ctx, job.Server, job.ID, w.cfg.LeaseTTL)
+func (w *Worker) acquire(ctx context.Context, run *Run, busy error) (context.Context, *heldLease, func(keep time.Duration), error) {
+	l, err := w.lease(ctx, run, busy)
 	if errors.Is(err, store.ErrLeaseHeld) {
 		return ctx, nil, nil, w.waitForLease(ctx, run, err)
 	}
@@ -76,6 +77,9 @@ func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldL
 	release := func(keep time.Duration) {
 		cancel(nil)
 		<-done
+		if h.released.Load() {
+			return
+		}
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer rcancel()
 		var err error
@@ -92,6 +96,17 @@ func (w *Worker) acquire(ctx context.Context, run *Run) (context.Context, *heldL
 	}
 	zerolog.Ctx(ctx).Debug().Int64("fence", l.Token).Msg("server lease acquired")
 	return lctx, h, release, nil
+}
+
+// lease is the lease the task's load took, or takes it now.
+func (w *Worker) lease(ctx context.Context, run *Run, busy error) (store.Lease, error) {
+	switch {
+	case busy != nil:
+		return store.Lease{}, busy
+	case run.start != nil:
+		return run.start.Lease, nil
+	}
+	return w.leases.AcquireLease(ctx, run.Job.Server, run.Job.ID, w.cfg.LeaseTTL)
 }
 
 // renew extends the lease every third of its TTL until ctx ends; it ends the

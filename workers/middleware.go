@@ -25,33 +25,30 @@ const CodeAttemptsExhausted jobs.Code = "attempts_exhausted"
 
 // track is the status middleware: it loads the job, adds its log fields,
 // takes the server lease, records started, runs the handler, then records
-// succeeded, retrying or failed. Attempts are counted on the job record.
+// succeeded, retrying or failed (and frees the lease with it). Attempts are
+// counted on the job record.
 func (w *Worker) track(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		job, err := w.load(ctx, t)
+		job, start, busy, err := w.load(ctx, t)
 		if err != nil {
 			return err
 		}
 		log := w.log.With().Str("job_id", job.ID).Str("server", job.Server).
 			Str("type", string(job.Type)).Int("attempt", job.Attempt+1).Logger()
 		ctx = log.WithContext(ctx)
-		if id, _ := asynq.GetTaskID(ctx); id != job.TaskInCharge() {
-			log.Info().Str("task", id).Str("in_charge", job.TaskInCharge()).Msg("orphaned task of a rescued job: nothing to do")
-			return nil
+		if idle, err := w.idle(ctx, job, start); idle {
+			return err
 		}
-		if job.State.Terminal() {
-			log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
-			return w.records.Flush(ctx, job.ID)
-		}
-		run := &Run{Job: job, records: w.records}
+		run := &Run{Job: job, records: w.records, start: start}
 		// A workflow that waits resumes its attempt: no new start, no attempt spent.
 		resuming := job.State == jobs.StateRunning && job.WaitingFor != ""
 		if job.Attempt >= job.MaxAttempts && !resuming {
+			w.dropStart(ctx, start)
 			return w.exhausted(ctx, run)
 		}
 		var keep time.Duration // how long to hold the server after this run
 		if job.Type.TargetsServer() {
-			lctx, held, release, err := w.acquire(ctx, run)
+			lctx, held, release, err := w.acquire(ctx, run, busy)
 			if err != nil {
 				return err
 			}
@@ -59,35 +56,90 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 			ctx, run.lease = lctx, held
 		}
 		if !resuming {
-			run.Job.State, run.Job.Error = jobs.StateRunning, nil
-			run.Job.Attempt++
-			if _, err := w.records.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
-				return fmt.Errorf("record start of job %s: %w", job.ID, err)
+			if err := w.started(ctx, run); err != nil {
+				return err
 			}
-			log.Info().Msg("job started")
 		}
-		start := time.Now()
+		begun := time.Now()
 		herr := next.ProcessTask(withRun(ctx, run), t)
 		if we := new(waitError); errors.As(herr, &we) {
 			keep = 3*we.poll + w.cfg.LeaseTTL
 			log.Debug().Str("waiting_for", we.what).Msg("job waits: worker released")
 			return herr
 		}
-		return w.finish(ctx, run, t, herr, time.Since(start))
+		return w.finish(ctx, run, t, herr, time.Since(begun))
 	})
 }
 
-// load returns the job a task runs. A task whose job is gone is not retried.
-func (w *Worker) load(ctx context.Context, t *asynq.Task) (jobs.Job, error) {
+// idle reports whether the task has nothing to do: it is an orphan of a
+// rescued job, or its job has ended (its staged events are flushed).
+func (w *Worker) idle(ctx context.Context, job jobs.Job, start *store.JobStart) (bool, error) {
+	log := zerolog.Ctx(ctx)
+	if id, _ := asynq.GetTaskID(ctx); id != job.TaskInCharge() {
+		w.dropStart(ctx, start)
+		log.Info().Str("task", id).Str("in_charge", job.TaskInCharge()).Msg("orphaned task of a rescued job: nothing to do")
+		return true, nil
+	}
+	if job.State.Terminal() {
+		w.dropStart(ctx, start)
+		log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
+		return true, w.records.Flush(ctx, job.ID)
+	}
+	return false, nil
+}
+
+// started records the start of a new attempt.
+func (w *Worker) started(ctx context.Context, run *Run) error {
+	run.Job.State, run.Job.Error = jobs.StateRunning, nil
+	run.Job.Attempt++
+	if _, err := w.records.Record(ctx, &run.Job, events.JobStarted, events.Detail{}); err != nil {
+		return fmt.Errorf("record start of job %s: %w", run.Job.ID, err)
+	}
+	zerolog.Ctx(ctx).Info().Msg("job started")
+	return nil
+}
+
+// load returns the job a task runs. A task that names its server also
+// takes the server's lease in the same round trip (start; busy wraps
+// store.ErrLeaseHeld when another job holds it); one that does not (a job on
+// no server, a task queued before tasks named it) takes it in acquire. A
+// task whose job is gone is not retried.
+func (w *Worker) load(ctx context.Context, t *asynq.Task) (job jobs.Job, start *store.JobStart, busy, err error) {
 	p, err := decodePayload(t)
 	if err != nil {
-		return jobs.Job{}, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return job, nil, nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	job, err := w.records.Job(ctx, p.JobID)
+	if p.Server != "" {
+		var st store.JobStart
+		st, err = w.leases.StartJob(ctx, p.JobID, p.Server, w.cfg.LeaseTTL)
+		switch {
+		case errors.Is(err, store.ErrLeaseHeld):
+			return st.Job, nil, err, nil
+		case err == nil && st.Job.Server != p.Server: // not the job's server: take the lease in acquire
+			w.dropStart(ctx, &st)
+			return st.Job, nil, nil, nil
+		case err == nil:
+			return st.Job, &st, nil, nil
+		}
+		job = st.Job
+	} else {
+		job, err = w.records.Job(ctx, p.JobID)
+	}
 	if jobs.CodeOf(err) == jobs.CodeNotFound {
-		return job, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return job, nil, nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	return job, err
+	return job, nil, nil, err
+}
+
+// dropStart frees a lease that load took for a task with nothing to do;
+// a lease the job held before (another task of it runs) stays.
+func (w *Worker) dropStart(ctx context.Context, start *store.JobStart) {
+	if start == nil || !start.Granted {
+		return
+	}
+	if err := w.leases.ReleaseLease(ctx, start.Lease); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("release server lease (it expires by itself)")
+	}
 }
 
 // exhausted fails a job whose every attempt started and never ended.
@@ -97,7 +149,7 @@ func (w *Worker) exhausted(ctx context.Context, run *Run) error {
 	job.Error = jobs.Errorf(CodeAttemptsExhausted, false, "all %d attempts started and none ended: the worker stopped during each", job.MaxAttempts)
 	zerolog.Ctx(ctx).Error().Str("code", string(job.Error.Code)).Msg("job failed")
 	w.leaveLifecycle(ctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message)) // its server goes to error, not left transitional
-	if err := w.record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
+	if err := w.record(ctx, nil, &job, events.JobFailed, events.Detail{}); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %w", job.Error, asynq.SkipRetry)
@@ -117,19 +169,19 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 		job.Error = jobs.Errorf(jobs.CodeCanceled, false, "%v", herr)
 		log.Info().Str("checkpoint", job.Checkpoint).Msg("job canceled")
 		w.leaveLifecycle(rctx, job, "canceled after step "+orNone(job.Checkpoint))
-		return w.record(rctx, &job, events.JobCanceled, events.Detail{Message: herr.Error(), Step: job.Checkpoint})
+		return w.record(rctx, run.lease, &job, events.JobCanceled, events.Detail{Message: herr.Error(), Step: job.Checkpoint})
 	}
 	if herr == nil {
 		job.State, job.Result = jobs.StateSucceeded, run.result
 		log.Info().Dur("took_ms", took).Msg("job succeeded")
-		return w.record(rctx, &job, events.JobSucceeded, d)
+		return w.record(rctx, run.lease, &job, events.JobSucceeded, d)
 	}
 	job.Error = attemptFailure(ctx, herr)
 	if retried(job, job.Error, herr) {
 		job.State = jobs.StateRetrying
 		d.NextAttemptAt = time.Now().Add(w.cfg.Retry.Delay(job.Attempt-1, t))
 		log.Warn().Err(herr).Time("next_attempt_at", d.NextAttemptAt).Msg("job attempt failed: retrying")
-		if err := w.record(rctx, &job, events.JobRetrying, d); err != nil {
+		if err := w.record(rctx, run.lease, &job, events.JobRetrying, d); err != nil {
 			return err
 		}
 		return &attemptError{err: herr, attempt: job.Attempt}
@@ -137,7 +189,7 @@ func (w *Worker) finish(ctx context.Context, run *Run, t *asynq.Task, herr error
 	job.State = jobs.StateFailed
 	log.Error().Err(herr).Str("code", string(job.Error.Code)).Msg("job failed")
 	w.leaveLifecycle(rctx, job, fmt.Sprintf("%s failed: %s", job.Type, job.Error.Message))
-	if err := w.record(rctx, &job, events.JobFailed, d); err != nil {
+	if err := w.record(rctx, run.lease, &job, events.JobFailed, d); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %w", herr, asynq.SkipRetry)
@@ -193,11 +245,18 @@ func attemptFailure(ctx context.Context, herr error) *jobs.Error {
 
 // record records an outcome, trying again briefly while Redis hiccups: an
 // outcome that is not recorded makes asynq run the attempt again. A seq
-// conflict is final: someone else changed the job meanwhile.
-func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) error {
+// conflict is final: someone else changed the job meanwhile. Given the
+// attempt's lease, it frees the lease with the outcome, in one round trip.
+func (w *Worker) record(ctx context.Context, lease *heldLease, job *jobs.Job, t events.Type, d events.Detail) error {
 	var err error
 	for delay := 50 * time.Millisecond; ; delay *= 2 {
-		if _, err = w.records.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
+		if lease != nil {
+			_, err = w.records.RecordAndRelease(ctx, job, t, d, lease.lease)
+			lease.released.Store(err == nil)
+		} else {
+			_, err = w.records.Record(ctx, job, t, d)
+		}
+		if err == nil || errors.Is(err, store.ErrSeqConflict) {
 			if err == nil && t.Terminal() {
 				w.cfg.Metrics.ended(job.Type, string(job.State), time.Since(job.CreatedAt))
 			}

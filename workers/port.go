@@ -67,6 +67,7 @@ type Connector func(ctx context.Context, srv jobs.Server, creds jobs.Credentials
 type JobRecords interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	Record(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail) (events.Event, error)
+	RecordAndRelease(ctx context.Context, job *jobs.Job, t events.Type, d events.Detail, lease store.Lease) (events.Event, error)
 	Flush(ctx context.Context, jobID string) error
 	MarkWaiting(ctx context.Context, jobID string) (bool, error)
 	CancelRequested(ctx context.Context, id string) (bool, error)
@@ -86,8 +87,10 @@ type ServerRecords interface {
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 }
 
-// Leases is the server leases: one job's hardware operations on a server at a time.
+// Leases is the server leases: one job's hardware operations on a server at
+// a time. StartJob reads a job and takes its server's lease at once.
 type Leases interface {
+	StartJob(ctx context.Context, id, server string, ttl time.Duration) (store.JobStart, error)
 	AcquireLease(ctx context.Context, server, owner string, ttl time.Duration) (store.Lease, error)
 	RenewLease(ctx context.Context, l store.Lease) error
 	ReleaseLease(ctx context.Context, l store.Lease) error

@@ -112,12 +112,27 @@ func (w *Worker) verifyPower(ctx context.Context, b PowerControl, want jobs.Powe
 	}
 }
 
+// serverFor is the job's server with its credentials, and whether its
+// circuit breaker counted no failure: read with the lease at the start of a
+// one-step job (no lifecycle: nothing of the server changed since, as the
+// job holds it), else read now (and the breaker's state left unknown).
+func (w *Worker) serverFor(ctx context.Context, run *Run) (jobs.Server, jobs.Credentials, bool, error) {
+	if st := run.start; st != nil && st.Enrolled {
+		if _, lifecycle := jobs.LifecycleOf(run.Job.Type); !lifecycle {
+			run.start = nil
+			return st.Server, st.Credentials, st.BreakerClean, nil
+		}
+	}
+	srv, creds, err := w.servers.ServerWithCredentials(ctx, run.Job.Server)
+	return srv, creds, false, err
+}
+
 // withBMC runs fn with a session to the job's server's BMC, opened at its
 // first call (a workflow that only waits logs in to nothing), and closed.
 // A server whose circuit breaker is open fails the job at once, unless the
 // job is one that may probe it (power status, inspect).
 func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, hardware) error) error {
-	srv, creds, err := w.servers.ServerWithCredentials(ctx, run.Job.Server)
+	srv, creds, clean, err := w.serverFor(ctx, run)
 	if err != nil {
 		return err
 	}
@@ -131,6 +146,7 @@ func (w *Worker) withBMC(ctx context.Context, run *Run, fn func(jobs.Server, har
 	if err != nil {
 		return err
 	}
+	g.answered = clean // nothing to reset when the BMC answers
 	defer g.done(ctx)
 	sess := &session{g: g, run: run, open: func(ctx context.Context) (Session, error) { return w.connect(ctx, srv, creds) }}
 	defer sess.close(ctx)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 )
 
 // Run is the attempt a handler is performing: the job, and what the handler
@@ -17,6 +18,10 @@ type Run struct {
 	provider string
 	result   json.RawMessage
 	lease    *heldLease // nil for a job that targets no server
+	// start is what the task's load read with the lease: the server record
+	// the attempt's first BMC session may use (nil once used, or when the
+	// load did not take the lease).
+	start *store.JobStart
 }
 
 type runKey struct{}

@@ -12,16 +12,23 @@ import (
 // maxRetryBackstop is asynq's retry limit for every task.
 const maxRetryBackstop = 1000
 
-// Payload is the body of every task: the job id. The job record in the store
-// is the truth; the task only says which job to run.
+// Payload is the body of every task: the job id, and its server's (so that
+// the start of an attempt reads the job and takes the server's lease in one
+// round trip). The job record in the store is the truth; the task only
+// says which job to run.
 type Payload struct {
-	JobID string `json:"job_id"`
+	JobID  string `json:"job_id"`
+	Server string `json:"server,omitempty"`
 }
 
 // NewTask returns the asynq task that runs job. Its TaskID is the job id, so
 // enqueuing the same job twice fails with asynq.ErrTaskIDConflict.
 func NewTask(job jobs.Job, p RetryPolicy, opts ...asynq.Option) (*asynq.Task, error) {
-	payload, err := json.Marshal(Payload{JobID: job.ID})
+	body := Payload{JobID: job.ID}
+	if job.Type.TargetsServer() {
+		body.Server = job.Server
+	}
+	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("marshal task payload: %w", err)
 	}

@@ -28,49 +28,72 @@ import (
 // BMC that answers at once, beside raw asynq enqueue -> process on the same
 // Redis in the same run:
 //
-//	go test -run '^$' -bench Pipeline -benchtime 3000x ./cmd/tinman/
+//	TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 go test -run '^$' -bench Pipeline -count 5 ./cmd/tinman/
 //
-// Sub-benchmarks run in order: asynq-raw, pipeline (reports its rate as a
-// ratio of asynq-raw's), then pipeline-half-load (paced at half the
-// pipeline's measured rate, for start latency).
+// Sub-benchmarks run in order: asynq-raw, pipeline (reports its rate and
+// its CPU per job as ratios of asynq-raw's), then both again paced at half
+// their measured rate, for start latency. Each reports jobs/s, the CPU
+// milliseconds per job of this process (cpu-ms/job: the embedded NATS
+// server runs in it, so its CPU is in this figure) and of Redis
+// (redis-cpu-ms/job, from INFO cpu, with a real Redis only), and the start
+// latency p50/p99.
+
+// result is what one side's run measured.
+type result struct {
+	rate          float64 // jobs per second
+	lat           []time.Duration
+	cpu, redisCPU float64 // milliseconds per job
+}
 
 var measured struct {
 	sync.Mutex
-	asynqRate, pipelineRate float64
+	asynq, pipeline result
 }
 
 func BenchmarkPipeline(b *testing.B) {
 	b.Run("asynq-raw", func(b *testing.B) {
-		rate, lat := benchRawAsynq(b)
-		report(b, rate, lat)
+		r := benchRawAsynq(b, 0)
+		report(b, r)
 		measured.Lock()
-		measured.asynqRate = rate
+		measured.asynq = r
 		measured.Unlock()
 	})
 	b.Run("pipeline", func(b *testing.B) {
-		rate, lat := benchPipeline(b, 0)
-		report(b, rate, lat)
+		r := benchPipeline(b, 0)
+		report(b, r)
 		measured.Lock()
-		measured.pipelineRate = rate
-		if measured.asynqRate > 0 {
-			b.ReportMetric(rate/measured.asynqRate, "ratio-vs-asynq")
+		defer measured.Unlock()
+		measured.pipeline = r
+		if a := measured.asynq; a.rate > 0 {
+			b.ReportMetric(r.rate/a.rate, "ratio-vs-asynq")
+			b.ReportMetric((r.cpu+r.redisCPU)/(a.cpu+a.redisCPU), "cpu-ratio-vs-asynq")
 		}
-		measured.Unlock()
+	})
+	b.Run("asynq-raw-half-load", func(b *testing.B) {
+		report(b, benchRawAsynq(b, halfOf(b, func() result { return measured.asynq })))
 	})
 	b.Run("pipeline-half-load", func(b *testing.B) {
-		measured.Lock()
-		full := measured.pipelineRate
-		measured.Unlock()
-		if full == 0 {
-			b.Skip("run with the pipeline sub-benchmark first: -bench Pipeline")
-		}
-		rate, lat := benchPipeline(b, full/2)
-		report(b, rate, lat)
+		report(b, benchPipeline(b, halfOf(b, func() result { return measured.pipeline })))
 	})
 }
 
-func report(b *testing.B, rate float64, lat []time.Duration) {
-	b.ReportMetric(rate, "jobs/s")
+// halfOf is half the rate a full-load sub-benchmark measured.
+func halfOf(b *testing.B, full func() result) float64 {
+	measured.Lock()
+	rate := full().rate
+	measured.Unlock()
+	if rate == 0 {
+		b.Skip("run with the full-load sub-benchmarks first: -bench Pipeline")
+	}
+	return rate / 2
+}
+
+func report(b *testing.B, r result) {
+	b.ReportMetric(r.rate, "jobs/s")
+	b.ReportMetric(r.cpu, "cpu-ms/job")
+	b.ReportMetric(r.redisCPU, "redis-cpu-ms/job")
+	b.ReportMetric(0, "ns/op") // the per-op time says nothing here; jobs/s does
+	lat := r.lat
 	if len(lat) == 0 {
 		return
 	}
@@ -78,7 +101,6 @@ func report(b *testing.B, rate float64, lat []time.Duration) {
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0.50), "p50-start-ms")
 	b.ReportMetric(pct(0.99), "p99-start-ms")
-	b.ReportMetric(0, "ns/op") // the per-op time says nothing here; jobs/s does
 }
 
 // instantBMC answers every call at once.
@@ -98,8 +120,8 @@ const benchServers = 100
 
 // benchPipeline runs b.N power-status requests through the whole system;
 // rate paces publishing (0: as fast as possible).
-func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
-	redisURL, _ := servicetest.Redis(b)
+func benchPipeline(b *testing.B, rate float64) result {
+	redisURL, rdb := servicetest.Redis(b)
 	natsURL := servicetest.NATS(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -141,12 +163,15 @@ func benchPipeline(b *testing.B, rate float64) (float64, []time.Duration) {
 	_ = sub.SetPendingLimits(-1, -1)
 
 	b.ResetTimer()
+	cpu := startCPU(b, rdb)
 	start := time.Now()
 	publishAll(b, js, b.N, rate, track)
 	track.wait(b, 5*time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	return float64(b.N) / elapsed.Seconds(), track.latencies()
+	r := result{rate: float64(b.N) / elapsed.Seconds(), lat: track.latencies()}
+	r.cpu, r.redisCPU = cpu.perJob(b, b.N)
+	return r
 }
 
 func publishAll(b *testing.B, js jetstream.JetStream, n int, rate float64, track *tracker) {
@@ -240,8 +265,9 @@ func (t *tracker) latencies() []time.Duration {
 }
 
 // benchRawAsynq enqueues b.N tasks and processes them with a no-op handler,
-// with the worker settings Tinman uses.
-func benchRawAsynq(b *testing.B) (float64, []time.Duration) {
+// with the worker settings Tinman uses; rate paces enqueueing (0: as fast
+// as possible).
+func benchRawAsynq(b *testing.B, rate float64) result {
 	_, rdb := servicetest.Redis(b)
 	var (
 		mu    sync.Mutex
@@ -272,8 +298,13 @@ func benchRawAsynq(b *testing.B) (float64, []time.Duration) {
 	defer client.Close()
 
 	b.ResetTimer()
+	cpu := startCPU(b, rdb)
 	start := time.Now()
-	enqueueAll(b, client, b.N)
+	if rate > 0 {
+		enqueuePaced(b, client, b.N, rate)
+	} else {
+		enqueueAll(b, client, b.N)
+	}
 	select {
 	case <-all:
 	case <-time.After(5 * time.Minute):
@@ -281,7 +312,27 @@ func benchRawAsynq(b *testing.B) (float64, []time.Duration) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	return float64(b.N) / elapsed.Seconds(), lat
+	r := result{rate: float64(b.N) / elapsed.Seconds()}
+	r.cpu, r.redisCPU = cpu.perJob(b, b.N)
+	mu.Lock()
+	r.lat = slices.Clone(lat)
+	mu.Unlock()
+	return r
+}
+
+// enqueuePaced enqueues n tasks at rate per second from one goroutine.
+func enqueuePaced(b *testing.B, client *asynq.Client, n int, rate float64) {
+	interval := time.Duration(float64(time.Second) / rate)
+	next := time.Now()
+	for i := range n {
+		payload, _ := json.Marshal(time.Now().UnixNano())
+		if _, err := client.Enqueue(asynq.NewTask("noop", payload), asynq.TaskID(fmt.Sprintf("raw-half-%d", i)),
+			asynq.Retention(time.Hour)); err != nil {
+			b.Fatalf("enqueue: %v", err)
+		}
+		next = next.Add(interval)
+		time.Sleep(time.Until(next))
+	}
 }
 
 // enqueueAll enqueues n tasks from 32 goroutines, as 32 dispatchers would.
