@@ -33,6 +33,23 @@ func bootGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// bootGetAs reads a URL of the running boot service with another Host.
+func bootGetAs(t *testing.T, url, host string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
 // bootPost posts a report to a callback URL the boot service handed out.
 func bootPost(t *testing.T, url, body string) int {
 	t.Helper()
@@ -63,6 +80,10 @@ func TestEndToEndBootService(t *testing.T) {
 	exit := "#!ipxe\nexit\n"
 	if code, body := bootGet(t, base+"/boot/chain.ipxe"); code != 200 || body != "#!ipxe\nchain "+base+"/boot/ipxe?mac=${net0/mac}\n" {
 		t.Errorf("chain.ipxe = %d %q", code, body)
+	}
+	vmBase := vmBootURL(base) // with no --boot-url, a VM that asks as 10.0.2.2 is answered on 10.0.2.2
+	if body := bootGetAs(t, base+"/boot/chain.ipxe", strings.TrimPrefix(vmBase, "http://")); body != "#!ipxe\nchain "+vmBase+"/boot/ipxe?mac=${net0/mac}\n" {
+		t.Errorf("chain.ipxe asked as %s = %q", vmBase, body)
 	}
 	for _, m := range []string{mac, "52:54:00:99:99:99"} {
 		if _, body := bootGet(t, base+"/boot/ipxe?mac="+m); body != exit {
@@ -110,12 +131,16 @@ func TestEndToEndBootService(t *testing.T) {
 		d, _ := ev.JobData()
 		return d.Step == "wait-booted"
 	})
-	if code := bootPost(t, meta.CallbackURL, report("booted")); code != http.StatusNoContent {
+	booted := strings.TrimSuffix(report("booted"), "}") + `,"image":"tinman-demo"}`
+	if code := bootPost(t, meta.CallbackURL, booted); code != http.StatusNoContent {
 		t.Fatalf("booted through the boot listener: %d", code)
 	}
 	evs := s.collect(t, events.Filter{Job: "boot-prov", Type: "job"}, time.Minute, terminal)
 	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
 		t.Fatalf("provision ended %s", last.Type)
+	}
+	if job, _ := s.dev.backend.store.Job(context.Background(), "boot-prov"); !strings.Contains(string(job.Result), `"booted_image":"tinman-demo"`) {
+		t.Errorf("provision result %s, want the image the OS reported", job.Result)
 	}
 	if srv, _ := s.dev.backend.store.Server(context.Background(), "sim-01"); srv.State != jobs.ServerActive || srv.Image != "tinman-demo" {
 		t.Errorf("sim-01 %s with image %q, want active with tinman-demo", srv.State, srv.Image)

@@ -459,7 +459,7 @@ func (d *dev) startBoot(ctx context.Context) (func(context.Context) error, func(
 		return nil, nil, err
 	}
 	d.bootURL, d.callbacks = url, d.backend.callbacks()
-	serve, err := bs.service(d.backend, ln, url, http.HandlerFunc(d.callbacks.ServeCallback))
+	serve, err := bs.service(d.backend, ln, http.HandlerFunc(d.callbacks.ServeCallback))
 	if err == nil {
 		err = d.enrolDemo(ctx, bs.ImagesDir)
 	}
