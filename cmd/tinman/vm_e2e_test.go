@@ -19,9 +19,10 @@ import (
 	"github.com/tinmanhq/tinman/workers"
 )
 
-// vmJobTimeout bounds a VM's provision or wipe under TCG on a loaded
-// machine (measured: about a minute for a provision).
-const vmJobTimeout = 8 * time.Minute
+// vmJobTimeout bounds a VM's provision or wipe under TCG: a guard against
+// a hang, not a speed (measured: about a minute for a provision on an idle
+// 2-core machine, up to 6 minutes with three VMs and other tests beside).
+const vmJobTimeout = 15 * time.Minute
 
 // needVMs skips the test without QEMU, its iPXE ROM and what
 // build-installer.sh needs (fails it under CI=true).
