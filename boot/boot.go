@@ -9,9 +9,10 @@
 //	POST /boot/callbacks/SERVER   the installer's reports (package callback's handler)
 //	GET  /boot/files/PATH         files of a local folder (--images-dir), with Range
 //
-// Every URL it hands out is built on its public base URL, which need not be
-// the address it listens on (a VM under QEMU user networking reaches the
-// host as 10.0.2.2). It writes nothing: the workflows of package workers
+// Every URL it hands out is built on its public base URL (BaseURL) when it
+// has one; else on the Host each request came with, so that a VM under
+// QEMU user networking (which reaches the host as 10.0.2.2) and a process
+// on the host (127.0.0.1) each get URLs they can reach. It writes nothing: the workflows of package workers
 // put the boot configurations in the store, and end them.
 package boot
 
@@ -42,12 +43,18 @@ type Store interface {
 	Failure(ctx context.Context, jobID string) (*store.InstallerFailure, error)
 }
 
-// Config configures a Service. BaseURL and Store are required.
+// Config configures a Service. Store is required, and BaseURL or
+// ListenURL.
 type Config struct {
 	// BaseURL is where machines reach the service: http:// or https://, a
-	// host, an optional path prefix, no query. Every URL handed out is
-	// built on it.
+	// host, an optional path prefix, no query. When set, every URL handed
+	// out is built on it; when empty, on the scheme and Host of the request
+	// that asks (host[:port] only).
 	BaseURL string
+	// ListenURL is http:// and the address the service listens on: the
+	// base of the URLs handed out when BaseURL is empty and a request's
+	// Host is not host[:port].
+	ListenURL string
 	// FilesDir is served under /boot/files/ ("": nothing is).
 	FilesDir string
 	// Store holds the servers and their boot configurations.
@@ -62,18 +69,22 @@ type Config struct {
 
 // Service is the boot service. It is safe for concurrent use.
 type Service struct {
-	cfg  Config
-	base string
-	root *os.Root
-	mux  *http.ServeMux
+	cfg    Config
+	base   string // BaseURL without a trailing slash; "" when URLs follow Host
+	listen string // ListenURL without a trailing slash
+	root   *os.Root
+	mux    *http.ServeMux
 }
 
-// Validate names every setting of c that cannot be used: a base URL that
-// is not http(s) with a host (or has a query or credentials), a files
-// folder that cannot be opened. It does not look at Store.
+// Validate names every setting of c that cannot be used: a base or listen
+// URL that is not http(s) with a host (or has a query or credentials), no
+// listen URL when there is no base URL, a files folder that cannot be
+// opened. It does not look at Store.
 func (c Config) Validate() error {
 	v := confcheck.For("boot.Config")
-	v.Require(validBaseURL(c.BaseURL), "BaseURL", c.BaseURL, "must be an http:// or https:// URL with a host, no query and no credentials")
+	const rule = "must be an http:// or https:// URL with a host, no query and no credentials"
+	v.Require(c.BaseURL == "" || validBaseURL(c.BaseURL), "BaseURL", c.BaseURL, rule)
+	v.Require(validBaseURL(c.ListenURL) || c.BaseURL != "" && c.ListenURL == "", "ListenURL", c.ListenURL, rule+" (required without BaseURL)")
 	if c.FilesDir != "" {
 		st, err := os.Stat(c.FilesDir)
 		v.Require(err == nil && st.IsDir(), "FilesDir", c.FilesDir, "must be a folder that can be read")
@@ -96,7 +107,8 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("boot service: %w", &confcheck.FieldError{Config: "boot.Config", Field: "FilesDir", Value: cfg.FilesDir, Rule: err.Error()})
 		}
 	}
-	s := &Service{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), root: root, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), listen: strings.TrimRight(cfg.ListenURL, "/"),
+		root: root, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /boot/chain.ipxe", s.serveChain)
 	s.mux.HandleFunc("GET /boot/ipxe", s.serveScript)
 	s.mux.HandleFunc("GET /boot/meta/{token}", s.serveMeta)
@@ -114,7 +126,8 @@ func validBaseURL(raw string) bool {
 // Handler returns the service as one http.Handler.
 func (s *Service) Handler() http.Handler { return s.mux }
 
-// BaseURL is the public base URL, without a trailing slash.
+// BaseURL is the public base URL, without a trailing slash; "" when the
+// URLs handed out follow each request's Host.
 func (s *Service) BaseURL() string { return s.base }
 
 // Close releases the files folder.
@@ -127,8 +140,8 @@ func (s *Service) Close() error {
 
 // serveChain answers the fixed script a DHCP server or QEMU can name as the
 // boot file: it sends iPXE on to the script of its own MAC.
-func (s *Service) serveChain(w http.ResponseWriter, _ *http.Request) {
-	writeScript(w, "#!ipxe\nchain "+s.base+"/boot/ipxe?mac=${net0/mac}\n")
+func (s *Service) serveChain(w http.ResponseWriter, r *http.Request) {
+	writeScript(w, "#!ipxe\nchain "+s.baseFor(r)+"/boot/ipxe?mac=${net0/mac}\n")
 }
 
 // exitScript hands the machine back to its firmware, which boots the disk.
@@ -153,11 +166,11 @@ type Metadata struct {
 	Token       string `json:"token"`
 }
 
-// metadata is cfg as its installer reads it, every URL absolute.
-func (s *Service) metadata(cfg store.BootConfig) Metadata {
+// metadata is cfg as its installer reads it, every URL absolute on base.
+func metadata(base string, cfg store.BootConfig) Metadata {
 	return Metadata{JobID: cfg.JobID, Server: cfg.Server, Purpose: cfg.Purpose, Image: cfg.Image,
-		ImageURL: jobs.ResolveURL(s.base, cfg.Disk), SHA256: cfg.SHA256,
-		CallbackURL: s.base + "/boot/callbacks/" + url.PathEscape(cfg.Server), Token: cfg.Token}
+		ImageURL: jobs.ResolveURL(base, cfg.Disk), SHA256: cfg.SHA256,
+		CallbackURL: base + "/boot/callbacks/" + url.PathEscape(cfg.Server), Token: cfg.Token}
 }
 
 // serveMeta answers the installer's metadata for its token, as JSON or,
@@ -179,7 +192,7 @@ func (s *Service) serveMeta(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the boot service cannot read its records: try again", http.StatusServiceUnavailable)
 		return
 	}
-	meta := s.metadata(cfg)
+	meta := metadata(s.baseFor(r), cfg)
 	s.cfg.Logger.Info().Str("server", meta.Server).Str("job_id", meta.JobID).Str("purpose", meta.Purpose).Msg("boot metadata served")
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "sh" {

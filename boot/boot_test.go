@@ -32,10 +32,17 @@ const base = "http://10.0.2.2:8081"
 type env struct {
 	st    *store.Store
 	srv   *httptest.Server
+	h     http.Handler
 	files string
 }
 
 func setup(t *testing.T) *env {
+	t.Helper()
+	return setupWith(t, func(*boot.Config) {})
+}
+
+// setupWith is setup with the service's config changed by tune.
+func setupWith(t *testing.T, tune func(*boot.Config)) *env {
 	t.Helper()
 	_, rdb := servicetest.Redis(t)
 	st := storetest.Store(t, rdb, storetest.Outbox(t, rdb, nil, store.OutboxConfig{}), store.Config{})
@@ -58,14 +65,16 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	recv := callback.NewReceiver(st, nil, zerolog.Nop())
-	svc, err := boot.New(boot.Config{BaseURL: base + "/", FilesDir: files, Store: st, Callbacks: http.HandlerFunc(recv.ServeCallback)})
+	cfg := boot.Config{BaseURL: base + "/", FilesDir: files, Store: st, Callbacks: http.HandlerFunc(recv.ServeCallback)}
+	tune(&cfg)
+	svc, err := boot.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Close() })
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
-	return &env{st: st, srv: srv, files: files}
+	return &env{st: st, srv: srv, h: svc.Handler(), files: files}
 }
 
 // setBoot gives server a pending install of the demo image for job.
@@ -334,7 +343,8 @@ func TestConfigIsChecked(t *testing.T) {
 		field string
 	}{
 		{"no store", boot.Config{BaseURL: base}, "Store"},
-		{"no base URL", boot.Config{Store: downStore{}}, "BaseURL"},
+		{"no base URL nor listen URL", boot.Config{Store: downStore{}}, "ListenURL"},
+		{"a listen URL not http", boot.Config{Store: downStore{}, ListenURL: "ftp://127.0.0.1:8081"}, "ListenURL"},
 		{"a base URL with a query", boot.Config{Store: downStore{}, BaseURL: base + "/?x=1"}, "BaseURL"},
 		{"a base URL with credentials", boot.Config{Store: downStore{}, BaseURL: "http://u:p@10.0.0.1"}, "BaseURL"},
 		{"a folder that is not there", boot.Config{Store: downStore{}, BaseURL: base, FilesDir: "/nonexistent/images"}, "FilesDir"},

@@ -35,27 +35,28 @@ func (s *Service) serveScript(w http.ResponseWriter, r *http.Request) {
 		writeScript(w, exitScript)
 		return
 	}
+	base := s.baseFor(r)
 	cfg, why, err := s.pending(r.Context(), mac)
 	log := s.cfg.Logger.Info().Str("mac", mac).Str("server", cfg.Server).Str("job_id", cfg.JobID)
 	switch {
 	case err != nil:
 		s.cfg.Logger.Warn().Err(err).Str("mac", mac).Msg("boot script: records unavailable: iPXE asks again")
 		writeScript(w, fmt.Sprintf("#!ipxe\necho tinman: the boot service cannot read its records; trying again\nsleep %s\nchain %s/boot/ipxe?mac=%s\n",
-			retryDelay, s.base, url.QueryEscape(mac)))
+			retryDelay, base, url.QueryEscape(mac)))
 	case why != "":
 		log.Str("reason", why).Msg("boot script: exit to the local disk")
 		writeScript(w, exitScript)
 	default:
 		log.Str("purpose", cfg.Purpose).Str("image", cfg.Image).Msg("boot script: installer")
-		writeScript(w, s.installScript(cfg))
+		writeScript(w, installScript(base, cfg))
 	}
 }
 
 // installScript boots cfg's kernel and initrd, telling the kernel where
-// the metadata is.
-func (s *Service) installScript(cfg store.BootConfig) string {
+// the metadata is; every URL on base.
+func installScript(base string, cfg store.BootConfig) string {
 	return fmt.Sprintf("#!ipxe\nkernel %s tinman.meta=%s/boot/meta/%s console=ttyS0\ninitrd %s\nboot\n",
-		jobs.ResolveURL(s.base, cfg.Kernel), s.base, cfg.Token, jobs.ResolveURL(s.base, cfg.Initrd))
+		jobs.ResolveURL(base, cfg.Kernel), base, cfg.Token, jobs.ResolveURL(base, cfg.Initrd))
 }
 
 // pending returns the boot configuration the machine with boot MAC mac is

@@ -1,6 +1,7 @@
 // Package callback receives what installers and agents report about the
-// servers they run on (installed, booted, wiped, or a failure:
-// checksum_mismatch, failed), over NATS (tinman.callbacks.<server>) or HTTP
+// servers they run on (installed, booted with the image the OS found on its
+// disk, wiped, or failed with a code: checksum_mismatch, download_failed,
+// ...), over NATS (tinman.callbacks.<server>) or HTTP
 // (POST /v1/servers/{id}/callbacks, and the boot service's POST
 // /boot/callbacks/{id}).
 // Each report carries the job's token, which Tinman handed to the machine in
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"unicode/utf8"
 
@@ -27,24 +29,31 @@ import (
 // ErrUnauthorized says a report's token does not match its job's.
 var ErrUnauthorized = errors.New("callback not authorized")
 
-// Report is what an installer sends. Message says what failed, with a
-// failure event only.
+// Report is what an installer sends (scripts/installer/lib.sh report()).
+// Code and Message say what failed, with event failed only; Image is the
+// image the OS found on its own disk, with event booted only.
 type Report struct {
 	JobID   string `json:"job_id"`
 	Token   string `json:"token"`
 	Event   string `json:"event"`
+	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	Image   string `json:"image,omitempty"`
 }
 
 // maxMessage bounds a failure report's message, in characters.
 const maxMessage = 1024
+
+// codePattern is what a failure's code looks like (checksum_mismatch,
+// download_failed, no_disk...).
+var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // Store is what the receiver needs of the records.
 type Store interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	RecordCallback(ctx context.Context, jobID, kind string) error
-	RecordFailure(ctx context.Context, jobID, kind, message string) error
+	RecordCallbackDetail(ctx context.Context, jobID, kind, detail string) error
 	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
 }
 
@@ -68,7 +77,7 @@ func NewReceiver(st Store, wake Waker, log zerolog.Logger) *Receiver {
 
 // events each boot purpose may report.
 var allowed = map[string][]string{
-	"install": {store.CallbackInstalled, store.CallbackBooted, store.CallbackChecksumMismatch, store.CallbackFailed},
+	"install": {store.CallbackInstalled, store.CallbackBooted, store.CallbackFailed},
 	"wipe":    {store.CallbackWiped, store.CallbackFailed},
 }
 
@@ -105,15 +114,26 @@ func (r *Receiver) Receive(ctx context.Context, server string, body []byte) erro
 	if err := r.record(ctx, rep); err != nil {
 		return err
 	}
-	r.log.Info().Str("server", server).Str("job_id", rep.JobID).Str("event", rep.Event).Msg("callback received")
+	r.log.Info().Str("server", server).Str("job_id", rep.JobID).Str("event", rep.Event).Str("code", rep.Code).
+		Str("image", rep.Image).Msg("callback received")
 	r.wakeJob(ctx, rep.JobID)
 	return nil
 }
 
-// record stores an accepted report: a failure with its message.
+// record stores an accepted report: a failure as the store's kind of it
+// (checksum_mismatch, which fails the job with that code, or failed) with
+// its message, the code first when it is not the kind; booted with the
+// image the OS reported.
 func (r *Receiver) record(ctx context.Context, rep Report) error {
-	if slices.Contains(store.FailureKinds(), rep.Event) {
-		return r.store.RecordFailure(ctx, rep.JobID, rep.Event, rep.Message)
+	switch {
+	case rep.Event == store.CallbackFailed && rep.Code == store.CallbackChecksumMismatch:
+		return r.store.RecordCallbackDetail(ctx, rep.JobID, store.CallbackChecksumMismatch, rep.Message)
+	case rep.Event == store.CallbackFailed && rep.Code != "":
+		return r.store.RecordCallbackDetail(ctx, rep.JobID, store.CallbackFailed, rep.Code+": "+rep.Message)
+	case rep.Event == store.CallbackFailed:
+		return r.store.RecordCallbackDetail(ctx, rep.JobID, store.CallbackFailed, rep.Message)
+	case rep.Image != "":
+		return r.store.RecordCallbackDetail(ctx, rep.JobID, rep.Event, rep.Image)
 	}
 	return r.store.RecordCallback(ctx, rep.JobID, rep.Event)
 }
@@ -130,29 +150,45 @@ func decode(body []byte) (Report, error) {
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return rep, jobs.Invalid("", "not a JSON callback object")
 	}
-	fields := map[string]*string{"job_id": &rep.JobID, "token": &rep.Token, "event": &rep.Event, "message": &rep.Message}
+	fields := map[string]*string{"job_id": &rep.JobID, "token": &rep.Token, "event": &rep.Event,
+		"code": &rep.Code, "message": &rep.Message, "image": &rep.Image}
 	for key, raw := range obj { // keys spelt exactly: encoding/json would fold case
 		dst, known := fields[key]
 		if !known {
-			return rep, jobs.Invalid(key, "is not allowed: a callback has job_id, token, event and, for a failure, message")
+			return rep, jobs.Invalid(key, "is not allowed: a callback has job_id, token, event and, for failed, code and message, for booted, image")
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			return rep, jobs.Invalid(key, "must be a string")
 		}
 	}
+	return rep, rep.check()
+}
+
+// check names the first field of rep that is missing, malformed, or does
+// not go with its event.
+func (rep Report) check() error {
+	failed := rep.Event == store.CallbackFailed
 	switch {
 	case rep.JobID == "" || !jobs.ValidJobID(rep.JobID):
-		return rep, jobs.Invalid("job_id", "is required: the job the installer runs for")
+		return jobs.Invalid("job_id", "is required: the job the installer runs for")
 	case rep.Token == "":
-		return rep, jobs.Invalid("token", "is required")
+		return jobs.Invalid("token", "is required")
 	case rep.Event == "":
-		return rep, jobs.Invalid("event", "is required: installed, booted, wiped, checksum_mismatch or failed")
-	case rep.Message != "" && !slices.Contains(store.FailureKinds(), rep.Event):
-		return rep, jobs.Invalid("message", "goes only with a failure: checksum_mismatch or failed")
+		return jobs.Invalid("event", "is required: installed, booted, wiped or failed")
+	case rep.Code != "" && !failed:
+		return jobs.Invalid("code", "goes only with event failed")
+	case rep.Code != "" && !codePattern.MatchString(rep.Code):
+		return jobs.Invalid("code", "must match "+codePattern.String())
+	case rep.Message != "" && !failed:
+		return jobs.Invalid("message", "goes only with event failed")
 	case utf8.RuneCountInString(rep.Message) > maxMessage:
-		return rep, jobs.Invalid("message", fmt.Sprintf("must be at most %d characters", maxMessage))
+		return jobs.Invalid("message", fmt.Sprintf("must be at most %d characters", maxMessage))
+	case rep.Image != "" && rep.Event != store.CallbackBooted:
+		return jobs.Invalid("image", "goes only with event booted")
+	case rep.Image != "" && !jobs.ValidImageName(rep.Image):
+		return jobs.Invalid("image", "must be an image name (letters, digits and ._:+-, at most 128)")
 	}
-	return rep, nil
+	return nil
 }
 
 // wakeJob moves the job's parked task to the front; a task that is not

@@ -3,6 +3,7 @@ package callback_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -67,9 +68,20 @@ func setup(t *testing.T) *env {
 }
 
 func (e *env) post(server, body string) int {
+	code, _ := e.postField(server, body)
+	return code
+}
+
+// postField posts a report; it returns the status and the field a
+// problem names.
+func (e *env) postField(server, body string) (int, string) {
 	rec := httptest.NewRecorder()
 	e.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/servers/"+server+"/callbacks", bytes.NewBufferString(body)))
-	return rec.Code
+	var p struct {
+		Field string `json:"field"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	return rec.Code, p.Field
 }
 
 func TestCallbackHTTP(t *testing.T) {

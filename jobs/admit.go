@@ -105,16 +105,22 @@ func (r Request) ImageName() string {
 	return ""
 }
 
-// bootMethodOf is how a request boots its server: a provision's boot,
-// pxe for every other job that boots an installer, "" for the rest.
+// bootMethodOf is how a request boots its servers: a provision's or a
+// deploy's boot (its provisions'), pxe for every other job that boots an
+// installer, "" for the rest.
 func bootMethodOf(r Request) BootMethod {
-	if !BootsInstaller(r.Type) {
+	if !BootsInstaller(r.Type) && r.Type != Deploy {
 		return ""
 	}
-	if p, err := r.DecodeParams(); err == nil {
-		if pp, ok := p.(*ProvisionParams); ok {
-			return pp.Boot.OrDefault()
-		}
+	p, err := r.DecodeParams()
+	if err != nil {
+		return BootNetwork
+	}
+	switch p := p.(type) {
+	case *ProvisionParams:
+		return p.Boot.OrDefault()
+	case *DeployParams:
+		return p.Boot.OrDefault()
 	}
 	return BootNetwork
 }

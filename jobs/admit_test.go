@@ -85,6 +85,8 @@ func TestAdmitImage(t *testing.T) {
 		{"unknown image of a deploy", jobs.Request{ID: "d", Type: jobs.Deploy, Params: []byte(`{"image":"u","servers":["a"]}`)}, nil, jobs.CodeNotFound, "params.image"},
 		{"virtual media with an ISO", req(jobs.Provision, `{"image":"u","boot":"virtual-media"}`), withISO, "", ""},
 		{"virtual media without an ISO", req(jobs.Provision, `{"image":"u","boot":"virtual-media"}`), netOnly, jobs.CodeInvalidRequest, "params.boot"},
+		{"a deploy through virtual media with an ISO", jobs.Request{ID: "d", Type: jobs.Deploy, Params: []byte(`{"image":"u","servers":["a"],"boot":"virtual-media"}`)}, withISO, "", ""},
+		{"a deploy through virtual media without an ISO", jobs.Request{ID: "d", Type: jobs.Deploy, Params: []byte(`{"image":"u","servers":["a"],"boot":"virtual-media"}`)}, netOnly, jobs.CodeInvalidRequest, "params.boot"},
 		{"a wipe with the default image", req(jobs.Deprovision, ``), nil, "", ""},
 		{"a wipe with an unknown image", req(jobs.Deprovision, `{"image":"w"}`), nil, jobs.CodeNotFound, "params.image"},
 	}

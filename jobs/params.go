@@ -188,6 +188,9 @@ type DeployParams struct {
 	// MaxFailures is the number of failed servers tolerated before the
 	// deploy halts, 0 or more.
 	MaxFailures int `json:"max_failures,omitempty"`
+	// Boot is how each server boots into the installer (default pxe),
+	// passed to each provision.
+	Boot BootMethod `json:"boot,omitempty"`
 }
 
 // Validate implements Params.
@@ -205,6 +208,8 @@ func (p *DeployParams) Validate() error {
 		return Invalid("params.batch_size", "must be at most 1000")
 	case p.MaxFailures < 0:
 		return Invalid("params.max_failures", "must be at least 0")
+	case p.Boot != "":
+		return oneOf("params.boot", p.Boot, BootMethods())
 	}
 	return nil
 }
@@ -245,6 +250,7 @@ func (p *DeployParams) members() []member {
 		{"servers", stringList(&p.Servers)},
 		{"batch_size", optionalInteger(&p.BatchSize)},
 		{"max_failures", integer(&p.MaxFailures)},
+		{"boot", text(&p.Boot)},
 	}
 }
 

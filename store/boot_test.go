@@ -210,3 +210,29 @@ func TestInstallerFailure(t *testing.T) {
 		}
 	})
 }
+
+// What a report said with its kind (the image a booted OS found) is read
+// back; a kind not reported is not_found, one reported bare is "".
+func TestCallbackDetail(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st *store.Store, ctx context.Context) {
+		if _, err := st.CallbackDetail(ctx, "prov-1", store.CallbackBooted); jobs.CodeOf(err) != jobs.CodeNotFound {
+			t.Fatalf("detail of a report not made: %v, want not_found", err)
+		}
+		if err := st.RecordCallback(ctx, "prov-1", store.CallbackInstalled); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordCallbackDetail(ctx, "prov-1", store.CallbackBooted, "tinman-demo"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.CallbackDetail(ctx, "prov-1", store.CallbackInstalled); got != "" || err != nil {
+			t.Errorf("detail of installed = %q, %v; want empty", got, err)
+		}
+		if got, err := st.CallbackDetail(ctx, "prov-1", store.CallbackBooted); got != "tinman-demo" || err != nil {
+			t.Errorf("detail of booted = %q, %v; want tinman-demo", got, err)
+		}
+		if ok, err := st.CallbackReceived(ctx, "prov-1", store.CallbackBooted); !ok || err != nil {
+			t.Errorf("booted with a detail not received: %v, %v", ok, err)
+		}
+	})
+}

@@ -17,7 +17,9 @@ import (
 )
 
 // Callback kinds an installer or agent reports. CallbackChecksumMismatch
-// and CallbackFailed report a failure, with a message.
+// and CallbackFailed record a failure, with a message (an installer sends
+// event failed with code checksum_mismatch for the first); CallbackBooted
+// may record the image the OS found on its disk.
 const (
 	CallbackInstalled        = "installed"
 	CallbackBooted           = "booted"
@@ -37,7 +39,28 @@ func (s *Store) RecordCallback(ctx context.Context, jobID, kind string) error {
 // RecordFailure notes that a job's installer reported the failure kind
 // (one of FailureKinds), with its message.
 func (s *Store) RecordFailure(ctx context.Context, jobID, kind, message string) error {
-	return s.recordCallback(ctx, jobID, kind, time.Now().UTC().Format(time.RFC3339Nano)+" "+message)
+	return s.RecordCallbackDetail(ctx, jobID, kind, message)
+}
+
+// RecordCallbackDetail notes that a job's installer reported kind, with
+// what it said: a failure's message, the image a booted OS found on its
+// disk (CallbackDetail reads it back).
+func (s *Store) RecordCallbackDetail(ctx context.Context, jobID, kind, detail string) error {
+	return s.recordCallback(ctx, jobID, kind, time.Now().UTC().Format(time.RFC3339Nano)+" "+detail)
+}
+
+// CallbackDetail returns what a job's installer said with kind ("" when it
+// said nothing more); a kind not reported is a not_found *jobs.Error.
+func (s *Store) CallbackDetail(ctx context.Context, jobID, kind string) (string, error) {
+	v, err := s.rdb.HGet(ctx, callbacksKey(jobID), kind).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", &jobs.Error{Code: jobs.CodeNotFound, Message: fmt.Sprintf("job %s has no %s callback", jobID, kind)}
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s callback of job %s: %w", kind, jobID, err)
+	}
+	_, detail, _ := strings.Cut(v, " ")
+	return detail, nil
 }
 
 func (s *Store) recordCallback(ctx context.Context, jobID, kind, value string) error {

@@ -32,6 +32,9 @@ type DeployPlan struct {
 	Succeeded []string   `json:"succeeded,omitempty"`
 	Failed    []string   `json:"failed,omitempty"`
 	Halted    bool       `json:"halted,omitempty"`
+
+	// Boot is how each provision boots its server ("": pxe).
+	Boot jobs.BootMethod `json:"boot,omitempty"`
 }
 
 func batchName(plan *DeployPlan) string { return fmt.Sprintf("batch %d", plan.Current+1) }
@@ -96,7 +99,7 @@ func (w *Worker) deployPlan(ctx context.Context, run *Run, p jobs.DeployParams) 
 	if p.BatchSize != nil {
 		size = *p.BatchSize
 	}
-	plan.Image = p.Image
+	plan.Image, plan.Boot = p.Image, p.Boot
 	for i := 0; i < len(servers); i += size {
 		plan.Batches = append(plan.Batches, servers[i:min(i+size, len(servers))])
 	}
@@ -125,7 +128,7 @@ func (w *Worker) startBatch(ctx context.Context, run *Run, plan *DeployPlan) err
 		return jobs.Errorf(jobs.CodeInternal, false, "this worker cannot submit jobs: deploys need a NATS connection")
 	}
 	batch := plan.Batches[plan.Current]
-	params, _ := json.Marshal(jobs.ProvisionParams{Image: plan.Image})
+	params, _ := json.Marshal(jobs.ProvisionParams{Image: plan.Image, Boot: plan.Boot})
 	for _, server := range batch {
 		req := jobs.Request{ID: childID(run.Job.ID, server), Type: jobs.Provision, Server: server,
 			Params: params, Priority: run.Job.Priority, RequestedBy: "deploy:" + run.Job.ID}

@@ -119,6 +119,7 @@ type BootConfigs interface {
 	BootConfig(ctx context.Context, server string) (store.BootConfig, error)
 	ClearBootConfig(ctx context.Context, server, jobID string) error
 	CallbackReceived(ctx context.Context, jobID, kind string) (bool, error)
+	CallbackDetail(ctx context.Context, jobID, kind string) (string, error)
 	Failure(ctx context.Context, jobID string) (*store.InstallerFailure, error)
 }
 

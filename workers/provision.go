@@ -25,10 +25,13 @@ const (
 	CodeMediaUnverified jobs.Code = "virtual_media_unverified"
 )
 
-// ProvisionResult is the result of a provision job.
+// ProvisionResult is the result of a provision job. BootedImage is the
+// image the OS booted from the disk reported finding there (its booted
+// callback's image), when it said.
 type ProvisionResult struct {
-	Image string           `json:"image"`
-	State jobs.ServerState `json:"state"`
+	Image       string           `json:"image"`
+	State       jobs.ServerState `json:"state"`
+	BootedImage string           `json:"booted_image,omitempty"`
 }
 
 // provision installs an OS: power off, a one-time boot into the installer
@@ -63,7 +66,13 @@ func (w *Worker) provision(ctx context.Context, _ *asynq.Task) error {
 		if method == jobs.BootVirtualMedia {
 			steps = append(steps, Step{"eject-media", b.EjectMedia})
 		}
-		return append(steps, Step{"activate", w.finishLifecycle(run, lc, p.Image, ProvisionResult{Image: p.Image, State: lc.After})})
+		return append(steps, Step{"activate", func(ctx context.Context) error {
+			booted, err := w.boot.CallbackDetail(ctx, run.Job.ID, store.CallbackBooted)
+			if err != nil {
+				return err
+			}
+			return w.finishLifecycle(run, lc, p.Image, ProvisionResult{Image: p.Image, State: lc.After, BootedImage: booted})(ctx)
+		}})
 	}
 	var atEnd func(context.Context, hardware)
 	if method == jobs.BootVirtualMedia {

@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,31 +13,16 @@ import (
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
-// Bounds on the phases of a virtual machine's life under TCG on a loaded
-// 2-core machine (measured: about 15 s from power-on to a running init).
+// Bounds on a virtual machine's life under TCG on a loaded 2-core
+// machine. Whole provisions through Tinman's boot service are tested in
+// cmd/tinman (vm_e2e_test.go), where the real pieces are wired.
 const (
-	bootTimeout    = 3 * time.Minute // power-on to a report from what booted
-	firmwareWait   = time.Minute     // power-on to a firmware message
-	callTimeout    = time.Minute     // one BMC call
+	firmwareWait   = time.Minute // power-on to a firmware message
+	callTimeout    = time.Minute // one BMC call
 	diskSize       = 64 << 20
 	consolePoll    = 100 * time.Millisecond
 	consoleTailLen = 3000
 )
-
-// buildDir holds the installer, built once per test binary (TestMain removes it).
-var build struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
-	}
-	os.Exit(code)
-}
 
 // needQEMU skips the test without QEMU and the iPXE ROM of its e1000 (fails
 // it under CI=true) and returns the QEMU program.
@@ -62,35 +43,6 @@ func needFile(t *testing.T, install string, paths ...string) string {
 	}
 	servicetest.Unavailable(t, "none of %v exists (%s)", paths, install)
 	return ""
-}
-
-// installer returns the folder scripts/build-installer.sh built (kernel,
-// initrd, disk.img, disk.img.sha256), building it on first use.
-func installer(t *testing.T) string {
-	t.Helper()
-	const install = "apt-get install busybox-static linux-image-amd64 syslinux syslinux-common mtools"
-	servicetest.NeedTool(t, "syslinux", install)
-	servicetest.NeedTool(t, "mcopy", install)
-	needFile(t, install, "/bin/busybox")
-	if kernels, _ := filepath.Glob("/boot/vmlinuz-*"); len(kernels) == 0 {
-		servicetest.Unavailable(t, "no kernel in /boot (%s)", install)
-	}
-	build.once.Do(func() {
-		build.dir, build.err = os.MkdirTemp("", "tinman-installer-test-")
-		if build.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "../../scripts/build-installer.sh", build.dir).CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("build-installer.sh: %w\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.dir
 }
 
 // newMachine makes a virtual machine in a test folder, closed when the test
@@ -162,30 +114,6 @@ func (c console) await(text string, timeout time.Duration) (time.Time, bool) {
 		}
 		time.Sleep(consolePoll)
 	}
-}
-
-// phases times the phases of a virtual machine's life for the test log.
-type phases struct {
-	name        string
-	start, last time.Time
-	rows        []string
-}
-
-func newPhases(name string) *phases {
-	now := time.Now()
-	return &phases{name: name, start: now, last: now}
-}
-
-// mark records that what happened at at.
-func (p *phases) mark(what string, at time.Time) {
-	p.rows = append(p.rows, fmt.Sprintf("  %-44s %6.1fs  +%5.1fs", what, at.Sub(p.start).Seconds(), at.Sub(p.last).Seconds()))
-	p.last = at
-}
-
-// log writes the phases to the test log.
-func (p *phases) log(t *testing.T) {
-	t.Helper()
-	t.Logf("phases of %s (since the first power-on, +since the row before):\n%s", p.name, strings.Join(p.rows, "\n"))
 }
 
 // callCtx bounds one BMC call.

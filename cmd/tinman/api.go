@@ -110,7 +110,7 @@ func runAPI(cmd *cobra.Command, bs *bootSettings) error {
 	defer a.Close()
 	roles := []func(context.Context) error{b.outbox.Run, func(ctx context.Context) error { return a.Serve(ctx, ln) }}
 	if bootLn != nil {
-		serveBoot, err := bs.service(b, bootLn, bootURL, http.HandlerFunc(cb.ServeCallback))
+		serveBoot, err := bs.service(b, bootLn, http.HandlerFunc(cb.ServeCallback))
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,14 +32,16 @@ func bootFlags(cmd *cobra.Command, addr string) *bootSettings {
 		off = " (empty: no boot service)"
 	}
 	s.fs.StringVar(&s.Addr, "boot-addr", addr, "address of the boot service, which machines being installed reach with no token"+off)
-	s.stringVar(&s.URL, bc, "BaseURL", "boot-url", "the boot service's URL as machines reach it; every URL it hands out is built on it (default: http://<boot-addr>)")
+	s.stringVar(&s.URL, bc, "BaseURL", "boot-url", "the boot service's URL as machines reach it; every URL it hands out is built on it (default: the Host each machine asked with, else http://<boot-addr>)")
 	s.stringVar(&s.ImagesDir, bc, "FilesDir", "images-dir", "folder the boot service serves under /boot/files/ (images registered with relative URLs)")
 	return s
 }
 
-// listen opens the boot service's listener and says the URL machines
-// reach it at: --boot-url, else http:// and the address listened on, which
-// must then name a host (":8081" does not say how machines reach it).
+// listen opens the boot service's listener and says the URL processes of
+// this host reach it at: --boot-url, else http:// and the address listened
+// on (the loopback when it listens on every address). Without --boot-url,
+// the service builds the URLs it hands a machine on the Host the machine
+// asked with (boot.Config.ListenURL is only its fallback).
 func (s bootSettings) listen() (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -47,12 +50,17 @@ func (s bootSettings) listen() (net.Listener, string, error) {
 	if s.URL != "" {
 		return ln, strings.TrimRight(s.URL, "/"), nil
 	}
-	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		_ = ln.Close()
-		return nil, "", usageErr("--boot-addr %s listens on every address: give --boot-url, the URL machines reach the boot service at", s.Addr)
+	return ln, listenURL(ln), nil
+}
+
+// listenURL is http:// and ln's address; the loopback for an address that
+// is every address.
+func listenURL(ln net.Listener) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))
 	}
-	return ln, "http://" + ln.Addr().String(), nil
+	return "http://" + addr.String()
 }
 
 // listenIfOn is listen when the service has an address, after checking the
@@ -65,18 +73,19 @@ func (s *bootSettings) listenIfOn() (net.Listener, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.refused(boot.Config{BaseURL: url, FilesDir: s.ImagesDir}.Validate()); err != nil {
+	if err := s.refused(boot.Config{BaseURL: s.URL, ListenURL: listenURL(ln), FilesDir: s.ImagesDir}.Validate()); err != nil {
 		_ = ln.Close()
 		return nil, "", err
 	}
 	return ln, url, nil
 }
 
-// service builds the boot service on b's store, reached at url, taking
-// installer reports through callbacks; it returns what serves it on ln, and
-// a refused setting as a usage error naming the flag.
-func (s *bootSettings) service(b *backend, ln net.Listener, url string, callbacks http.Handler) (func(context.Context) error, error) {
-	svc, err := boot.New(boot.Config{BaseURL: url, FilesDir: s.ImagesDir, Store: b.store, Callbacks: callbacks,
+// service builds the boot service on b's store, its URLs on --boot-url or
+// each request's Host, taking installer reports through callbacks; it
+// returns what serves it on ln, and a refused setting as a usage error
+// naming the flag.
+func (s *bootSettings) service(b *backend, ln net.Listener, callbacks http.Handler) (func(context.Context) error, error) {
+	svc, err := boot.New(boot.Config{BaseURL: s.URL, ListenURL: listenURL(ln), FilesDir: s.ImagesDir, Store: b.store, Callbacks: callbacks,
 		Logger: b.log.With().Str("component", "boot").Logger()})
 	if err != nil {
 		return nil, s.refused(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
+	"github.com/tinmanhq/tinman/workers"
 )
 
 // bootGet reads a URL of the running boot service: status and body.
@@ -31,6 +32,23 @@ func bootGet(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// bootGetAs reads a URL of the running boot service with another Host.
+func bootGetAs(t *testing.T, url, host string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 // bootPost posts a report to a callback URL the boot service handed out.
@@ -63,6 +81,10 @@ func TestEndToEndBootService(t *testing.T) {
 	exit := "#!ipxe\nexit\n"
 	if code, body := bootGet(t, base+"/boot/chain.ipxe"); code != 200 || body != "#!ipxe\nchain "+base+"/boot/ipxe?mac=${net0/mac}\n" {
 		t.Errorf("chain.ipxe = %d %q", code, body)
+	}
+	vmBase := vmBootURL(base) // with no --boot-url, a VM that asks as 10.0.2.2 is answered on 10.0.2.2
+	if body := bootGetAs(t, base+"/boot/chain.ipxe", strings.TrimPrefix(vmBase, "http://")); body != "#!ipxe\nchain "+vmBase+"/boot/ipxe?mac=${net0/mac}\n" {
+		t.Errorf("chain.ipxe asked as %s = %q", vmBase, body)
 	}
 	for _, m := range []string{mac, "52:54:00:99:99:99"} {
 		if _, body := bootGet(t, base+"/boot/ipxe?mac="+m); body != exit {
@@ -110,12 +132,16 @@ func TestEndToEndBootService(t *testing.T) {
 		d, _ := ev.JobData()
 		return d.Step == "wait-booted"
 	})
-	if code := bootPost(t, meta.CallbackURL, report("booted")); code != http.StatusNoContent {
+	booted := strings.TrimSuffix(report("booted"), "}") + `,"image":"tinman-demo"}`
+	if code := bootPost(t, meta.CallbackURL, booted); code != http.StatusNoContent {
 		t.Fatalf("booted through the boot listener: %d", code)
 	}
 	evs := s.collect(t, events.Filter{Job: "boot-prov", Type: "job"}, time.Minute, terminal)
 	if last := evs[len(evs)-1]; last.Type != events.JobSucceeded {
 		t.Fatalf("provision ended %s", last.Type)
+	}
+	if job, _ := s.dev.backend.store.Job(context.Background(), "boot-prov"); !strings.Contains(string(job.Result), `"booted_image":"tinman-demo"`) {
+		t.Errorf("provision result %s, want the image the OS reported", job.Result)
 	}
 	if srv, _ := s.dev.backend.store.Server(context.Background(), "sim-01"); srv.State != jobs.ServerActive || srv.Image != "tinman-demo" {
 		t.Errorf("sim-01 %s with image %q, want active with tinman-demo", srv.State, srv.Image)
@@ -225,5 +251,48 @@ func TestEndToEndInspectFindsTheBootMAC(t *testing.T) {
 	}
 	if srv, _ := st.Server(ctx, "sim-01"); srv.BootMAC != simMAC(0) {
 		t.Errorf("sim-01's boot MAC after the inspect %q, want its NIC's %s", srv.BootMAC, simMAC(0))
+	}
+}
+
+// TestEndToEndDeployThroughVirtualMedia: a deploy's boot reaches each of
+// its provisions: the Redfish server boots the image's ISO through virtual
+// media (real bmclib, the simulator's CD), and the IPMI server's provision
+// is refused naming params.boot, as a provision of its own would be, and
+// counts as the deploy's failure.
+func TestEndToEndDeployThroughVirtualMedia(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := servicetest.Redis(t)
+	s := startDevWith(t, redisURL, 1, fastInstaller)
+	ctx := context.Background()
+	ipmi := jobs.Server{ID: "ipmi-01", BMC: jobs.BMC{Address: "127.0.0.1:623", Provider: jobs.ProviderIPMI}, BootMAC: "02:00:5e:de:99:01",
+		State: jobs.ServerAvailable, PowerState: jobs.PowerStateOff}
+	if err := s.dev.backend.store.PutServer(ctx, ipmi, jobs.Credentials{Username: "admin", Password: "password"}); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "deploy", "vm-roll", `{"id":"vm-roll","type":"deploy","params":{"image":"tinman-demo","servers":["sim-01","ipmi-01"],"batch_size":2,"max_failures":1,"boot":"virtual-media"}}`)
+	rejected := s.collect(t, events.Filter{Type: "request.rejected", Job: "vm-roll.ipmi-01"}, time.Minute, func(events.Event) bool { return true })
+	var d events.RejectedData
+	if err := json.Unmarshal(rejected[0].Data, &d); err != nil || d.Error == nil ||
+		d.Error.Code != jobs.CodeUnsupportedOperation || d.Error.Field != "params.boot" {
+		t.Errorf("ipmi-01's provision rejected with %+v (%v), want unsupported_operation naming params.boot", d.Error, err)
+	}
+	s.collect(t, events.Filter{Job: "vm-roll", Type: "job"}, 2*time.Minute, terminal)
+	job, err := s.dev.backend.store.Job(ctx, "vm-roll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan workers.DeployPlan
+	if err := json.Unmarshal(job.Result, &plan); err != nil || plan.Boot != jobs.BootVirtualMedia ||
+		strings.Join(plan.Succeeded, ",") != "sim-01" || strings.Join(plan.Failed, ",") != "ipmi-01" {
+		t.Errorf("deploy plan %s (%v), want boot virtual-media, sim-01 succeeded, ipmi-01 failed", job.Result, err)
+	}
+	var media []string
+	for _, c := range s.sim(t, "sim-01").Commands() {
+		if c.Op == bmcsim.OpVirtualMedia {
+			media = append(media, c.Value)
+		}
+	}
+	if strings.Join(media, ",") != "InsertMedia,EjectMedia" {
+		t.Errorf("sim-01's virtual media commands %q, want the ISO inserted then ejected", media)
 	}
 }

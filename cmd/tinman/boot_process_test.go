@@ -50,7 +50,7 @@ func TestAPIRefusesBootSettings(t *testing.T) {
 		args []string
 		says string
 	}{
-		{[]string{"--boot-addr", ":0"}, "--boot-url"},
+		{[]string{"--boot-addr", "nowhere"}, "--boot-addr"},
 		{[]string{"--boot-addr", "127.0.0.1:0", "--images-dir", filepath.Join(os.TempDir(), "no-such-images-dir")}, "--images-dir"},
 		{[]string{"--boot-addr", "127.0.0.1:0", "--boot-url", "ftp://10.0.2.2"}, "--boot-url"},
 	} {

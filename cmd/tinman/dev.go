@@ -416,17 +416,21 @@ func (d *dev) banner(redisURL string) {
 	fmt.Fprintf(out, "\nTry, in another terminal:\n")
 	fmt.Fprintf(out, "  go run ./cmd/tinman publish power --server %s --action cycle --wait\n", d.memberID(min(2, max(d.cfg.Sims-1, 0))))
 	if d.demo != nil && d.cfg.Sims+d.cfg.VMs > 0 {
-		fmt.Fprintf(out, "  go run ./cmd/tinman publish provision --server %s --image %s --wait\n", d.memberID(0), d.demo.Name)
+		target := d.memberID(0)
+		if d.cfg.VMs > 0 {
+			target = vmID(0) // a real network install: about a minute
+		}
+		fmt.Fprintf(out, "  go run ./cmd/tinman publish provision --server %s --image %s --wait\n", target, d.demo.Name)
 	}
 	fmt.Fprintf(out, "  go run ./cmd/tinman watch --since 10m\n\nCtrl-C stops everything.\n\n")
 }
 
 // demoImage is the image `tinman dev` puts in its catalogue, from the files
 // <images-dir>/tinman-demo/: vmlinuz, initrd.img, disk.img and, when there,
-// installer.iso. Without --images-dir it writes small stand-ins of them in
-// a temporary folder (the simulated installer checks only the disk image's
-// SHA-256); a folder of real ones (a kernel and initrd that run the
-// installer, a bootable disk image) provisions real machines.
+// installer.iso. Without --images-dir, with --vms, it is the real one that
+// scripts/build-installer.sh builds (buildDemo, kept in the user's cache);
+// with neither, small stand-ins in a temporary folder (the simulated
+// installer checks only the disk image's SHA-256).
 const demoImage = "tinman-demo"
 
 // startBoot listens for the boot service, enrols the demo image and
@@ -435,6 +439,16 @@ const demoImage = "tinman-demo"
 func (d *dev) startBoot(ctx context.Context) (func(context.Context) error, func(), error) {
 	bs := d.cfg.Boot
 	stop := func() {}
+	if bs.ImagesDir == "" && d.cfg.VMs > 0 {
+		dir, err := demoImagesDir()
+		if err == nil {
+			err = buildDemo(ctx, dir, d.cfg.Out)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		bs.ImagesDir, d.cfg.Boot.ImagesDir = dir, dir
+	}
 	if bs.ImagesDir == "" {
 		dir, err := os.MkdirTemp("", "tinman-dev-images-")
 		if err != nil {
@@ -459,7 +473,7 @@ func (d *dev) startBoot(ctx context.Context) (func(context.Context) error, func(
 		return nil, nil, err
 	}
 	d.bootURL, d.callbacks = url, d.backend.callbacks()
-	serve, err := bs.service(d.backend, ln, url, http.HandlerFunc(d.callbacks.ServeCallback))
+	serve, err := bs.service(d.backend, ln, http.HandlerFunc(d.callbacks.ServeCallback))
 	if err == nil {
 		err = d.enrolDemo(ctx, bs.ImagesDir)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tinmanhq/tinman/bmc/qemu"
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/servicetest"
 )
@@ -54,7 +53,7 @@ func TestVMBootFile(t *testing.T) {
 // and a power job starts and stops its QEMU through its Redfish BMC.
 func TestDevVMs(t *testing.T) {
 	t.Parallel()
-	servicetest.NeedTool(t, qemu.Binary, qemu.Install)
+	needVMs(t) // dev builds the real demo image for its VMs
 	redisURL, _ := servicetest.Redis(t)
 	s := startDevWith(t, redisURL, 1, func(c *devConfig) { c.VMs = 1 })
 	srv, err := s.dev.backend.store.Server(t.Context(), "vm-01")

@@ -33,9 +33,11 @@ import (
 //     install or wipe script names the metadata URL, which it reads; the
 //     installer downloads the disk image, checks its SHA-256, "writes" it
 //     (keeps the metadata, as a real one leaves it on the disk) and
-//     reports installed, or checksum_mismatch; the wiper erases the disk
+//     reports installed, or failed with code checksum_mismatch (the shape
+//     of scripts/installer/lib.sh); the wiper erases the disk
 //     and reports wiped; an exit script boots the disk;
-//   - from its disk, an OS the installer wrote reports booted, once.
+//   - from its disk, an OS the installer wrote reports booted, once, with
+//     the image it holds.
 //
 // Reports go through JetStream (tinman.callbacks.<server>), whose ack means
 // they are stored.
@@ -112,7 +114,7 @@ func (in *simInstaller) netboot(server, mac string) bool {
 		in.mu.Lock()
 		delete(in.disks, meta.Server)
 		in.mu.Unlock()
-		in.report(meta, store.CallbackWiped, "")
+		in.report(meta, callback.Report{Event: store.CallbackWiped})
 	}
 	return true
 }
@@ -168,14 +170,15 @@ func (in *simInstaller) install(meta boot.Metadata) {
 	})
 	switch {
 	case err != nil:
-		in.report(meta, store.CallbackFailed, "download "+meta.ImageURL+": "+err.Error())
+		in.report(meta, callback.Report{Event: store.CallbackFailed, Code: "download_failed", Message: "download " + meta.ImageURL + ": " + err.Error()})
 	case sum != meta.SHA256:
-		in.report(meta, store.CallbackChecksumMismatch, fmt.Sprintf("the SHA-256 of %s is %s, the catalogue's %s: nothing written", meta.ImageURL, sum, meta.SHA256))
+		in.report(meta, callback.Report{Event: store.CallbackFailed, Code: store.CallbackChecksumMismatch,
+			Message: fmt.Sprintf("the SHA-256 of %s is %s, the catalogue's %s: nothing written", meta.ImageURL, sum, meta.SHA256)})
 	default:
 		in.mu.Lock()
 		in.disks[meta.Server] = &simDisk{meta: meta}
 		in.mu.Unlock()
-		in.report(meta, store.CallbackInstalled, "")
+		in.report(meta, callback.Report{Event: store.CallbackInstalled})
 	}
 }
 
@@ -190,7 +193,7 @@ func (in *simInstaller) diskBoot(server string) {
 	}
 	in.mu.Unlock()
 	if first {
-		in.report(d.meta, store.CallbackBooted, "")
+		in.report(d.meta, callback.Report{Event: store.CallbackBooted, Image: d.meta.Image})
 	}
 }
 
@@ -267,9 +270,10 @@ func redactToken(u string) string {
 
 // report sends the callback through JetStream, whose ack means it is
 // stored: a NATS restart between the report and its receipt loses nothing.
-func (in *simInstaller) report(meta boot.Metadata, event, message string) {
-	body, _ := json.Marshal(callback.Report{JobID: meta.JobID, Token: meta.Token, Event: event, Message: message})
-	log := in.log.With().Str("server", meta.Server).Str("job_id", meta.JobID).Str("event", event).Logger()
+func (in *simInstaller) report(meta boot.Metadata, rep callback.Report) {
+	rep.JobID, rep.Token = meta.JobID, meta.Token
+	body, _ := json.Marshal(rep)
+	log := in.log.With().Str("server", meta.Server).Str("job_id", meta.JobID).Str("event", rep.Event).Logger()
 	err := in.patiently(func(ctx context.Context) error {
 		try, stop := context.WithTimeout(ctx, 5*time.Second)
 		defer stop()

@@ -50,7 +50,7 @@ func newPublishCmd() *cobra.Command {
 	f.Bool("persistent", false, "boot-device: keep the device for every boot")
 	f.Bool("efi", false, "boot-device: EFI boot")
 	f.String("image", "", "provision, deploy: the catalogue image to install (tinman images list); deprovision: the one whose kernel boots the wiper")
-	f.String("boot", "", "provision: how the server boots the installer: pxe (default) or virtual-media (Redfish)")
+	f.String("boot", "", "provision, deploy: how the server boots the installer: pxe (default) or virtual-media (Redfish)")
 	f.String("kind", "", "bmc-reset: warm or cold")
 	f.StringToString("selector", nil, "deploy: label selector k=v,...")
 	f.StringSlice("servers", nil, "deploy: server ids")
