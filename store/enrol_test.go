@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/tinmanhq/tinman/jobs"
@@ -88,6 +89,32 @@ func TestPutServersConflicts(t *testing.T) {
 		}
 		if _, err := st.ServerByMAC(ctx, base[0].Server.BootMAC); jobs.CodeOf(err) != jobs.CodeNotFound {
 			t.Errorf("the replaced MAC: %v, want not_found", err)
+		}
+	})
+}
+
+// Servers are listed in natural id order: sim-2 before sim-10.
+func TestListServersNaturalOrder(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st *store.Store, ctx context.Context) {
+		var list []store.Enrolment
+		for _, id := range []string{"sim-10", "sim-2", "sim-100", "sim-1"} {
+			list = append(list, store.Enrolment{Server: jobs.Server{ID: id, BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish},
+				Labels: map[string]string{"fleet": "sim"}}, Credentials: jobs.Credentials{Username: "u", Password: "p"}})
+		}
+		if err := st.PutServers(ctx, list); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.ListServers(ctx, map[string]string{"fleet": "sim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, srv := range got {
+			ids = append(ids, srv.ID)
+		}
+		if want := []string{"sim-1", "sim-2", "sim-10", "sim-100"}; !slices.Equal(ids, want) {
+			t.Errorf("ListServers = %q, want %q", ids, want)
 		}
 	})
 }

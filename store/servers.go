@@ -353,14 +353,15 @@ func (s *Store) ServerIDs(ctx context.Context) ([]string, error) {
 }
 
 // ListServers returns the servers whose labels include every pair of
-// selector (all servers for an empty one), sorted by id. Records are read
-// in chunks and decoded on every core: decoding is most of the cost.
+// selector (all servers for an empty one), sorted by id in natural order
+// (jobs.CompareIDs: sim-2 before sim-10). Records are read in chunks and
+// decoded on every core: decoding is most of the cost.
 func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error) {
 	ids, err := s.selectIDs(ctx, selector)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, jobs.CompareIDs)
 	chunks := slices.Collect(slices.Chunk(ids, 500))
 	found := make([][]jobs.Server, len(chunks))
 	errs := make([]error, len(chunks))
