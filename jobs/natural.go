@@ -10,6 +10,24 @@ import (
 // fall back to byte order, so the order is total and a sorted list pages
 // the same way every time.
 func CompareIDs(a, b string) int {
+	// The common prefix, cut back to the start of a run of digits it ends
+	// in, is equal either way: compare from there.
+	k := 0
+	for k < len(a) && k < len(b) && a[k] == b[k] {
+		k++
+	}
+	for k > 0 && isDigit(a[k-1]) {
+		k--
+	}
+	if c := compareNatural(a[k:], b[k:]); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// compareNatural compares a and b token by token: runs of digits by value,
+// other bytes as bytes; 0 when they are equal that way.
+func compareNatural(a, b string) int {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		if isDigit(a[i]) && isDigit(b[j]) {
@@ -25,10 +43,7 @@ func CompareIDs(a, b string) int {
 		}
 		i, j = i+1, j+1
 	}
-	if c := cmp.Compare(len(a)-i, len(b)-j); c != 0 {
-		return c
-	}
-	return strings.Compare(a, b)
+	return cmp.Compare(len(a)-i, len(b)-j)
 }
 
 // compareNumbers compares two runs of digits by value, of any length.
