@@ -113,11 +113,15 @@ func simHooks(cmd *cobra.Command, s simSettings) (func(server, mac string) func(
 	if s.bootURL == "" {
 		return nil, func() {}, nil
 	}
+	log, err := newLogger(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
 	nc, js, err := connectJetStream(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	in := newSimInstaller(cmd.Context(), s.bootURL, js, s.delay, zerolog.Nop())
+	in := newSimInstaller(cmd.Context(), s.bootURL, js, s.delay, log.With().Str("component", "sim-installer").Logger())
 	return in.hook, nc.Close, nil
 }
 
