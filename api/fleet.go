@@ -129,7 +129,7 @@ func searchText(srv jobs.Server) string {
 }
 
 // fleet answers GET /v1/fleet: one page of the servers that match, sorted
-// by id, so that a browser never holds more than a page of a fleet of any
+// by id in natural order (sim-2 before sim-10), so that a browser never holds more than a page of a fleet of any
 // size. With no filter the page costs only its own records; a filter reads
 // every record the selector leaves.
 func (a *API) fleet(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +172,7 @@ func (a *API) fleetPage(ctx context.Context, f fleetQuery) (FleetPage, error) {
 	if err != nil {
 		return FleetPage{}, err
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, jobs.CompareIDs)
 	page := FleetPage{Matched: len(ids), Offset: f.offset, Servers: []jobs.Server{}}
 	if f.offset >= len(ids) {
 		return page, nil

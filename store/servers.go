@@ -56,8 +56,15 @@ func (s *Store) unseal(id, sealed string) (jobs.Credentials, error) {
 // PutServer enrols or replaces a server and its BMC credentials. A boot
 // MAC another server has is a conflict naming boot_mac.
 func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error {
+	return s.PutServers(ctx, []Enrolment{{Server: srv, Credentials: creds}})
+}
+
+// newServerRecord fills what an enrolment leaves out (times, state, power
+// state) and seals the credentials.
+func (s *Store) newServerRecord(e Enrolment) (serverRecord, error) {
+	srv := e.Server
 	if err := srv.Validate(); err != nil {
-		return err
+		return serverRecord{}, err
 	}
 	now := time.Now().UTC()
 	if srv.CreatedAt.IsZero() {
@@ -73,41 +80,24 @@ func (s *Store) PutServer(ctx context.Context, srv jobs.Server, creds jobs.Crede
 	if srv.PowerState == "" {
 		srv.PowerState = jobs.PowerStateUnknown
 	}
-	sealed, err := s.seal(srv.ID, creds)
+	sealed, err := s.seal(srv.ID, e.Credentials)
+	return serverRecord{Server: srv, Sealed: sealed}, err
+}
+
+// writeServer queues on pipe the writes that replace old with rec: the
+// record, the index, the label sets and the MAC index. old's event
+// numbering goes on.
+func writeServer(ctx context.Context, pipe redis.Pipeliner, rec, old serverRecord) error {
+	rec.Seq = old.Seq
+	data, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("marshal server %s: %w", rec.ID, err)
 	}
-	key := serverKey(srv.ID)
-	for range 20 {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			var old serverRecord // its labels and boot MAC go, its event numbering goes on
-			if data, err := tx.Get(ctx, key).Bytes(); err == nil {
-				old, _ = decodeServer(srv.ID, data)
-			}
-			if err := claimMAC(ctx, tx, srv.ID, srv.BootMAC); err != nil {
-				return err
-			}
-			data, err := json.Marshal(serverRecord{Server: srv, Sealed: sealed, Seq: old.Seq})
-			if err != nil {
-				return fmt.Errorf("marshal server %s: %w", srv.ID, err)
-			}
-			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				pipe.Set(ctx, key, data, 0)
-				pipe.SAdd(ctx, serverIndexKey, srv.ID)
-				indexLabels(ctx, pipe, srv.ID, old.Labels, srv.Labels)
-				indexMAC(ctx, pipe, srv.ID, old.BootMAC, srv.BootMAC)
-				return nil
-			})
-			return err
-		}, key)
-		if !errors.Is(err, redis.TxFailedErr) {
-			if err != nil && !errors.As(err, new(*jobs.Error)) {
-				err = fmt.Errorf("put server %s: %w", srv.ID, err)
-			}
-			return err
-		}
-	}
-	return fmt.Errorf("put server %s: too many concurrent changes", srv.ID)
+	pipe.Set(ctx, serverKey(rec.ID), data, 0)
+	pipe.SAdd(ctx, serverIndexKey, rec.ID)
+	indexLabels(ctx, pipe, rec.ID, old.Labels, rec.Labels)
+	indexMAC(ctx, pipe, rec.ID, old.BootMAC, rec.BootMAC)
+	return nil
 }
 
 // indexLabels moves server id from the label sets of before to those of after.
@@ -363,14 +353,15 @@ func (s *Store) ServerIDs(ctx context.Context) ([]string, error) {
 }
 
 // ListServers returns the servers whose labels include every pair of
-// selector (all servers for an empty one), sorted by id. Records are read
-// in chunks and decoded on every core: decoding is most of the cost.
+// selector (all servers for an empty one), sorted by id in natural order
+// (jobs.CompareIDs: sim-2 before sim-10). Records are read in chunks and
+// decoded on every core: decoding is most of the cost.
 func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error) {
 	ids, err := s.selectIDs(ctx, selector)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, jobs.CompareIDs)
 	chunks := slices.Collect(slices.Chunk(ids, 500))
 	found := make([][]jobs.Server, len(chunks))
 	errs := make([]error, len(chunks))

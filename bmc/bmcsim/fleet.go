@@ -14,8 +14,9 @@ type Fleet struct {
 	shared *shared
 }
 
-// StartFleet starts n BMCs configured by cfg on 127.0.0.1 ephemeral ports. On
-// error every BMC already started is closed.
+// StartFleet starts n BMCs configured by cfg on 127.0.0.1 ports of the
+// ephemeral range, taken in turn (see ports). On error every BMC already
+// started is closed.
 func StartFleet(n int, cfg Config) (*Fleet, error) {
 	return StartFleetFunc(n, func(int) Config { return cfg })
 }
@@ -31,9 +32,10 @@ func StartFleetFunc(n int, cfg func(i int) Config) (*Fleet, error) {
 		return nil, err
 	}
 	f := &Fleet{bmcs: make([]*BMC, 0, n), shared: sh}
+	free := newPorts()
 	for i := range n {
 		b := newBMC(cfg(i), sh)
-		if err := b.Start("127.0.0.1:0"); err != nil {
+		if err := free.start(b); err != nil {
 			closeErr := f.Close()
 			return nil, errors.Join(fmt.Errorf("bmcsim: start fleet member %d of %d: %w", i, n, err), closeErr)
 		}

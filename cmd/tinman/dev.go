@@ -60,8 +60,11 @@ func newDevCmd() *cobra.Command {
 			cfg.InstallerDelay, _ = f.GetDuration("installer-delay")
 			cfg.VMs, _ = f.GetInt("vms")
 			cfg.Boot = *boot
-			if cfg.Sims < 0 || cfg.Sims > 5000 {
-				return usageErr("--sims %d: must be between 0 and 5000", cfg.Sims)
+			if cfg.Sims < 0 || cfg.Sims > maxSims {
+				return usageErr("--sims %d: must be between 0 and %d", cfg.Sims, maxSims)
+			}
+			if err := raiseFileLimit(uint64(cfg.Sims)+fdReserve, fmt.Sprintf("--sims %d", cfg.Sims)); err != nil {
+				return err
 			}
 			if err := checkVMs(cfg.VMs); err != nil {
 				return err
@@ -75,12 +78,16 @@ func newDevCmd() *cobra.Command {
 	f.String("sim-control-addr", "127.0.0.1:0", "address of the simulated BMCs' fault knobs (GET /sim/bmcs, PATCH /sim/bmcs/{id}/faults)")
 	f.Int("nats-port", 4222, "port of the embedded NATS server (a free one when taken)")
 	f.String("redis-url", "", "Redis URL (default: an in-memory Redis that keeps nothing)")
-	f.Int("sims", 8, "number of simulated BMCs, enrolled as sim-01, sim-02, ...")
+	f.Int("sims", 8, fmt.Sprintf("number of simulated BMCs, enrolled as sim-01, sim-02, ... (0-%d)", maxSims))
 	f.Int("vms", 0, fmt.Sprintf("number of QEMU virtual machines behind simulated Redfish BMCs, enrolled as vm-01, ... (0-%d; needs qemu-system-x86 and ipxe-qemu)", maxVMs))
 	f.String("data-dir", "", "folder for JetStream's files (default: a temporary folder, removed at exit)")
 	f.Duration("installer-delay", 3*time.Second, "how long the simulated installer takes to report installed, booted or wiped")
 	return cmd
 }
+
+// maxSims bounds --sims: 10,000 BMCs listen in the process, with room for
+// their connections under a hard open files limit of 20,000 or more.
+const maxSims = 10000
 
 // devConfig configures a dev system.
 type devConfig struct {
@@ -304,13 +311,14 @@ func (d *dev) startFleet(ctx context.Context, dataDir string) error {
 		return errors.Join(fmt.Errorf("start simulated fleet: %w", err), d.closeVMs())
 	}
 	d.fleet = fleet
+	list := make([]store.Enrolment, 0, len(fleet.BMCs()))
 	for i, b := range fleet.BMCs() {
 		user, pass := b.Credentials()
-		srv := d.member(i, b)
-		if err := d.backend.store.PutServer(ctx, srv, jobs.Credentials{Username: user, Password: pass}); err != nil {
-			d.stopFleet()
-			return fmt.Errorf("enrol %s: %w", srv.ID, err)
-		}
+		list = append(list, store.Enrolment{Server: d.member(i, b), Credentials: jobs.Credentials{Username: user, Password: pass}})
+	}
+	if err := d.backend.store.PutServers(ctx, list); err != nil {
+		d.stopFleet()
+		return fmt.Errorf("enrol the simulated fleet: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ var clientCommandFlags = map[string][][]string{
 	"tinman completion powershell": {{"no-descriptions"}},
 	"tinman completion zsh":        {{"no-descriptions"}},
 	"tinman version":               nil,
-	"tinman publish":               {natsFlagSet, outFlagSet, {"wait", "wait-timeout", "file", "server", "id", "priority", "requested-by", "action", "hard-fallback", "device", "persistent", "efi", "image", "boot", "kind", "selector", "servers", "batch-size", "max-failures"}},
+	"tinman publish":               {natsFlagSet, outFlagSet, {"wait", "wait-timeout", "file", "lines", "server", "id", "priority", "requested-by", "action", "hard-fallback", "device", "persistent", "efi", "image", "boot", "kind", "selector", "servers", "batch-size", "max-failures"}},
 	"tinman watch":                 {natsFlagSet, outFlagSet, {"server", "job", "type", "since"}},
 	"tinman deploy":                {apiFlagSet, waitFlagSet, outFlagSet, {"image", "selector", "servers", "batch-size", "max-failures", "id", "priority"}},
 	"tinman servers":               nil,
@@ -60,7 +60,7 @@ var serviceCommands = map[string][]string{
 	"tinman dispatcher": serviceFlagSet,
 	"tinman worker":     serviceFlagSet,
 	"tinman dev":        serviceFlagSet,
-	"tinman sim":        {"redis-url"},
+	"tinman sim":        {"redis-url", "boot-url", "nats-url", "installer-delay"},
 }
 
 // Each command shows only the flags it uses: every command of the tree is

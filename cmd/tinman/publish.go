@@ -31,13 +31,15 @@ func newPublishCmd() *cobra.Command {
 			"With --wait it follows the job's events to the end: exit 0 when it succeeded, 1 when it failed.",
 		Example: "  tinman publish power --server sim-03 --action cycle --wait\n" +
 			"  tinman publish boot-device --server sim-01 --device pxe --persistent\n" +
-			"  tinman publish -f request.json",
+			"  tinman publish -f request.json\n" +
+			"  tinman publish --lines requests.jsonl",
 		RunE: runPublish,
 	}
 	f := cmd.Flags()
 	natsFlags(cmd)
 	outputFlags(cmd)
 	f.StringP("file", "f", "", "read the request from this JSON file (- for stdin)")
+	f.String("lines", "", "publish every request of this file (- for stdin), one JSON request a line, all checked before the first is sent; prints their job ids")
 	f.String("server", "", "target server id")
 	f.String("id", "", "job id, the idempotency key (default: a new ULID)")
 	f.String("priority", "", "critical, default or low")
@@ -73,6 +75,9 @@ func publishCompletions(cmd *cobra.Command) {
 }
 
 func runPublish(cmd *cobra.Command, args []string) error {
+	if lines := mustString(cmd, "lines"); lines != "" {
+		return runPublishLines(cmd, args, lines)
+	}
 	o, err := newOutput(cmd)
 	if err != nil {
 		return err
