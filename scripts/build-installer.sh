@@ -14,6 +14,11 @@
 #                    OS initramfs (scripts/installer/os-init as /init) and
 #                    IMAGE, a file holding IMAGE_NAME (default tinman-os)
 #   disk.img.sha256  "<sha256>  disk.img"
+#   installer.iso    with Debian's ipxe package only (IPXE_ISO, default
+#                    /usr/lib/ipxe/ipxe.iso): iPXE on a CD for virtual
+#                    media. Booted from the virtual CD it asks DHCP, chains
+#                    to the boot file (the boot service's chain script) and
+#                    from there boots the installer exactly as PXE does.
 #
 # How the pieces meet (docs/INSTALLER.md): the boot service boots kernel and
 # initrd with tinman.meta=<url>; the installer fetches the metadata, checks the
@@ -162,7 +167,13 @@ dd if="$part" of="$disk" bs=512 seek="$part_start" conv=notrunc status=none
 
 # --- publish: each file replaced whole --------------------------------------
 mkdir -p "$out"
-for f in kernel initrd disk.img disk.img.sha256; do
+files=(kernel initrd disk.img disk.img.sha256)
+IPXE_ISO=${IPXE_ISO:-/usr/lib/ipxe/ipxe.iso}
+if [ -f "$IPXE_ISO" ]; then
+	cp "$IPXE_ISO" "$work/installer.iso"
+	files+=(installer.iso)
+fi
+for f in "${files[@]}"; do
 	cp "$work/$f" "$out/.$f.new"
 	mv -f "$out/.$f.new" "$out/$f"
 done

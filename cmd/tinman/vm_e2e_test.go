@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,41 @@ func TestEndToEndVMProvisionAndWipe(t *testing.T) {
 	mark := len(readConsole(vm))
 	runJob(t, s, "vm-on", "power", "vm-01", `{"action":"on"}`, events.JobSucceeded)
 	waitConsoleAfter(t, vm, mark, "No bootable device", 2*time.Minute)
+}
+
+// TestEndToEndVMProvisionThroughVirtualMedia: the same Redfish VM is
+// provisioned with --boot virtual-media: the worker inserts the demo
+// image's ISO (iPXE on a CD, from Debian's ipxe package) through real
+// bmclib, the machine boots the CD once, and iPXE on it chains to the boot
+// service, which serves the installer by MAC; at the end the CD is ejected.
+func TestEndToEndVMProvisionThroughVirtualMedia(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/usr/lib/ipxe/ipxe.iso"); err != nil {
+		servicetest.Unavailable(t, "no iPXE ISO for the virtual CD (apt-get install ipxe): %v", err)
+	}
+	s := startVMDev(t, 1)
+	vm := s.dev.vms[0]
+	showConsoleOnFailure(t, vm)
+	if s.dev.demo == nil || s.dev.demo.ISOURL == "" {
+		t.Fatalf("the demo image %+v has no iso_url: build-installer.sh made no installer.iso", s.dev.demo)
+	}
+	evs := runJob(t, s, "vm-media", "provision", "vm-01", `{"image":"tinman-demo","boot":"virtual-media"}`, events.JobSucceeded)
+	logPhases(t, "a Redfish VM's provision through virtual media", evs)
+	var steps []string
+	for _, ev := range evs {
+		if d, _ := ev.JobData(); d.Step != "" {
+			steps = append(steps, d.Step)
+		}
+	}
+	for _, want := range []string{"media-once", "eject-media"} {
+		if !slices.Contains(steps, want) {
+			t.Errorf("steps %v, want %s among them", steps, want)
+		}
+	}
+	checkProvisioned(t, s, "vm-media", "vm-01", vm)
+	if m := vm.Media(); m != "" {
+		t.Errorf("the virtual CD holds %s after the provision, want it ejected", m)
+	}
 }
 
 // TestEndToEndIPMIVMProvision: a QEMU machine behind OpenIPMI's ipmi_sim,
