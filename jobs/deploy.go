@@ -1,6 +1,11 @@
 package jobs
 
-import "strings"
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
 
 // A deploy's provisions are jobs "<deploy>.<server>" requested by
 // "deploy:<deploy>".
@@ -25,4 +30,39 @@ func (p *DeployParams) TargetField() string {
 		return "params.selector"
 	}
 	return "params.servers"
+}
+
+// ServerLister finds the servers with labels.
+type ServerLister interface {
+	ListServers(ctx context.Context, selector map[string]string) ([]Server, error)
+}
+
+// DeployTargets returns the servers a deploy rolls, in batch order: its
+// list as given, or the enrolled servers of its selector in the order the
+// lister gives them. A selector that matches none is invalid.
+func DeployTargets(ctx context.Context, st ServerLister, p *DeployParams) ([]string, error) {
+	if p.Selector == nil {
+		return p.Servers, nil
+	}
+	found, err := st.ListServers(ctx, p.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("list the servers of the deploy's selector: %w", err)
+	}
+	if len(found) == 0 {
+		return nil, Invalid("params.selector", "matches no enrolled server: "+selectorString(p.Selector))
+	}
+	servers := make([]string, len(found))
+	for i, s := range found {
+		servers[i] = s.ID
+	}
+	return servers, nil
+}
+
+func selectorString(sel map[string]string) string {
+	pairs := make([]string, 0, len(sel))
+	for k, v := range sel {
+		pairs = append(pairs, k+"="+v)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
 }
