@@ -41,6 +41,7 @@ func (w *Worker) track(next asynq.Handler) asynq.Handler {
 		}
 		if job.State.Terminal() {
 			log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
+			w.ended(ctx, job) // canceled while queued: its deploy learns it now
 			return w.records.Flush(ctx, job.ID)
 		}
 		run := &Run{Job: job, records: w.records}
@@ -200,6 +201,7 @@ func (w *Worker) record(ctx context.Context, job *jobs.Job, t events.Type, d eve
 		if _, err = w.records.Record(ctx, job, t, d); err == nil || errors.Is(err, store.ErrSeqConflict) {
 			if err == nil && t.Terminal() {
 				w.cfg.Metrics.ended(job.Type, string(job.State), time.Since(job.CreatedAt))
+				w.ended(ctx, *job)
 			}
 			return err
 		}

@@ -191,6 +191,7 @@ type Worker struct {
 	boot     BootConfigs
 	images   Images
 	rounds   Rounds
+	deploys  Deploys
 	connect  Connector
 	log      zerolog.Logger // component worker: the job lines
 	srv      *asynq.Server
@@ -210,7 +211,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 	if err := errors.Join(v.Err(), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, images: store, rounds: store,
+	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, images: store, rounds: store, deploys: store,
 		connect: connect, log: cfg.Logger.With().Str("component", "worker").Logger(), calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{

@@ -96,6 +96,7 @@ func dispatcherFlags(cmd *cobra.Command) *dispatcherSettings {
 	s := &dispatcherSettings{settings: newSettings(cmd.Flags()), cfg: dispatch.DefaultConfig()}
 	s.intVar(&s.cfg.Concurrency, dc, "Concurrency", "dispatch-concurrency", "requests handled at once by this dispatcher")
 	s.durationVar(&s.cfg.AckWait, dc, "AckWait", "ack-wait", "how long a request may stay unacknowledged before redelivery")
+	s.intVar(&s.cfg.MaxBatchSize, dc, "MaxBatchSize", "max-batch-size", "the largest batch_size a deploy may ask for")
 	s.bind(dc, "Retention", "duplicate-window")
 	return s
 }
