@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hibiken/asynq"
-
+	"github.com/tinmanhq/tinman/internal/wake"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -31,7 +30,7 @@ func (d *Dispatcher) admitDeploy(ctx context.Context, req jobs.Request) error {
 	if req.Type != jobs.Deploy {
 		return nil
 	}
-	p, err := DeployParams(req, d.cfg.MaxBatchSize)
+	p, err := deployParams(req, d.cfg.MaxBatchSize)
 	if err != nil {
 		return err
 	}
@@ -46,9 +45,9 @@ func (d *Dispatcher) admitDeploy(ctx context.Context, req jobs.Request) error {
 	return err
 }
 
-// DeployParams decodes a deploy's params and checks its batch size against
+// deployParams decodes a deploy's params and checks its batch size against
 // the bound max (the dispatcher's MaxBatchSize).
-func DeployParams(req jobs.Request, max int) (*jobs.DeployParams, error) {
+func deployParams(req jobs.Request, max int) (*jobs.DeployParams, error) {
 	params, err := req.DecodeParams()
 	if err != nil {
 		return nil, err
@@ -73,9 +72,9 @@ func (d *Dispatcher) wakeDeploy(ctx context.Context, req jobs.Request) {
 	}
 	job, err := d.store.Job(ctx, parent)
 	if err == nil {
-		err = d.cfg.Waker.RunTask(job.Queue(), parent)
+		err = wake.Task(ctx, d.cfg.Waker, job.Queue(), parent)
 	}
-	if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err != nil {
 		d.cfg.Logger.Debug().Err(err).Str("deploy", parent).Msg("wake the deploy (it looks at its next poll)")
 	}
 }

@@ -2,11 +2,10 @@ package workers
 
 import (
 	"context"
-	"errors"
 
-	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/internal/wake"
 	"github.com/tinmanhq/tinman/jobs"
 )
 
@@ -35,14 +34,14 @@ func (w *Worker) ended(ctx context.Context, job jobs.Job) {
 	}
 }
 
-// wake runs the parked task of job id now; a task that is not parked
-// (running, or queued) needs nothing.
+// wake runs the parked task of job id now (wake.Task: a task about to
+// park is tried again briefly); a queued one needs nothing.
 func (w *Worker) wake(ctx context.Context, id string) {
 	job, err := w.records.Job(ctx, id)
 	if err == nil {
-		err = w.inspector.RunTask(job.Queue(), id)
+		err = wake.Task(ctx, w.inspector, job.Queue(), id)
 	}
-	if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err != nil {
 		zerolog.Ctx(ctx).Debug().Err(err).Str("deploy", id).Msg("wake the deploy (it looks at its next poll)")
 	}
 }
