@@ -25,7 +25,7 @@ type Submitter interface {
 // batch by batch: a batch starts when the previous one has ended, and the
 // rollout halts when failures pass max_failures. It holds no worker while a
 // batch runs: the last job of the batch to end wakes it (deploywake.go),
-// and it looks again every WaitPoll in case nothing does.
+// and it looks again every DeployPoll in case nothing does.
 func (w *Worker) deploy(ctx context.Context, _ *asynq.Task) error {
 	run := RunFrom(ctx)
 	var p jobs.DeployParams
@@ -206,7 +206,7 @@ func (w *Worker) park(ctx context.Context, run *Run, plan *DeployPlan) error {
 			return err
 		}
 	}
-	return &waitError{what: batchName(plan), poll: w.cfg.WaitPoll}
+	return &waitError{what: batchName(plan), poll: w.cfg.DeployPoll}
 }
 
 // deployCanceled stops a deploy that was asked to stop: its running jobs are

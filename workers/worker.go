@@ -59,6 +59,10 @@ type Config struct {
 	// WaitPoll is how often a waiting workflow looks again when nothing wakes
 	// it sooner (default 5 s; a callback wakes it at once).
 	WaitPoll time.Duration
+	// DeployPoll is how often a deploy looks at its running batch when
+	// nothing wakes it sooner (default 5 s; the last job of the batch to
+	// end wakes it at once).
+	DeployPoll time.Duration
 	// InstallerTimeout bounds each wait for an installer callback (default 60 min).
 	InstallerTimeout time.Duration
 	// InstallerImage names the catalogue image whose kernel and initrd boot
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		BreakerWindow:            10 * time.Minute,
 		ProbeInterval:            30 * time.Second,
 		WaitPoll:                 5 * time.Second,
+		DeployPoll:               5 * time.Second,
 		InstallerTimeout:         time.Hour,
 		WatchdogInterval:         time.Minute,
 		RescueInterval:           time.Second,
@@ -142,6 +147,7 @@ func (c Config) Validate() error {
 	confcheck.Positive(v, "BreakerWindow", c.BreakerWindow)
 	confcheck.Positive(v, "ProbeInterval", c.ProbeInterval)
 	confcheck.Positive(v, "WaitPoll", c.WaitPoll)
+	confcheck.Positive(v, "DeployPoll", c.DeployPoll)
 	confcheck.Positive(v, "InstallerTimeout", c.InstallerTimeout)
 	confcheck.Positive(v, "WatchdogInterval", c.WatchdogInterval)
 	confcheck.Positive(v, "RescueInterval", c.RescueInterval)

@@ -24,7 +24,7 @@ func deployResult(t *testing.T, o operator, id string) (jobs.Job, workers.Deploy
 	return job, plan, raw
 }
 
-// The deploy is woken by its jobs: with the poll an hour apart, each batch
+// The deploy is woken by its jobs: with its poll an hour apart, each batch
 // still ends when its last job does. --wait shows each job's state
 // changes; the result reads cleanly.
 func TestDeployWokenByItsJobs(t *testing.T) {
@@ -32,7 +32,7 @@ func TestDeployWokenByItsJobs(t *testing.T) {
 	redisURL, _ := servicetest.Redis(t)
 	o := operator{t, startDevWith(t, redisURL, 3, func(c *devConfig) {
 		fastInstaller(c)
-		c.Worker.WaitPoll = time.Hour
+		c.Worker.DeployPoll = time.Hour
 	})}
 	code, out, errOut := o.run("deploy", "--image", "ubuntu-24.04", "--servers", "sim-01,sim-02,sim-03", "--batch-size", "2", "--id", "wake-1", "--wait")
 	if code != exitOK {
@@ -72,7 +72,7 @@ func TestDeployWokenByItsJobs(t *testing.T) {
 }
 
 // A rejected job fails its batch at once, with the rejection's reason (the
-// poll is an hour apart: the rejection wakes the deploy), and is readable
+// deploy's poll is an hour apart: the rejection wakes it), and is readable
 // as a job; a deploy on servers another deploy holds is refused at once,
 // naming it.
 func TestDeployRejectedJobAndOverlap(t *testing.T) {
@@ -80,7 +80,7 @@ func TestDeployRejectedJobAndOverlap(t *testing.T) {
 	redisURL, _ := servicetest.Redis(t)
 	s := startDevWith(t, redisURL, 3, func(c *devConfig) {
 		c.InstallerDelay = time.Hour // provisions stay provisioning
-		c.Worker.WaitPoll = time.Hour
+		c.Worker.DeployPoll = time.Hour
 	})
 	o := operator{t, s}
 	s.sim(t, "sim-01").SetPowerState("On")
@@ -108,6 +108,9 @@ func TestDeployRejectedJobAndOverlap(t *testing.T) {
 	// A deploy holds its servers until it ends: rej-1 ended, so sim-01 is
 	// free of holds; hold-1 runs on sim-02 (its installer never reports).
 	o.ok("deploy", "--image", "ubuntu-24.04", "--servers", "sim-02", "--id", "hold-1")
+	for job := decodeOutput[jobs.Job](t, o, "jobs", "show", "hold-1"); job.State == jobs.StateSubmitted; job = decodeOutput[jobs.Job](t, o, "jobs", "show", "hold-1") {
+		time.Sleep(50 * time.Millisecond) // until its dispatcher has held sim-02
+	}
 	code, _, errOut = o.run("deploy", "--image", "ubuntu-24.04", "--servers", "sim-03,sim-02", "--id", "over-1")
 	if code == exitOK || !strings.Contains(errOut, "server sim-02 is held by deploy hold-1") || !strings.Contains(errOut, "--servers") {
 		t.Errorf("overlapping deploy: exit %d, stderr %q; want it refused naming hold-1 and --servers", code, errOut)
