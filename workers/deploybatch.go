@@ -64,7 +64,7 @@ func (w *Worker) readBatch(ctx context.Context, run *Run, plan *DeployPlan, batc
 		switch s := states[i]; {
 		case s == jobs.StateSucceeded:
 			out.succeeded = append(out.succeeded, server)
-		case s.Terminal():
+		case s.Terminal() || s == jobs.StateRejected: // a rejected job never runs: it ended too
 			out.failed = append(out.failed, childFailure(run.Job.ID, server, s, errs[i]))
 		default:
 			out.running++
