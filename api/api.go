@@ -36,6 +36,8 @@ type Store interface {
 	Inventory(ctx context.Context, id string) (jobs.Inventory, error)
 	ServerIDs(ctx context.Context) ([]string, error)
 	ServersByID(ctx context.Context, ids []string) ([]jobs.Server, error)
+	CheckServersFree(ctx context.Context, id string, servers []string) error
+	DeployServers(ctx context.Context, id string, start, stop int64) ([]string, error)
 }
 
 // Submitter records a job request as submitted and puts it on NATS,

@@ -185,10 +185,21 @@ func (e *env) record(t *testing.T, job jobs.Job, state jobs.State, result any, f
 	return job
 }
 
+// deploy accepts a deploy of servers a to e in batches of 2, holding them
+// as its admission does.
 func (e *env) deploy(t *testing.T, id string) jobs.Job {
 	t.Helper()
+	if err := e.store.HoldServers(context.Background(), id, []string{"a", "b", "c", "d", "e"}); err != nil {
+		t.Fatal(err)
+	}
 	return e.accept(t, jobs.Request{ID: id, Type: jobs.Deploy,
 		Params: json.RawMessage(`{"image":"img-2","servers":["a","b","c","d","e"],"batch_size":2}`)})
+}
+
+// plan is the result of a deploy of a to e in batches of 2 at batch current.
+func plan(current int, started any, succeeded, failed int, halted bool) map[string]any {
+	return map[string]any{"image": "img-2", "servers": 5, "batch_size": 2, "batches": 3, "current": current,
+		"started_at": started, "succeeded": succeeded, "failed": failed, "halted": halted}
 }
 
 func (e *env) provision(t *testing.T, deploy, server string) jobs.Job {
@@ -225,11 +236,13 @@ func TestDeployViewLaysOutTheBatches(t *testing.T) {
 	if v := e.deployView(t, e.deploy(t, "dep-new").ID); len(v.Batches) != 0 || v.Image != "img-2" {
 		t.Errorf("before its plan: %+v", v)
 	}
+	if err := e.store.ReleaseServers(context.Background(), "dep-new"); err != nil {
+		t.Fatal(err)
+	}
 	dep := e.deploy(t, "dep")
 	started := time.Now().UTC()
-	e.record(t, dep, jobs.StateRunning, map[string]any{"image": "img-2", "batches": [][]string{{"a", "b"}, {"c", "d"}, {"e"}},
-		"current": 1, "started_at": started, "succeeded": []string{"a"}, "failed": []string{"b"}}, nil)
-	e.provision(t, "dep", "a") // succeeded: the plan says so, its record is not read
+	e.record(t, dep, jobs.StateRunning, plan(1, started, 1, 1, false), nil)
+	e.record(t, e.provision(t, "dep", "a"), jobs.StateSucceeded, nil, nil)
 	e.record(t, e.provision(t, "dep", "b"), jobs.StateFailed, nil, &jobs.Error{Code: "boot_timeout", Message: "no booted callback"})
 	e.record(t, e.provision(t, "dep", "c"), jobs.StateRunning, nil, nil)
 	v := e.deployView(t, "dep")
@@ -249,10 +262,8 @@ func TestDeployViewSaysWhyItHalted(t *testing.T) {
 	dep := e.deploy(t, "halt")
 	e.record(t, e.provision(t, "halt", "a"), jobs.StateFailed, nil, &jobs.Error{Code: "bmc_unreachable", Message: "dial tcp: refused"})
 	e.record(t, e.provision(t, "halt", "b"), jobs.StateSucceeded, nil, nil)
-	msg := "1 failures (a) passed max_failures 0"
-	e.record(t, dep, jobs.StateFailed, map[string]any{"image": "img-2", "batches": [][]string{{"a", "b"}, {"c", "d"}, {"e"}},
-		"current": 1, "started_at": nil, "succeeded": []string{"b"}, "failed": []string{"a"}, "halted": true},
-		&jobs.Error{Code: "deploy_halted", Message: msg})
+	msg := "1 failure passed max_failures 0: a (bmc_unreachable: dial tcp: refused)"
+	e.record(t, dep, jobs.StateFailed, plan(1, nil, 1, 1, true), &jobs.Error{Code: "deploy_halted", Message: msg})
 	v := e.deployView(t, "halt")
 	got := children(v)
 	wantBatches := []string{"done: a=failed b=succeeded", "skipped: c=pending d=pending", "skipped: e=pending"}

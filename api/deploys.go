@@ -20,10 +20,10 @@ type DeployView = client.DeployView
 // contract's shape, written by workers.DeployPlan), as far as a view reads it.
 type deployPlan struct {
 	Image     string     `json:"image"`
-	Batches   [][]string `json:"batches"`
+	BatchSize int        `json:"batch_size"`
+	Batches   int        `json:"batches"`
 	Current   int        `json:"current"`
 	StartedAt *time.Time `json:"started_at"`
-	Succeeded []string   `json:"succeeded"`
 	Halted    bool       `json:"halted"`
 }
 
@@ -69,14 +69,19 @@ func (a *API) layOut(ctx context.Context, job jobs.Job) (DeployView, error) {
 	if ended && job.State != jobs.StateSucceeded && job.Error != nil {
 		view.HaltReason = job.Error.Message
 	}
-	for i, servers := range plan.Batches {
-		b := client.DeployBatch{Number: i + 1, State: plan.batchState(i, ended), Servers: make([]client.DeployChild, len(servers))}
-		for n, server := range servers {
-			b.Servers[n] = client.DeployChild{Server: server, JobID: job.ID + "." + server, State: client.ChildPending}
+	servers, err := a.cfg.Store.DeployServers(ctx, job.ID, 0, -1)
+	if err != nil || plan.BatchSize < 1 {
+		return view, err
+	}
+	for i := range plan.Batches {
+		batch := servers[min(i*plan.BatchSize, len(servers)):min((i+1)*plan.BatchSize, len(servers))]
+		b := client.DeployBatch{Number: i + 1, State: plan.batchState(i, ended), Servers: make([]client.DeployChild, len(batch))}
+		for n, server := range batch {
+			b.Servers[n] = client.DeployChild{Server: server, JobID: jobs.DeployChildID(job.ID, server), State: client.ChildPending}
 		}
 		view.Batches = append(view.Batches, b)
 	}
-	return view, a.readChildren(ctx, toRead(view.Batches, plan))
+	return view, a.readChildren(ctx, toRead(view.Batches))
 }
 
 // planOf is the plan a deploy keeps in its result; before it has one, only
@@ -95,24 +100,17 @@ func planOf(job jobs.Job) (deployPlan, error) {
 	return plan, nil
 }
 
-// toRead marks the children the plan says succeeded and returns those whose
-// job tells more: the others of the batches that started.
-func toRead(batches []client.DeployBatch, plan deployPlan) []*client.DeployChild {
-	succeeded := make(map[string]bool, len(plan.Succeeded))
-	for _, s := range plan.Succeeded {
-		succeeded[s] = true
-	}
+// toRead returns the children whose job tells their state: those of the
+// batches that started.
+func toRead(batches []client.DeployBatch) []*client.DeployChild {
 	var read []*client.DeployChild
 	for i := range batches {
 		b := &batches[i]
+		if b.State == batchWaiting || b.State == batchSkipped {
+			continue
+		}
 		for n := range b.Servers {
-			c := &b.Servers[n]
-			switch {
-			case b.State == batchDone && succeeded[c.Server]:
-				c.State = jobs.StateSucceeded
-			case b.State != batchWaiting && b.State != batchSkipped:
-				read = append(read, c)
-			}
+			read = append(read, &b.Servers[n])
 		}
 	}
 	return read
@@ -148,14 +146,14 @@ func (a *API) readChildren(ctx context.Context, children []*client.DeployChild) 
 	})
 }
 
-// inParallel runs fn for 0..n-1, eight at a time, and joins their errors.
+// inParallel runs fn for 0..n-1, sixteen at a time, and joins their errors.
 func inParallel(n int, fn func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for i := range n {
+		sem <- struct{}{} // at most sixteen goroutines, not one per child
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			errs[i] = fn(i)
 		})

@@ -143,6 +143,9 @@ func (a *API) admit(ctx context.Context, req jobs.Request) error {
 	if err == nil {
 		err = jobs.AdmitImageFrom(ctx, req, a.cfg.Store.Image)
 	}
+	if err == nil {
+		err = a.admitDeploy(ctx, req)
+	}
 	if e := new(jobs.Error); errors.As(err, &e) && e.Code == jobs.CodeNotFound {
 		return jobs.Invalid(e.Field, e.Message)
 	}

@@ -43,6 +43,11 @@ type Config struct {
 	Retry workers.RetryPolicy
 	// Source is the CloudEvents source of rejections (default "/tinman/dispatcher").
 	Source string
+	// MaxBatchSize bounds a deploy's batch_size (default 1000).
+	MaxBatchSize int
+	// Waker wakes a deploy whose last running job was rejected (nil: the
+	// deploy finds out at its next poll).
+	Waker Waker
 	// Logger receives the dispatcher's logs.
 	Logger zerolog.Logger
 	// Metrics receives the dispatcher's series (nil: none).
@@ -53,15 +58,16 @@ type Config struct {
 // give it to New.
 func DefaultConfig() Config {
 	return Config{
-		Durable:     "tinman-dispatcher",
-		Concurrency: 32,
-		AckWait:     30 * time.Second,
-		NakDelay:    time.Second,
-		MaxNakDelay: 30 * time.Second,
-		Retention:   2 * time.Hour,
-		Retry:       workers.DefaultRetryPolicy(),
-		Source:      "/tinman/dispatcher",
-		Logger:      zerolog.Nop(),
+		Durable:      "tinman-dispatcher",
+		Concurrency:  32,
+		AckWait:      30 * time.Second,
+		NakDelay:     time.Second,
+		MaxNakDelay:  30 * time.Second,
+		Retention:    2 * time.Hour,
+		Retry:        workers.DefaultRetryPolicy(),
+		Source:       "/tinman/dispatcher",
+		MaxBatchSize: 1000,
+		Logger:       zerolog.Nop(),
 	}
 }
 
@@ -74,6 +80,7 @@ func (c Config) Validate() error {
 	confcheck.Positive(v, "NakDelay", c.NakDelay)
 	v.Require(c.MaxNakDelay >= c.NakDelay, "MaxNakDelay", c.MaxNakDelay, "must be NakDelay or more")
 	confcheck.Positive(v, "Retention", c.Retention)
+	confcheck.Positive(v, "MaxBatchSize", c.MaxBatchSize)
 	v.Present("Source", c.Source)
 	if err := c.Retry.Validate(); err != nil {
 		return errors.Join(v.Err(), err)
@@ -93,6 +100,7 @@ type Store interface {
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
 	Image(ctx context.Context, name string) (jobs.Image, error)
+	DeployStore
 }
 
 // Enqueuer puts tasks on the asynq queues.
@@ -305,7 +313,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetst
 // it returns the server (nil for a job on no server).
 func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) (*jobs.Server, error) {
 	if !req.Type.TargetsServer() {
-		return nil, jobs.AdmitImageFrom(ctx, req, d.store.Image)
+		if err := jobs.AdmitImageFrom(ctx, req, d.store.Image); err != nil {
+			return nil, err
+		}
+		return nil, d.admitDeploy(ctx, req)
 	}
 	srv, err := enrolled(ctx, d.store, req.Server)
 	if err != nil {
@@ -377,6 +388,7 @@ func (d *Dispatcher) reject(ctx context.Context, msg jetstream.Msg, meta *jetstr
 	}
 	log.Info().Str("reason", cause.Error()).Msg("request rejected")
 	d.cfg.Metrics.reject(cause)
+	d.wakeDeploy(ctx, req)
 	_ = msg.TermWithReason(cause.Error())
 }
 

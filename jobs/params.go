@@ -182,8 +182,9 @@ type DeployParams struct {
 	Image    string            `json:"image"`
 	Selector map[string]string `json:"selector,omitempty"`
 	Servers  []string          `json:"servers,omitempty"`
-	// BatchSize is the number of servers per batch, 1 to 1000; nil when not
-	// given, to leave it to the deploy.
+	// BatchSize is the number of servers per batch, 1 or more; nil when not
+	// given, to leave it to the deploy. Its upper bound is the deployment's
+	// (the dispatcher's MaxBatchSize), checked at admission.
 	BatchSize *int `json:"batch_size,omitempty"`
 	// MaxFailures is the number of failed servers tolerated before the
 	// deploy halts, 0 or more.
@@ -204,8 +205,6 @@ func (p *DeployParams) Validate() error {
 	switch {
 	case p.BatchSize != nil && *p.BatchSize < 1:
 		return Invalid("params.batch_size", "must be at least 1")
-	case p.BatchSize != nil && *p.BatchSize > 1000:
-		return Invalid("params.batch_size", "must be at most 1000")
 	case p.MaxFailures < 0:
 		return Invalid("params.max_failures", "must be at least 0")
 	case p.Boot != "":

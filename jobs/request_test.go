@@ -105,7 +105,7 @@ func TestDecodeRequestRejects(t *testing.T) {
 		{name: "selector not an object", in: `{"type":"deploy","params":{"image":"i","selector":["a"]}}`, field: "params.selector", want: "params.selector: must be an object"},
 		{name: "negative batch", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":-1}}`, field: "params.batch_size", want: "params.batch_size: must be at least 1"},
 		{name: "zero batch", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":0}}`, field: "params.batch_size", want: "params.batch_size: must be at least 1"},
-		{name: "batch too big", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":1001}}`, field: "params.batch_size", want: "params.batch_size: must be at most 1000"},
+		{name: "batch beyond an int", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":9223372036854775808}}`, field: "params.batch_size", want: "params.batch_size: must be at most 9223372036854775807"},
 		{name: "batch with a fraction", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":2.5}}`, field: "params.batch_size", want: "params.batch_size: must be an integer"},
 		{name: "batch as a string", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":"2"}}`, field: "params.batch_size", want: "params.batch_size: must be an integer"},
 		{name: "null batch", in: `{"type":"deploy","params":{"image":"i","servers":["a"],"batch_size":null}}`, field: "params.batch_size", want: "params.batch_size: must be an integer"},

@@ -26,45 +26,48 @@ const (
 	layoutKey      = "tinman:layout"         // the key layout's version (migrate.go)
 	keyCheckKey    = "tinman:key-check"      // a value sealed with the deployment's secret key (keycheck.go)
 	imageIndexKey  = "tinman:images"         // set: every catalogue image name
+	deployHoldsKey = "tinman:deploy-holds"   // hash: server id -> "<deploy id> <unix ms>", the deploy that holds it
 )
 
 // Prefixes, each followed by one id.
 const (
-	jobPrefix          = "tinman:job:"                      // job id: the job record
-	seqPrefix          = "tinman:seq:"                      // job id: the job's event counter
-	submittedPrefix    = "tinman:submitted:"                // job id: the API's submitted record
-	cancelPrefix       = "tinman:cancel:"                   // job id: cancel asked
-	waitingPrefix      = "tinman:waiting:"                  // job id: "waiting for the server" announced
-	callbacksPrefix    = "tinman:callbacks:"                // job id: installer callbacks received
-	outboxJobPrefix    = "tinman:outbox:job:"               // job id: the job's staged events
-	outboxServerPrefix = "tinman:outbox:server:"            // server id: the server's staged events
-	serverJobsPrefix   = "tinman:jobs:server:"              // server id: the server's jobs
-	serverPrefix       = "tinman:server:"                   // server id: the server record
-	leasePrefix        = "tinman:lease:"                    // server id: who holds the server
-	fencePrefix        = "tinman:fence:"                    // server id: the lease's fencing counter
-	pacePrefix         = "tinman:pace:"                     // server id: the last BMC command
-	breakerPrefix      = "tinman:breaker:"                  // server id: consecutive unreachable answers
-	probePrefix        = "tinman:probe:"                    // server id: the breaker probe's claim
-	bootConfigPrefix   = "tinman:bootcfg:"                  // server id: the boot configuration
-	bootTokenPrefix    = "tinman:boot-token:"               // SHA-256 of a boot token: the server it boots
-	macPrefix          = "tinman:mac:"                      // boot MAC: the server that boots with it
-	imagePrefix        = "tinman:image:"                    // image name: the catalogue entry
-	labelPrefix        = "tinman:label:"                    // "key=value": the servers with that label
-	roundPrefix        = "tinman:round:"                    // round name: one periodic task's claim
-	githubDelivery     = "tinman:webhook:delivery:github:"  // GitHub delivery id: its job
-	genericDelivery    = "tinman:webhook:delivery:generic:" // generic delivery id: its job
-	githubBody         = "tinman:webhook:body:github:"      // SHA-256 of a signed GitHub body: its job
-	genericBody        = "tinman:webhook:body:generic:"     // SHA-256 of a signed generic body: its job
-	githubEvent        = "tinman:webhook:event:github:"     // a GitHub event's identity: its job
+	jobPrefix           = "tinman:job:"                      // job id: the job record
+	seqPrefix           = "tinman:seq:"                      // job id: the job's event counter
+	submittedPrefix     = "tinman:submitted:"                // job id: the API's submitted record
+	cancelPrefix        = "tinman:cancel:"                   // job id: cancel asked
+	waitingPrefix       = "tinman:waiting:"                  // job id: "waiting for the server" announced
+	callbacksPrefix     = "tinman:callbacks:"                // job id: installer callbacks received
+	outboxJobPrefix     = "tinman:outbox:job:"               // job id: the job's staged events
+	outboxServerPrefix  = "tinman:outbox:server:"            // server id: the server's staged events
+	serverJobsPrefix    = "tinman:jobs:server:"              // server id: the server's jobs
+	serverPrefix        = "tinman:server:"                   // server id: the server record
+	leasePrefix         = "tinman:lease:"                    // server id: who holds the server
+	fencePrefix         = "tinman:fence:"                    // server id: the lease's fencing counter
+	pacePrefix          = "tinman:pace:"                     // server id: the last BMC command
+	breakerPrefix       = "tinman:breaker:"                  // server id: consecutive unreachable answers
+	probePrefix         = "tinman:probe:"                    // server id: the breaker probe's claim
+	bootConfigPrefix    = "tinman:bootcfg:"                  // server id: the boot configuration
+	bootTokenPrefix     = "tinman:boot-token:"               // SHA-256 of a boot token: the server it boots
+	macPrefix           = "tinman:mac:"                      // boot MAC: the server that boots with it
+	imagePrefix         = "tinman:image:"                    // image name: the catalogue entry
+	labelPrefix         = "tinman:label:"                    // "key=value": the servers with that label
+	roundPrefix         = "tinman:round:"                    // round name: one periodic task's claim
+	githubDelivery      = "tinman:webhook:delivery:github:"  // GitHub delivery id: its job
+	genericDelivery     = "tinman:webhook:delivery:generic:" // generic delivery id: its job
+	githubBody          = "tinman:webhook:body:github:"      // SHA-256 of a signed GitHub body: its job
+	genericBody         = "tinman:webhook:body:generic:"     // SHA-256 of a signed generic body: its job
+	githubEvent         = "tinman:webhook:event:github:"     // a GitHub event's identity: its job
+	deployServersPrefix = "tinman:deploy-servers:"           // deploy job id: its servers, in batch order (list)
+	deployPendingPrefix = "tinman:deploy-pending:"           // deploy job id: the running batch's unfinished jobs (set)
 )
 
 // keyLayout is every fixed name and prefix, for the layout tests.
 var keyLayout = struct{ fixed, prefixes []string }{
-	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey, imageIndexKey},
+	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey, imageIndexKey, deployHoldsKey},
 	prefixes: []string{jobPrefix, seqPrefix, submittedPrefix, cancelPrefix, waitingPrefix, callbacksPrefix,
 		outboxJobPrefix, outboxServerPrefix, serverJobsPrefix, serverPrefix, leasePrefix, fencePrefix,
 		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, bootTokenPrefix, macPrefix, imagePrefix, labelPrefix, roundPrefix,
-		githubDelivery, genericDelivery, githubBody, genericBody, githubEvent},
+		githubDelivery, genericDelivery, githubBody, genericBody, githubEvent, deployServersPrefix, deployPendingPrefix},
 }
 
 // KeyNames returns the layout's fixed names and prefixes, for tools and
@@ -91,6 +94,8 @@ func bootTokenKey(tokenHash string) string { return bootTokenPrefix + tokenHash 
 func macKey(mac string) string             { return macPrefix + mac }
 func imageKey(name string) string          { return imagePrefix + name }
 func roundKey(name string) string          { return roundPrefix + name }
+func deployServersKey(id string) string    { return deployServersPrefix + id }
+func deployPendingKey(id string) string    { return deployPendingPrefix + id }
 
 // labelKey is the set of servers labelled k=v. Label keys hold no "=", so
 // the first "=" ends the key.

@@ -47,6 +47,7 @@ func TestKeyBuildersUseTheirPrefix(t *testing.T) {
 		serverPrefix: serverKey, leasePrefix: leaseKey, fencePrefix: fenceKey, pacePrefix: paceKey,
 		breakerPrefix: breakerKey, probePrefix: probeKey, bootConfigPrefix: bootConfigKey, roundPrefix: roundKey,
 		bootTokenPrefix: bootTokenKey, macPrefix: macKey, imagePrefix: imageKey,
+		deployServersPrefix: deployServersKey, deployPendingPrefix: deployPendingKey,
 		outboxJobPrefix:    func(id string) string { return jobStream(id).listKey() },
 		outboxServerPrefix: func(id string) string { return serverStream(id).listKey() },
 		labelPrefix:        func(id string) string { return labelKey("k", id) },

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -22,30 +21,11 @@ type Submitter interface {
 	Submit(ctx context.Context, req jobs.Request) error
 }
 
-// DeployPlan is a rolling deploy's state, kept in its job record's result:
-// a retry or a resumed wait carries on where it was.
-type DeployPlan struct {
-	Image     string     `json:"image"`
-	Batches   [][]string `json:"batches"`
-	Current   int        `json:"current"`    // the batch running, or len(Batches) when done
-	StartedAt *time.Time `json:"started_at"` // when the current batch was submitted
-	Succeeded []string   `json:"succeeded,omitempty"`
-	Failed    []string   `json:"failed,omitempty"`
-	Halted    bool       `json:"halted,omitempty"`
-
-	// Boot is how each provision boots its server ("": pxe).
-	Boot jobs.BootMethod `json:"boot,omitempty"`
-}
-
-func batchName(plan *DeployPlan) string { return fmt.Sprintf("batch %d", plan.Current+1) }
-
-// childID names the provision job a deploy runs on a server.
-func childID(deployID, server string) string { return deployID + "." + server }
-
 // deploy re-provisions the servers of a selector or list with a new image,
 // batch by batch: a batch starts when the previous one has ended, and the
 // rollout halts when failures pass max_failures. It holds no worker while a
-// batch runs: it looks again every WaitPoll.
+// batch runs: the last job of the batch to end wakes it (deploywake.go),
+// and it looks again every DeployPoll in case nothing does.
 func (w *Worker) deploy(ctx context.Context, _ *asynq.Task) error {
 	run := RunFrom(ctx)
 	var p jobs.DeployParams
@@ -56,7 +36,7 @@ func (w *Worker) deploy(ctx context.Context, _ *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	for plan.Current < len(plan.Batches) {
+	for plan.Current < plan.Batches {
 		if err := w.deployCanceled(ctx, run, plan); err != nil {
 			return err
 		}
@@ -82,33 +62,52 @@ func (w *Worker) deployPlan(ctx context.Context, run *Run, p jobs.DeployParams) 
 		}
 		return plan, nil
 	}
+	n, err := w.deployServers(ctx, run.Job.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	size := 1
+	if p.BatchSize != nil {
+		size = *p.BatchSize
+	}
+	plan.Image, plan.Boot, plan.Servers, plan.BatchSize, plan.Batches = p.Image, p.Boot, n, size, (n+size-1)/size
+	msg := fmt.Sprintf("%s in %s of %d", Plural(n, "server", "servers"), Plural(plan.Batches, "batch", "batches"), size)
+	return plan, w.savePlan(ctx, run, plan, events.JobProgress, "plan", msg)
+}
+
+// deployServers returns how many servers the deploy holds: those its
+// admission held, or, when none did, those of its params, held now.
+func (w *Worker) deployServers(ctx context.Context, id string, p jobs.DeployParams) (int, error) {
+	n, err := w.deploys.DeployServerCount(ctx, id)
+	if err != nil || n > 0 {
+		return n, err
+	}
 	servers := p.Servers
 	if len(p.Selector) > 0 {
 		found, err := w.servers.ListServers(ctx, p.Selector)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		for _, s := range found {
 			servers = append(servers, s.ID)
 		}
 	}
 	if len(servers) == 0 {
-		return nil, jobs.Errorf(jobs.CodeInvalidRequest, false, "no server matches the deploy's selector %v", p.Selector)
+		return 0, &jobs.Error{Code: jobs.CodeInvalidRequest, Field: p.TargetField(),
+			Message: fmt.Sprintf("no server matches the deploy's selector %v", p.Selector)}
 	}
-	size := 1
-	if p.BatchSize != nil {
-		size = *p.BatchSize
+	if err := w.deploys.HoldServers(ctx, id, servers); err != nil {
+		if e := jobs.AsError(err); e.Code == jobs.CodeConflict {
+			e.Field = p.TargetField()
+		}
+		return 0, err
 	}
-	plan.Image, plan.Boot = p.Image, p.Boot
-	for i := 0; i < len(servers); i += size {
-		plan.Batches = append(plan.Batches, servers[i:min(i+size, len(servers))])
-	}
-	return plan, w.savePlan(ctx, run, plan, events.JobProgress, fmt.Sprintf("%d servers in %d batches of %d", len(servers), len(plan.Batches), size))
+	return len(servers), nil
 }
 
-// savePlan records the plan on the job with an event of type t. While a
-// batch runs, the job is marked as waiting for it.
-func (w *Worker) savePlan(ctx context.Context, run *Run, plan *DeployPlan, t events.Type, msg string) error {
+// savePlan records the plan on the job with an event of type t and step.
+// While a batch runs, the job is marked as waiting for it.
+func (w *Worker) savePlan(ctx context.Context, run *Run, plan *DeployPlan, t events.Type, step, msg string) error {
 	data, err := json.Marshal(plan)
 	if err != nil {
 		return fmt.Errorf("marshal deploy plan: %w", err)
@@ -118,94 +117,96 @@ func (w *Worker) savePlan(ctx context.Context, run *Run, plan *DeployPlan, t eve
 	if plan.StartedAt != nil {
 		run.Job.WaitingFor = batchName(plan)
 	}
-	_, err = w.records.Record(ctx, &run.Job, t, events.Detail{Step: fmt.Sprintf("batch-%d", plan.Current+1), Message: msg})
+	_, err = w.records.Record(ctx, &run.Job, t, events.Detail{Step: step, Message: msg})
 	return err
 }
 
-// startBatch submits a provision job for each server of the current batch.
+// startBatch submits a provision job for each server of the current
+// batch, each recorded as unfinished first, so that the last to end knows it.
 func (w *Worker) startBatch(ctx context.Context, run *Run, plan *DeployPlan) error {
 	if w.cfg.Submitter == nil {
 		return jobs.Errorf(jobs.CodeInternal, false, "this worker cannot submit jobs: deploys need a NATS connection")
 	}
-	batch := plan.Batches[plan.Current]
-	params, _ := json.Marshal(jobs.ProvisionParams{Image: plan.Image, Boot: plan.Boot})
-	for _, server := range batch {
-		req := jobs.Request{ID: childID(run.Job.ID, server), Type: jobs.Provision, Server: server,
-			Params: params, Priority: run.Job.Priority, RequestedBy: "deploy:" + run.Job.ID}
-		if err := w.cfg.Submitter.Submit(ctx, req); err != nil {
-			return fmt.Errorf("submit provision of %s: %w", server, err)
-		}
+	batch, err := w.batchServers(ctx, run.Job.ID, plan, plan.Current)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(batch))
+	for i, server := range batch {
+		ids[i] = childID(run.Job.ID, server)
+	}
+	if err := w.deploys.StartDeployBatch(ctx, run.Job.ID, ids); err != nil {
+		return err
+	}
+	if err := w.submitBatch(ctx, run, plan, batch); err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	plan.StartedAt = &now
-	msg := fmt.Sprintf("batch %d of %d: %s", plan.Current+1, len(plan.Batches), strings.Join(batch, ", "))
-	zerolog.Ctx(ctx).Info().Strs("servers", batch).Int("batch", plan.Current+1).Msg("deploy batch started")
-	return w.savePlan(ctx, run, plan, events.DeployBatchStarted, msg)
+	msg := fmt.Sprintf("batch %d of %d: %s", plan.Current+1, plan.Batches, Names(batch, SampleSize))
+	zerolog.Ctx(ctx).Info().Int("servers", len(batch)).Int("batch", plan.Current+1).Msg("deploy batch started")
+	return w.savePlan(ctx, run, plan, events.DeployBatchStarted, batchStep(plan.Current), msg)
 }
 
 // batchDone reports whether every job of the current batch has ended; when
-// so it counts the failures, halts the rollout past max_failures, and moves
+// so it counts the outcome, halts the rollout past max_failures, and moves
 // to the next batch. While the batch runs it parks the deploy.
 func (w *Worker) batchDone(ctx context.Context, run *Run, plan *DeployPlan, p jobs.DeployParams) (bool, error) {
-	var succeeded, failed []string
-	for _, server := range plan.Batches[plan.Current] {
-		state, err := w.childState(ctx, run, plan, server)
-		if err != nil {
-			return false, err
-		}
-		switch {
-		case state == jobs.StateSucceeded:
-			succeeded = append(succeeded, server)
-		case state.Terminal():
-			failed = append(failed, server)
-		default:
-			if run.Job.WaitingFor != batchName(plan) { // resumed after a crash between submit and save
-				if err := w.savePlan(ctx, run, plan, events.JobProgress, "waiting for "+batchName(plan)); err != nil {
-					return false, err
-				}
-			}
-			return false, &waitError{what: batchName(plan), poll: w.cfg.WaitPoll}
-		}
+	out, err := w.awaitBatch(ctx, run, plan)
+	if err != nil || out == nil {
+		return false, err
 	}
-	plan.Succeeded = append(plan.Succeeded, succeeded...)
-	plan.Failed = append(plan.Failed, failed...)
+	i := plan.Current
+	plan.tally(out.succeeded, out.failed)
 	plan.Current++
 	plan.StartedAt = nil
-	if len(plan.Failed) > p.MaxFailures {
+	if plan.Failed > p.MaxFailures {
 		plan.Halted = true
-		msg := fmt.Sprintf("%d failures (%s) passed max_failures %d", len(plan.Failed), strings.Join(plan.Failed, ", "), p.MaxFailures)
-		if err := w.savePlan(ctx, run, plan, events.DeployHalted, msg); err != nil {
+		msg := fmt.Sprintf("%s passed max_failures %d: %s", Plural(plan.Failed, "failure", "failures"), p.MaxFailures, Reasons(plan.Failures, 3))
+		if err := w.savePlan(ctx, run, plan, events.DeployHalted, batchStep(i), msg); err != nil {
 			return false, err
 		}
-		return false, jobs.Errorf(CodeDeployHalted, false, "%s", msg)
+		return false, jobs.Errorf(CodeDeployHalted, false, "halted after batch %d of %d: %s", i+1, plan.Batches, msg)
 	}
-	return true, w.savePlan(ctx, run, plan, events.JobProgress, fmt.Sprintf("batch %d done: %d succeeded, %d failed", plan.Current, len(succeeded), len(failed)))
+	msg := fmt.Sprintf("batch %d of %d done: %d succeeded, %d failed", i+1, plan.Batches, len(out.succeeded), len(out.failed))
+	if len(out.failed) > 0 {
+		msg += ": " + Reasons(out.failed, 3)
+	}
+	return true, w.savePlan(ctx, run, plan, events.JobProgress, batchStep(i), msg)
 }
 
-// childState is the state of the deploy's job on server. Until a
-// dispatcher records the job, its submitted record tells: still submitted
-// (waiting), or rejected (failed, at once). A job with neither record (its
-// submitted record expired, or was never written by an older version)
-// counts as failed once the dispatcher has had ample time.
-func (w *Worker) childState(ctx context.Context, run *Run, plan *DeployPlan, server string) (jobs.State, error) {
-	id := childID(run.Job.ID, server)
-	job, err := w.records.Job(ctx, id)
-	if jobs.CodeOf(err) != jobs.CodeNotFound {
-		return job.State, err
+// awaitBatch returns the batch's outcome once every job of it has ended,
+// or nil and the error that parks the deploy. When the batch's last job
+// has said it ended since the read, it reads again rather than wait: that
+// job's wake may have come while the deploy still ran.
+func (w *Worker) awaitBatch(ctx context.Context, run *Run, plan *DeployPlan) (*batchOutcome, error) {
+	batch, err := w.batchServers(ctx, run.Job.ID, plan, plan.Current)
+	if err != nil {
+		return nil, err
 	}
-	sub, err := w.records.SubmittedJob(ctx, id)
-	switch {
-	case err == nil && sub.State == jobs.StateRejected:
-		zerolog.Ctx(ctx).Info().Str("child", id).Interface("error", sub.Error).Msg("deploy's job rejected")
-		return jobs.StateFailed, nil
-	case err == nil:
-		return jobs.StateQueued, nil
-	case jobs.CodeOf(err) != jobs.CodeNotFound:
-		return "", err
-	case time.Since(*plan.StartedAt) > 2*time.Minute:
-		return jobs.StateFailed, nil
+	for pass := 0; ; pass++ {
+		out, err := w.readBatch(ctx, run, plan, batch)
+		if err != nil || out.running == 0 {
+			return out, err
+		}
+		pending, err := w.deploys.DeployBatchPending(ctx, run.Job.ID)
+		if err != nil {
+			return nil, err
+		}
+		if pending > 0 || pass > 0 {
+			return nil, w.park(ctx, run, plan)
+		}
 	}
-	return jobs.StateQueued, nil
+}
+
+// park makes the deploy wait for its running batch.
+func (w *Worker) park(ctx context.Context, run *Run, plan *DeployPlan) error {
+	if run.Job.WaitingFor != batchName(plan) { // resumed after a crash between submit and save
+		if err := w.savePlan(ctx, run, plan, events.JobProgress, batchStep(plan.Current), "waiting for "+batchName(plan)); err != nil {
+			return err
+		}
+	}
+	return &waitError{what: batchName(plan), poll: w.cfg.DeployPoll}
 }
 
 // deployCanceled stops a deploy that was asked to stop: its running jobs are
@@ -216,11 +217,15 @@ func (w *Worker) deployCanceled(ctx context.Context, run *Run, plan *DeployPlan)
 		return err
 	}
 	if plan.StartedAt != nil {
-		for _, server := range plan.Batches[plan.Current] {
+		batch, err := w.batchServers(ctx, run.Job.ID, plan, plan.Current)
+		if err != nil {
+			return err
+		}
+		for _, server := range batch {
 			if _, err := w.records.CancelJob(ctx, childID(run.Job.ID, server), "deploy:"+run.Job.ID); err != nil {
 				zerolog.Ctx(ctx).Debug().Err(err).Str("server", server).Msg("cancel deploy's job")
 			}
 		}
 	}
-	return fmt.Errorf("%w at batch %d of %d", errCanceled, plan.Current+1, len(plan.Batches))
+	return fmt.Errorf("%w at batch %d of %d", errCanceled, plan.Current+1, plan.Batches)
 }

@@ -83,6 +83,7 @@ func (w *Worker) idle(ctx context.Context, job jobs.Job, start *store.JobStart) 
 	if job.State.Terminal() {
 		w.dropStart(ctx, start)
 		log.Info().Str("state", string(job.State)).Msg("job already ended: nothing to do")
+		w.ended(ctx, job) // canceled while queued: its deploy learns it now
 		return true, w.records.Flush(ctx, job.ID)
 	}
 	return false, nil
@@ -259,6 +260,7 @@ func (w *Worker) record(ctx context.Context, lease *heldLease, job *jobs.Job, t 
 		if err == nil || errors.Is(err, store.ErrSeqConflict) {
 			if err == nil && t.Terminal() {
 				w.cfg.Metrics.ended(job.Type, string(job.State), time.Since(job.CreatedAt))
+				w.ended(ctx, *job)
 			}
 			return err
 		}

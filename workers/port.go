@@ -134,6 +134,18 @@ type Rounds interface {
 	ClaimRound(ctx context.Context, name string, interval time.Duration) (bool, error)
 }
 
+// Deploys is what deploys keep: the servers each holds, in batch order,
+// and the running batch's unfinished jobs.
+type Deploys interface {
+	HoldServers(ctx context.Context, id string, servers []string) error
+	ReleaseServers(ctx context.Context, id string) error
+	DeployServers(ctx context.Context, id string, start, stop int64) ([]string, error)
+	DeployServerCount(ctx context.Context, id string) (int, error)
+	StartDeployBatch(ctx context.Context, id string, ids []string) error
+	DeployChildEnded(ctx context.Context, id, child string) (bool, error)
+	DeployBatchPending(ctx context.Context, id string) (int, error)
+}
+
 // Store is every port at once, as *store.Store provides them.
 type Store interface {
 	JobRecords
@@ -144,4 +156,5 @@ type Store interface {
 	BootConfigs
 	Images
 	Rounds
+	Deploys
 }

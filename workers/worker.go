@@ -59,6 +59,10 @@ type Config struct {
 	// WaitPoll is how often a waiting workflow looks again when nothing wakes
 	// it sooner (default 5 s; a callback wakes it at once).
 	WaitPoll time.Duration
+	// DeployPoll is how often a deploy looks at its running batch when
+	// nothing wakes it sooner (default 5 s; the last job of the batch to
+	// end wakes it at once).
+	DeployPoll time.Duration
 	// InstallerTimeout bounds each wait for an installer callback (default 60 min).
 	InstallerTimeout time.Duration
 	// InstallerImage names the catalogue image whose kernel and initrd boot
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		BreakerWindow:            10 * time.Minute,
 		ProbeInterval:            30 * time.Second,
 		WaitPoll:                 5 * time.Second,
+		DeployPoll:               5 * time.Second,
 		InstallerTimeout:         time.Hour,
 		WatchdogInterval:         time.Minute,
 		RescueInterval:           time.Second,
@@ -142,6 +147,7 @@ func (c Config) Validate() error {
 	confcheck.Positive(v, "BreakerWindow", c.BreakerWindow)
 	confcheck.Positive(v, "ProbeInterval", c.ProbeInterval)
 	confcheck.Positive(v, "WaitPoll", c.WaitPoll)
+	confcheck.Positive(v, "DeployPoll", c.DeployPoll)
 	confcheck.Positive(v, "InstallerTimeout", c.InstallerTimeout)
 	confcheck.Positive(v, "WatchdogInterval", c.WatchdogInterval)
 	confcheck.Positive(v, "RescueInterval", c.RescueInterval)
@@ -191,6 +197,7 @@ type Worker struct {
 	boot     BootConfigs
 	images   Images
 	rounds   Rounds
+	deploys  Deploys
 	connect  Connector
 	log      zerolog.Logger // component worker: the job lines
 	srv      *asynq.Server
@@ -210,7 +217,7 @@ func New(rdb redis.UniversalClient, store Store, connect Connector, cfg Config) 
 	if err := errors.Join(v.Err(), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, images: store, rounds: store,
+	w := &Worker{cfg: cfg, records: store, servers: store, leases: store, breakers: store, pacing: store, boot: store, images: store, rounds: store, deploys: store,
 		connect: connect, log: cfg.Logger.With().Str("component", "worker").Logger(), calls: make(chan struct{}, cfg.BMCConcurrency),
 		inspector: asynq.NewInspectorFromRedisClient(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{

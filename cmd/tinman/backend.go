@@ -284,6 +284,9 @@ func (b *backend) dispatcher(cfg dispatch.Config) (*dispatch.Dispatcher, *asynq.
 	q := asynq.NewClientFromRedisClient(b.rdb)
 	cfg.Logger = b.log
 	cfg.Source = eventSource("dispatcher")
+	if cfg.Waker == nil { // a deploy whose last running job is rejected is woken at once
+		cfg.Waker = asynq.NewInspectorFromRedisClient(b.rdb)
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = dispatch.NewMetrics(b.metrics)
 	}

@@ -283,8 +283,9 @@ func TestEndToEndDeployThroughVirtualMedia(t *testing.T) {
 	}
 	var plan workers.DeployPlan
 	if err := json.Unmarshal(job.Result, &plan); err != nil || plan.Boot != jobs.BootVirtualMedia ||
-		strings.Join(plan.Succeeded, ",") != "sim-01" || strings.Join(plan.Failed, ",") != "ipmi-01" {
-		t.Errorf("deploy plan %s (%v), want boot virtual-media, sim-01 succeeded, ipmi-01 failed", job.Result, err)
+		strings.Join(plan.SucceededSample, ",") != "sim-01" || len(plan.Failures) != 1 || plan.Failures[0].Server != "ipmi-01" ||
+		plan.Failures[0].Code != jobs.CodeUnsupportedOperation {
+		t.Errorf("deploy plan %s (%v), want boot virtual-media, sim-01 succeeded, ipmi-01 failed unsupported_operation", job.Result, err)
 	}
 	var media []string
 	for _, c := range s.sim(t, "sim-01").Commands() {

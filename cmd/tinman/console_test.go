@@ -157,7 +157,7 @@ func TestConsole(t *testing.T) {
 		tb.wait("the halt", `!!document.querySelector('[data-halt]') && document.querySelector('[data-batch="2"]')?.dataset.state === 'skipped'`, 60*time.Second)
 		halt := eval[string](tb, `document.querySelector('[data-halt]').textContent`)
 		reason := eval[string](tb, `document.querySelector('[data-batch="1"] tr[data-server=sim-08] .detail').textContent`)
-		if !strings.Contains(halt, "1 failures (sim-08) passed max_failures 0") || !strings.Contains(reason, "maintenance") {
+		if !strings.Contains(halt, "1 failure passed max_failures 0: sim-08 (") || !strings.Contains(reason, "maintenance") {
 			t.Errorf("halt %q, sim-08's failure %q: want the halt and the refusal for maintenance", halt, reason)
 		}
 		tb.shot("deploy-halted")

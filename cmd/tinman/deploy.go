@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,9 +131,20 @@ func deployError(err error, id string) error {
 }
 
 // waitDeploy follows the deploy's own events (its batches and its end:
-// they have subject "_"), then prints where the rollout ended.
+// they have subject "_") and each state change of its jobs, a line each
+// (a JSON line each with -o json), then prints where the rollout ended.
 func waitDeploy(cmd *cobra.Command, c *restClient, id string, since time.Time) error {
-	end, err := followJob(cmd, client.JobRef{ID: id, Since: since})
+	nc, js, err := connectJetStream(cmd)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sharedOut(cmd)
+	ctx, cancel := context.WithCancel(cmd.Context())
+	stopped := followChildren(ctx, js, id, since, eventPrinter(cmd))
+	end, err := followJobOn(cmd, js, client.JobRef{ID: id, Since: since})
+	cancel()
+	stopped()
 	if err != nil {
 		return err
 	}

@@ -187,26 +187,37 @@ func compact(raw json.RawMessage) string {
 	return string(b)
 }
 
-// deploySummary says where a deploy is, from the plan it keeps in its result.
+// deploySummary says where a deploy is, from the plan it keeps in its
+// result: counts, and a few of the servers that failed.
 func deploySummary(j jobs.Job) string {
 	var plan workers.DeployPlan
-	if len(j.Result) == 0 || json.Unmarshal(j.Result, &plan) != nil || len(plan.Batches) == 0 {
+	if len(j.Result) == 0 || json.Unmarshal(j.Result, &plan) != nil || plan.Batches == 0 {
 		return ""
 	}
-	servers := 0
-	for _, b := range plan.Batches {
-		servers += len(b)
-	}
-	s := fmt.Sprintf("image %s, %d servers in %d batches: %d succeeded, %d failed", plan.Image, servers,
-		len(plan.Batches), len(plan.Succeeded), len(plan.Failed))
-	if len(plan.Failed) > 0 {
-		s += " (" + strings.Join(plan.Failed, ", ") + ")"
+	s := fmt.Sprintf("image %s, %s in %s: %d succeeded, %d failed", plan.Image, workers.Plural(plan.Servers, "server", "servers"),
+		workers.Plural(plan.Batches, "batch", "batches"), plan.Succeeded, plan.Failed)
+	if plan.Failed > 0 {
+		s += " (" + failedNames(plan, 5) + ")"
 	}
 	switch {
 	case plan.Halted:
-		s += fmt.Sprintf("; halted after batch %d", plan.Current)
-	case plan.Current < len(plan.Batches):
-		s += fmt.Sprintf("; at batch %d", plan.Current+1)
+		s += fmt.Sprintf("; halted after batch %d of %d", plan.Current, plan.Batches)
+	case plan.Current < plan.Batches:
+		s += fmt.Sprintf("; at batch %d of %d", plan.Current+1, plan.Batches)
+	}
+	return s
+}
+
+// failedNames names at most max of the servers that failed, and says how
+// many more did.
+func failedNames(plan workers.DeployPlan, max int) string {
+	names := make([]string, 0, max)
+	for _, f := range plan.Failures[:min(len(plan.Failures), max)] {
+		names = append(names, f.Server)
+	}
+	s := strings.Join(names, ", ")
+	if more := plan.Failed - len(names); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
 	}
 	return s
 }

@@ -96,6 +96,7 @@ func dispatcherFlags(cmd *cobra.Command) *dispatcherSettings {
 	s := &dispatcherSettings{settings: newSettings(cmd.Flags()), cfg: dispatch.DefaultConfig()}
 	s.intVar(&s.cfg.Concurrency, dc, "Concurrency", "dispatch-concurrency", "requests handled at once by this dispatcher")
 	s.durationVar(&s.cfg.AckWait, dc, "AckWait", "ack-wait", "how long a request may stay unacknowledged before redelivery")
+	s.intVar(&s.cfg.MaxBatchSize, dc, "MaxBatchSize", "max-batch-size", "the largest batch_size a deploy may ask for")
 	s.bind(dc, "Retention", "duplicate-window")
 	return s
 }
@@ -134,6 +135,7 @@ func workerFlags(cmd *cobra.Command) *workerSettings {
 	s.intVar(&s.worker.BreakerThreshold, wc, "BreakerThreshold", "breaker-threshold", "consecutive unreachable answers that put a server in maintenance")
 	s.durationVar(&s.worker.LeaseTTL, wc, "LeaseTTL", "lease-ttl", "life of a server lease without renewal (a dead worker frees its servers after it)")
 	s.durationVar(&s.worker.WaitPoll, wc, "WaitPoll", "wait-poll", "how often a waiting workflow looks again when no callback wakes it")
+	s.durationVar(&s.worker.DeployPoll, wc, "DeployPoll", "deploy-poll", "how often a deploy looks at its running batch when no job of it wakes it")
 	s.durationVar(&s.worker.InstallerTimeout, wc, "InstallerTimeout", "installer-timeout", "how long a workflow waits for each installer callback")
 	s.stringSliceVar(&s.worker.Sites, wc, "Sites", "sites", "the sites whose servers this worker reaches (comma-separated): it takes their jobs, and deploys")
 	s.stringVar(&s.worker.InstallerImage, wc, "InstallerImage", "installer-image", "catalogue image whose kernel and initrd boot the wiper of a deprovision that names none (default: the image the server was provisioned with)")

@@ -38,6 +38,9 @@ function batchView(b) {
       h('td', {class: 'detail'}, c.error ? `${c.error.code}: ${c.error.message}` : ''))))));
 }
 
+// plural counts n things: "1 server", "2,500 servers".
+const plural = (n, one, many) => `${count(n)} ${n === 1 ? one : many}`;
+
 function overview(v) {
   const all = v.batches.flatMap((b) => b.servers);
   const t = tally(all);
@@ -45,7 +48,7 @@ function overview(v) {
     v.halt_reason ? h('p', {class: 'notice bad halt', 'data-halt': ''}, h('b', null, v.halted ? 'Halted: ' : 'Stopped: '), v.halt_reason) : null,
     pairs([
       ['Image', v.image],
-      ['Servers', all.length ? `${count(all.length)} in ${v.batches.length} batches` : 'no plan yet'],
+      ['Servers', all.length ? `${plural(all.length, 'server', 'servers')} in ${plural(v.batches.length, 'batch', 'batches')}` : 'no plan yet'],
       ['Progress', all.length ? [progress(t), ` ${t.ok} succeeded, ${t.bad} failed, ${t.run} running, ${t.todo} pending`] : ''],
       ['Now', v.job.waiting_for ? `waiting for ${v.job.waiting_for}` : ''],
       ['Requested by', v.job.requested_by],

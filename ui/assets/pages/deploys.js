@@ -25,10 +25,9 @@ export function bar(parts) {
 function planProgress(j) {
   const r = j.result;
   if (!r || !r.batches) return h('span', {class: 'empty'}, 'no plan yet');
-  const total = r.batches.reduce((n, b) => n + b.length, 0);
-  const ok = (r.succeeded || []).length, bad = (r.failed || []).length;
+  const total = r.servers || 0, ok = r.succeeded || 0, bad = r.failed || 0;
   return h('div', {class: 'progress'}, bar([['ok', ok, 'succeeded'], ['bad', bad, 'failed'], ['todo', total - ok - bad, 'to do']]),
-    h('span', {class: 'count'}, `${ok + bad}/${total} · batch ${Math.min(r.current + 1, r.batches.length)} of ${r.batches.length}`));
+    h('span', {class: 'count'}, `${ok + bad}/${total} · batch ${Math.min(r.current + 1, r.batches)} of ${r.batches}`));
 }
 
 export function render(main) {

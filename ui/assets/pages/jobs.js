@@ -24,8 +24,8 @@ export function summary(j) {
   if (!r) return j.checkpoint ? `after ${j.checkpoint}` : '';
   if (r.power_state) return `power ${r.power_state}`;
   if (j.type === 'deploy' && r.batches) {
-    const servers = r.batches.reduce((n, b) => n + b.length, 0);
-    return `${servers} servers in ${r.batches.length} batches: ${(r.succeeded || []).length} succeeded, ${(r.failed || []).length} failed`;
+    const n = (c, one, many) => `${c} ${c === 1 ? one : many}`;
+    return `${n(r.servers, 'server', 'servers')} in ${n(r.batches, 'batch', 'batches')}: ${r.succeeded || 0} succeeded, ${r.failed || 0} failed`;
   }
   if (r.state) return `server ${r.state}`;
   if (r.device) return `boot ${r.device}${r.persistent ? ' (persistent)' : ''}`;
