@@ -31,7 +31,7 @@
 set -euo pipefail
 
 SERVERS=${SERVERS:-10000}
-BATCH=${BATCH:-1000}
+BATCH=${BATCH:-2500}
 INSTALLER_DELAY=${INSTALLER_DELAY:-15s}
 WORKERS=${WORKERS:-4}
 CONCURRENCY=${CONCURRENCY:-256}
@@ -179,7 +179,7 @@ mem_servers=$(used_memory)
 awk '/^sim-/ {print $1}' "$work/sim.out" >"$work/servers.txt"
 [[ $(wc -l <"$work/servers.txt") == "$SERVERS" ]] || die 3 "tinman sim printed $(wc -l <"$work/servers.txt") servers, want $SERVERS"
 
-start dispatcher "$tinman" dispatcher "${common[@]}" --health-addr "127.0.0.1:$disp_port"
+start dispatcher "$tinman" dispatcher "${common[@]}" --health-addr "127.0.0.1:$disp_port" --max-batch-size "$(( BATCH > 1000 ? BATCH : 1000 ))"
 for i in $(seq "$WORKERS"); do
 	start "worker$i" "$tinman" worker "${common[@]}" --health-addr "127.0.0.1:${worker_ports[i - 1]}" --secret-key-file "$work/secret.key" \
 		--concurrency "$CONCURRENCY" --bmc-concurrency "$BMC_CONCURRENCY" --redfish-min-interval "$PACING"
