@@ -163,17 +163,7 @@ func TestEndToEndVMProvisionAndWipe(t *testing.T) {
 
 	evs = runJob(t, s, "vm-wipe", "deprovision", "vm-01", `{}`, events.JobSucceeded)
 	logPhases(t, "its deprovision", evs)
-	if srv, _ := s.dev.backend.store.Server(context.Background(), "vm-01"); srv.State != jobs.ServerAvailable {
-		t.Errorf("vm-01 %s after the deprovision, want available", srv.State)
-	}
-	if vm.Powered() {
-		t.Error("vm-01 runs after the deprovision, want it off")
-	}
-	for _, off := range []int64{0, -1 << 20} {
-		if !diskZero(t, vm, off, 1<<20) {
-			t.Errorf("the MiB at %d of the wiped disk holds data", off)
-		}
-	}
+	checkWiped(t, s, "vm-01", vm)
 	mark := len(readConsole(vm))
 	runJob(t, s, "vm-on", "power", "vm-01", `{"action":"on"}`, events.JobSucceeded)
 	waitConsoleAfter(t, vm, mark, "No bootable device", 2*time.Minute)
@@ -214,9 +204,27 @@ func TestEndToEndVMProvisionThroughVirtualMedia(t *testing.T) {
 	}
 }
 
+// checkWiped: after a deprovision the server is available, its machine
+// off, and the first and last MiB of its disk zero.
+func checkWiped(t *testing.T, s *system, server string, vm *qemu.Machine) {
+	t.Helper()
+	if srv, _ := s.dev.backend.store.Server(context.Background(), server); srv.State != jobs.ServerAvailable {
+		t.Errorf("%s %s after the deprovision, want available", server, srv.State)
+	}
+	if vm.Powered() {
+		t.Errorf("%s runs after the deprovision, want it off", server)
+	}
+	for _, off := range []int64{0, -1 << 20} {
+		if !diskZero(t, vm, off, 1<<20) {
+			t.Errorf("the MiB at %d of %s's wiped disk holds data", off, server)
+		}
+	}
+}
+
 // TestEndToEndIPMIVMProvision: a QEMU machine behind OpenIPMI's ipmi_sim,
 // driven by bmclib's ipmitool provider, enrolled in tinman dev with its
-// boot MAC, is provisioned through Tinman's boot service.
+// boot MAC, is provisioned through Tinman's boot service, then
+// deprovisioned: available, off, its disk's ends zero.
 func TestEndToEndIPMIVMProvision(t *testing.T) {
 	t.Parallel()
 	s := startVMDev(t, 0)
@@ -236,6 +244,10 @@ func TestEndToEndIPMIVMProvision(t *testing.T) {
 	evs := runJob(t, s, "ipmi-prov", "provision", "vm-ipmi", `{"image":"tinman-demo"}`, events.JobSucceeded)
 	logPhases(t, "an IPMI VM's provision", evs)
 	checkProvisioned(t, s, "ipmi-prov", "vm-ipmi", vm)
+
+	evs = runJob(t, s, "ipmi-wipe", "deprovision", "vm-ipmi", `{}`, events.JobSucceeded)
+	logPhases(t, "its deprovision", evs)
+	checkWiped(t, s, "vm-ipmi", vm)
 }
 
 // TestEndToEndVMChecksumMismatch: an image whose disk image does not have
