@@ -27,6 +27,7 @@ const (
 	keyCheckKey    = "tinman:key-check"      // a value sealed with the deployment's secret key (keycheck.go)
 	imageIndexKey  = "tinman:images"         // set: every catalogue image name
 	deployHoldsKey = "tinman:deploy-holds"   // hash: server id -> "<deploy id> <unix ms>", the deploy that holds it
+	leaseWaiters   = "tinman:lease-waiters"  // sorted set: job id -> unix ms it last found its server's lease held
 )
 
 // Prefixes, each followed by one id.
@@ -63,7 +64,7 @@ const (
 
 // keyLayout is every fixed name and prefix, for the layout tests.
 var keyLayout = struct{ fixed, prefixes []string }{
-	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey, imageIndexKey, deployHoldsKey},
+	fixed: []string{jobIndexKey, serverIndexKey, outboxPending, breakersOpen, layoutKey, migrateLock, keyCheckKey, imageIndexKey, deployHoldsKey, leaseWaiters},
 	prefixes: []string{jobPrefix, seqPrefix, submittedPrefix, cancelPrefix, waitingPrefix, callbacksPrefix,
 		outboxJobPrefix, outboxServerPrefix, serverJobsPrefix, serverPrefix, leasePrefix, fencePrefix,
 		pacePrefix, breakerPrefix, probePrefix, bootConfigPrefix, bootTokenPrefix, macPrefix, imagePrefix, labelPrefix, roundPrefix,

@@ -35,7 +35,7 @@ type Lease struct {
 // acquireScript grants the lease to ARGV[1] if it is free or already theirs.
 // It returns the fencing token, or the current holder as an error reply.
 var acquireScript = redis.NewScript(acquireLua + `
-local token, _, holder = acquire(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+local token, _, holder = acquire(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
 if not token then return redis.error_reply('HELD ' .. holder) end
 return token`)
 
@@ -55,7 +55,7 @@ func (l Lease) value() string { return fmt.Sprintf("%s %d", l.Owner, l.Token) }
 // AcquireLease takes server's lease for owner (a job id). When another job
 // holds it, the error wraps ErrLeaseHeld and names the holder.
 func (s *Store) AcquireLease(ctx context.Context, server, owner string, ttl time.Duration) (Lease, error) {
-	keys := []string{leaseKey(server), fenceKey(server)}
+	keys := []string{leaseKey(server), fenceKey(server), leaseWaiters}
 	token, err := acquireScript.Run(ctx, s.rdb, keys, owner, ttl.Milliseconds()).Int64()
 	if err != nil {
 		var holder string
@@ -104,9 +104,37 @@ func (s *Store) LeaseHolder(ctx context.Context, server string) (string, error) 
 // MarkWaiting records that a job waits for its server; it reports whether
 // this is the first time, so that the wait is announced once.
 func (s *Store) MarkWaiting(ctx context.Context, jobID string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, waitingKey(jobID), 1, s.cfg.JobTTL).Result()
+	var first *redis.BoolCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		first = p.SetNX(ctx, waitingKey(jobID), 1, s.cfg.JobTTL)
+		p.ZAdd(ctx, leaseWaiters, redis.Z{Score: float64(time.Now().UnixMilli()), Member: jobID})
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("mark job %s waiting: %w", jobID, err)
 	}
-	return ok, nil
+	return first.Val(), nil
+}
+
+// LeaseWaitWindow is how long a job counts as waiting for its server's
+// lease after it last found the lease held: a waiting job looks again
+// within a second or so, and one that ended while waiting (canceled) drops
+// out of the count this long after.
+const LeaseWaitWindow = time.Minute
+
+// LeaseWaiters counts the jobs waiting for their server's lease: those
+// that found it held within LeaseWaitWindow and have not been granted it
+// since. It forgets the older ones.
+func (s *Store) LeaseWaiters(ctx context.Context) (int64, error) {
+	since := time.Now().Add(-LeaseWaitWindow).UnixMilli()
+	var n *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, leaseWaiters, "-inf", fmt.Sprintf("(%d", since))
+		n = p.ZCard(ctx, leaseWaiters)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count jobs waiting for a lease: %w", err)
+	}
+	return n.Val(), nil
 }

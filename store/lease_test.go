@@ -153,6 +153,39 @@ func TestMarkWaiting(t *testing.T) {
 	}
 }
 
+// The jobs waiting for a lease are counted until they are granted one: by
+// AcquireLease or by StartJob, each in the same script as the grant.
+func TestLeaseWaiters(t *testing.T) {
+	t.Parallel()
+	e := setupLeases(t)
+	ctx := testContext(t)
+	count := func(want int64) {
+		t.Helper()
+		if n, err := e.store.LeaseWaiters(ctx); err != nil || n != want {
+			t.Errorf("LeaseWaiters = %d, %v; want %d", n, err, want)
+		}
+	}
+	count(0)
+	for _, id := range []string{"job-a", "job-b", "job-a"} {
+		if _, err := e.store.MarkWaiting(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(2)
+	if _, err := e.store.AcquireLease(ctx, "srv-1", "job-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	count(1)
+	if _, err := e.store.AcquireLease(ctx, "srv-1", "job-b", time.Minute); !errors.Is(err, store.ErrLeaseHeld) {
+		t.Fatalf("AcquireLease(job-b) = %v; want held", err)
+	}
+	count(1) // still waiting
+	if _, err := e.store.StartJob(ctx, "job-b", "srv-2", time.Minute); err == nil {
+		t.Fatal("StartJob of a job with no record succeeded")
+	}
+	count(1) // no record: nothing granted
+}
+
 // A grant that expired is lost even when the same job took the server again
 // since (a second attempt of the job, say): the new grant has a new token,
 // and the old one must neither renew nor release it. Else a holder that was

@@ -14,12 +14,13 @@ import (
 
 // Collector reports, at each scrape, what the store holds that an operator
 // watches: the outbox's backlog and the age of its oldest staged event,
-// the servers by state, and the circuit breakers open. A scrape costs a
+// the servers by state, the circuit breakers open and the jobs waiting for
+// their server's lease. A scrape costs a
 // few round trips and ends within scrapeTimeout.
 type Collector struct {
 	st                               *Store
 	streams, staged, oldest, servers *prometheus.Desc
-	breakers                         *prometheus.Desc
+	breakers, leaseWaits             *prometheus.Desc
 }
 
 // scrapeTimeout bounds the Redis reads of one scrape.
@@ -32,18 +33,19 @@ const outboxSample = 1000
 // NewCollector returns the store's collector.
 func NewCollector(st *Store) *Collector {
 	return &Collector{
-		st:       st,
-		streams:  prometheus.NewDesc("tinman_outbox_streams_pending", "Outbox streams (a job, or a server's state changes) with events staged and not yet sent to NATS.", nil, nil),
-		staged:   prometheus.NewDesc("tinman_outbox_events_staged", "Events staged in the outbox and not yet sent to NATS (of the streams looked at: up to 1000).", nil, nil),
-		oldest:   prometheus.NewDesc("tinman_outbox_oldest_event_age_seconds", "Age of the oldest event staged and not yet sent (0: none); it grows while NATS is away.", nil, nil),
-		servers:  prometheus.NewDesc("tinman_servers", "Enrolled servers by lifecycle state.", []string{"state"}, nil),
-		breakers: prometheus.NewDesc("tinman_breakers_open", "Servers whose BMC circuit breaker is open (the server in maintenance).", nil, nil),
+		st:         st,
+		streams:    prometheus.NewDesc("tinman_outbox_streams_pending", "Outbox streams (a job, or a server's state changes) with events staged and not yet sent to NATS.", nil, nil),
+		staged:     prometheus.NewDesc("tinman_outbox_events_staged", "Events staged in the outbox and not yet sent to NATS (of the streams looked at: up to 1000).", nil, nil),
+		oldest:     prometheus.NewDesc("tinman_outbox_oldest_event_age_seconds", "Age of the oldest event staged and not yet sent (0: none); it grows while NATS is away.", nil, nil),
+		servers:    prometheus.NewDesc("tinman_servers", "Enrolled servers by lifecycle state.", []string{"state"}, nil),
+		breakers:   prometheus.NewDesc("tinman_breakers_open", "Servers whose BMC circuit breaker is open (the server in maintenance).", nil, nil),
+		leaseWaits: prometheus.NewDesc("tinman_jobs_waiting_for_lease", "Jobs waiting for their server's lease, held by another job (found held within the last minute, not granted since).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.streams, c.staged, c.oldest, c.servers, c.breakers} {
+	for _, d := range []*prometheus.Desc{c.streams, c.staged, c.oldest, c.servers, c.breakers, c.leaseWaits} {
 		ch <- d
 	}
 }
@@ -60,6 +62,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if open, err := c.st.rdb.SCard(ctx, breakersOpen).Result(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.breakers, prometheus.GaugeValue, float64(open))
+	}
+	if n, err := c.st.LeaseWaiters(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.leaseWaits, prometheus.GaugeValue, float64(n))
 	}
 	if servers, err := c.st.ListServers(ctx, nil); err == nil {
 		count := map[jobs.ServerState]int{}

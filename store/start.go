@@ -12,10 +12,11 @@ import (
 
 // acquireLua is a lease grant, shared by the scripts that take a lease:
 // lease goes to owner for ttl ms if it is free or already theirs; fence is
-// its fencing counter. It returns the token and 1 when this call granted
-// it, 0 when the owner held it already; or nil, 0 and the holder.
+// its fencing counter; a grant takes owner off waiters (the jobs waiting
+// for a lease). It returns the token and 1 when this call granted it, 0
+// when the owner held it already; or nil, 0 and the holder.
 const acquireLua = `
-local function acquire(lease, fence, owner, ttl)
+local function acquire(lease, fence, waiters, owner, ttl)
   local held = redis.call('GET', lease)
   if held then
     local holder, token = string.match(held, '^(.*) (%d+)$')
@@ -25,6 +26,7 @@ local function acquire(lease, fence, owner, ttl)
   end
   local token = redis.call('INCR', fence)
   redis.call('SET', lease, owner .. ' ' .. token, 'PX', ttl)
+  redis.call('ZREM', waiters, owner)
   return token, 1
 end
 `
@@ -32,13 +34,13 @@ end
 // startScript reads a job's record and, if there is one, takes its
 // server's lease for the job and reads the server's record and whether its
 // circuit breaker counts failures.
-// KEYS: job, lease, fence, server, breaker, open breakers; ARGV: owner, ttl (ms), server id.
+// KEYS: job, lease, fence, server, breaker, open breakers, lease waiters; ARGV: owner, ttl (ms), server id.
 // Returns {job, token, granted (0|1), server, breaker dirty (0|1)};
 // {job, 'HELD', holder} when another job holds the lease; {} when the job is gone.
 var startScript = redis.NewScript(acquireLua + `
 local job = redis.call('GET', KEYS[1])
 if not job then return {} end
-local token, granted, holder = acquire(KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+local token, granted, holder = acquire(KEYS[2], KEYS[3], KEYS[7], ARGV[1], ARGV[2])
 if not token then return {job, 'HELD', holder} end
 local srv = redis.call('GET', KEYS[4]) or ''
 local dirty = redis.call('EXISTS', KEYS[5]) + redis.call('SISMEMBER', KEYS[6], ARGV[3])
@@ -68,7 +70,7 @@ type JobStart struct {
 // job is a not_found error. When another job holds the lease, the error
 // wraps ErrLeaseHeld and names the holder, and JobStart carries the job only.
 func (s *Store) StartJob(ctx context.Context, id, server string, ttl time.Duration) (JobStart, error) {
-	keys := []string{jobKey(id), leaseKey(server), fenceKey(server), serverKey(server), breakerKey(server), breakersOpen}
+	keys := []string{jobKey(id), leaseKey(server), fenceKey(server), serverKey(server), breakerKey(server), breakersOpen, leaseWaiters}
 	vals, err := startScript.Run(ctx, s.rdb, keys, id, ttl.Milliseconds(), server).Slice()
 	if err != nil {
 		return JobStart{}, fmt.Errorf("start job %s on %s: %w", id, server, err)

@@ -59,6 +59,7 @@ func TestMetricsTellTheTruth(t *testing.T) {
 		`tinman_servers{state="active"}`:                                          func(v float64) bool { return v == 1 },
 		`tinman_servers{state="available"}`:                                       func(v float64) bool { return v == 1 },
 		`tinman_breakers_open`:                                                    func(v float64) bool { return v == 0 },
+		`tinman_jobs_waiting_for_lease`:                                           func(v float64) bool { return v == 0 },
 		`tinman_job_duration_seconds_count{outcome="succeeded",type="provision"}`: func(v float64) bool { return v == 1 },
 	}
 	var got map[string]float64
