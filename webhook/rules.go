@@ -43,7 +43,7 @@ type Rule struct {
 	// Selector (labels) or Servers (ids), exactly one, pick the servers.
 	Selector map[string]string `json:"selector,omitempty"`
 	Servers  []string          `json:"servers,omitempty"`
-	// BatchSize is the servers per batch, 1 to 1000; 0 leaves it to the deploy.
+	// BatchSize is the servers per batch, 1 or more (the dispatcher's --max-batch-size bounds it at admission); 0 leaves it to the deploy.
 	BatchSize int `json:"batch_size,omitempty"`
 	// MaxFailures is the failed servers tolerated before the deploy halts.
 	MaxFailures int `json:"max_failures,omitempty"`

@@ -46,7 +46,6 @@ func TestLoadRulesInvalid(t *testing.T) {
 		{"no targets", `{"name": "x", "repository": "o/r", "events": ["push"], "image": "i"}`, "selector", "exactly one"},
 		{"both targets", `{"name": "x", ` + good + `, "servers": ["s1"]}`, "selector", "only one"},
 		{"bad server", `{"name": "x", "repository": "o/r", "events": ["push"], "image": "i", "servers": ["Srv_1"]}`, "servers[0]", "must match"},
-		{"batch too big", `{"name": "x", ` + good + `, "batch_size": 5000}`, "batch_size", "at most 1000"},
 		{"negative batch", `{"name": "x", ` + good + `, "batch_size": -1}`, "batch_size", "at least 1"},
 		{"negative max_failures", `{"name": "x", ` + good + `, "max_failures": -2}`, "max_failures", "at least 0"},
 		{"bad priority", `{"name": "x", ` + good + `, "priority": "urgent"}`, "priority", "must be one of"},
