@@ -296,7 +296,19 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, JobList{Jobs: list})
+	page := JobList{Jobs: list}
+	if n := len(list); n > 0 && n == pageLimit(f.Limit) {
+		page.Next = list[n-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// pageLimit is the page size the store applies to a filter's Limit.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return 100
+	}
+	return min(limit, 1000)
 }
 
 // jobStates are the states a job list may be filtered by.
@@ -307,8 +319,12 @@ var jobStates = []jobs.State{jobs.StateQueued, jobs.StateRunning, jobs.StateRetr
 // error, so that a typo does not list everything.
 func jobFilter(q url.Values) (store.JobFilter, error) {
 	var f store.JobFilter
-	if err := onlyParams(q, "server", "state", "type", "limit"); err != nil {
+	if err := onlyParams(q, "server", "state", "type", "limit", "after"); err != nil {
 		return f, err
+	}
+	f.After = q.Get("after")
+	if f.After != "" && !jobs.ValidJobID(f.After) {
+		return f, jobs.Invalid("after", "must be a job id, the next of the previous page")
 	}
 	f.Server = q.Get("server")
 	if f.Server != "" && !jobs.ValidServerID(f.Server) {

@@ -239,7 +239,38 @@ func TestListJobs(t *testing.T) {
 			t.Errorf("GET /v1/jobs%s: %s, want %s", query, got, wantIDs)
 		}
 	}
-	for query, field := range map[string]string{"?state=done": "state", "?type=x": "type", "?limit=0": "limit",
+	// Cursor paging: a full page names the next; the last one does not.
+	for query, wantPage := range map[string]string{
+		"?limit=2":                       "j3,j2 next j2",
+		"?limit=2&after=j2":              "j1",
+		"?limit=1&after=j3":              "j2 next j2",
+		"?server=srv-1&after=j2":         "j1",
+		"?type=power&limit=1":            "j3 next j3",
+		"?type=power&after=j3":           "j1",
+		"?after=j1":                      "",
+		"?state=queued&limit=3":          "j3,j2,j1 next j1",
+		"?state=queued&limit=3&after=j1": "",
+	} {
+		a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")
+		want(t, a, http.StatusOK)
+		var list JobList
+		a.decode(t, &list)
+		var ids []string
+		for _, j := range list.Jobs {
+			ids = append(ids, j.ID)
+		}
+		got := strings.Join(ids, ",")
+		if list.Next != "" {
+			got += " next " + list.Next
+		}
+		if got != wantPage {
+			t.Errorf("GET /v1/jobs%s: %q, want %q", query, got, wantPage)
+		}
+	}
+	if a := e.do(t, RoleViewer, "GET", "/v1/jobs?after=gone", ""); a.status != http.StatusNotFound {
+		t.Errorf("GET /v1/jobs?after=gone: %d, want 404 (a cursor no longer listed)", a.status)
+	}
+	for query, field := range map[string]string{"?after=..%2F": "after", "?state=done": "state", "?type=x": "type", "?limit=0": "limit",
 		"?limit=5000": "limit", "?server=A_B": "server", "?sever=srv-1": "sever",
 		"?state=queued&state=failed": "state", "?limit=5&limit=500": "limit"} {
 		a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")

@@ -37,7 +37,7 @@ func (c *Client) Jobs(ctx context.Context, q JobQuery) (JobList, *Response, erro
 
 func (q JobQuery) values() url.Values {
 	v := url.Values{}
-	for name, value := range map[string]string{"server": q.Server, "state": string(q.State), "type": string(q.Type)} {
+	for name, value := range map[string]string{"server": q.Server, "state": string(q.State), "type": string(q.Type), "after": q.After} {
 		if value != "" {
 			v.Set(name, value)
 		}

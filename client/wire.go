@@ -36,6 +36,9 @@ type Submitted struct {
 // JobList is the answer to GET /v1/jobs, newest first.
 type JobList struct {
 	Jobs []jobs.Job `json:"jobs"`
+	// Next is the cursor of the next page (JobQuery.After): the last job's
+	// id when the page is full, "" when it is the last.
+	Next string `json:"next,omitempty"`
 }
 
 // ServerList is the answer to GET /v1/servers.
@@ -124,4 +127,7 @@ type JobQuery struct {
 	Type jobs.Type
 	// Limit is the most jobs answered, 1 to 1000; 0 leaves it to the API (100).
 	Limit int
+	// After is a cursor, the Next of the previous page: the page starts
+	// with the job listed after it. Each page costs the same, however deep.
+	After string
 }

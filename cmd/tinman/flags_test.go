@@ -45,7 +45,7 @@ var clientCommandFlags = map[string][][]string{
 	"tinman images show":           {apiFlagSet, outFlagSet},
 	"tinman images remove":         {apiFlagSet},
 	"tinman jobs":                  nil,
-	"tinman jobs list":             {apiFlagSet, outFlagSet, {"server", "state", "type", "limit"}},
+	"tinman jobs list":             {apiFlagSet, outFlagSet, {"server", "state", "type", "limit", "after"}},
 	"tinman jobs show":             {apiFlagSet, outFlagSet},
 	"tinman jobs watch":            {apiFlagSet, natsFlagSet, outFlagSet, {"wait-timeout"}},
 	"tinman jobs cancel":           {apiFlagSet, waitFlagSet, outFlagSet},

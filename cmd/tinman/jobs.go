@@ -17,7 +17,7 @@ import (
 )
 
 // jobFlags names the flag that sets each field the API may refuse.
-var jobFlags = map[string]string{"server": "--server", "state": "--state", "type": "--type", "limit": "--limit"}
+var jobFlags = map[string]string{"server": "--server", "state": "--state", "type": "--type", "limit": "--limit", "after": "--after"}
 
 func newJobsCmd() *cobra.Command {
 	cmd := groupCmd("jobs", "List, show and cancel jobs (over the HTTP API)")
@@ -30,7 +30,7 @@ func newJobsCmd() *cobra.Command {
 
 func newJobsListCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "list [--server ID] [--state S] [--type T] [--limit N]",
+		Use:     "list [--server ID] [--state S] [--type T] [--limit N] [--after ID]",
 		Aliases: []string{"ls"},
 		Short:   "List jobs: ID, TYPE, SERVER, STATE, ATTEMPT, UPDATED, ERROR",
 		Example: "  tinman jobs list --server srv-042\n  tinman jobs list --state failed --type provision --limit 20 -o json",
@@ -44,6 +44,7 @@ func newJobsListCmd() *cobra.Command {
 	f.String("state", "", "only jobs in this state: queued, running, retrying, succeeded, failed, canceled")
 	f.String("type", "", "only jobs of this type: "+joinTypeNames())
 	f.Int("limit", 0, "at most this many jobs, 1 to 1000 (default: the API's)")
+	f.String("after", "", "the page after this job (the cursor a full page prints)")
 	_ = cmd.RegisterFlagCompletionFunc("server", serverIDs)
 	_ = cmd.RegisterFlagCompletionFunc("state", fixedValues(jobStates))
 	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues(enumNames(jobs.Types())))
@@ -63,14 +64,20 @@ func runJobsList(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return withFlags(err, jobFlags)
 	}
-	return o.object(ans.Body, func(w io.Writer) error { return printJobs(w, list.Jobs, o.color, time.Now()) })
+	if err := o.object(ans.Body, func(w io.Writer) error { return printJobs(w, list.Jobs, o.color, time.Now()) }); err != nil {
+		return err
+	}
+	if list.Next != "" {
+		o.note("more: tinman jobs list --after %s (with the same filters)", list.Next)
+	}
+	return nil
 }
 
 // jobQuery is the filter of jobs list. A --limit out of 1-1000 is refused
 // here: the client leaves a limit of 0 to the API.
 func jobQuery(cmd *cobra.Command) (client.JobQuery, error) {
 	q := client.JobQuery{Server: mustString(cmd, "server"), State: jobs.State(mustString(cmd, "state")),
-		Type: jobs.Type(mustString(cmd, "type"))}
+		Type: jobs.Type(mustString(cmd, "type")), After: mustString(cmd, "after")}
 	if q.State != "" {
 		if err := checkValue("job state (--state)", string(q.State), jobStates); err != nil {
 			return q, err
