@@ -227,15 +227,7 @@ func TestListJobs(t *testing.T) {
 		"?server=srv-1&type=power": "j1",
 	}
 	for query, wantIDs := range cases {
-		a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")
-		want(t, a, http.StatusOK)
-		var list JobList
-		a.decode(t, &list)
-		var ids []string
-		for _, j := range list.Jobs {
-			ids = append(ids, j.ID)
-		}
-		if got := strings.Join(ids, ","); got != wantIDs {
+		if got, _ := listJobs(t, e, query); got != wantIDs {
 			t.Errorf("GET /v1/jobs%s: %s, want %s", query, got, wantIDs)
 		}
 	}
@@ -251,17 +243,9 @@ func TestListJobs(t *testing.T) {
 		"?state=queued&limit=3":          "j3,j2,j1 next j1",
 		"?state=queued&limit=3&after=j1": "",
 	} {
-		a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")
-		want(t, a, http.StatusOK)
-		var list JobList
-		a.decode(t, &list)
-		var ids []string
-		for _, j := range list.Jobs {
-			ids = append(ids, j.ID)
-		}
-		got := strings.Join(ids, ",")
-		if list.Next != "" {
-			got += " next " + list.Next
+		got, next := listJobs(t, e, query)
+		if next != "" {
+			got += " next " + next
 		}
 		if got != wantPage {
 			t.Errorf("GET /v1/jobs%s: %q, want %q", query, got, wantPage)
@@ -278,6 +262,21 @@ func TestListJobs(t *testing.T) {
 			t.Errorf("GET /v1/jobs%s: %d %+v, want 400 naming %s", query, a.status, p, field)
 		}
 	}
+}
+
+// listJobs answers GET /v1/jobs<query> with the ids listed, joined by
+// commas, and the page's next cursor.
+func listJobs(t *testing.T, e *env, query string) (ids, next string) {
+	t.Helper()
+	a := e.do(t, RoleViewer, "GET", "/v1/jobs"+query, "")
+	want(t, a, http.StatusOK)
+	var list JobList
+	a.decode(t, &list)
+	var got []string
+	for _, j := range list.Jobs {
+		got = append(got, j.ID)
+	}
+	return strings.Join(got, ","), list.Next
 }
 
 func TestCancelJob(t *testing.T) {
