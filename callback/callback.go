@@ -19,9 +19,9 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/tinmanhq/tinman/internal/wake"
 	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/store"
 )
@@ -191,8 +191,10 @@ func (rep Report) check() error {
 	return nil
 }
 
-// wakeJob moves the job's parked task to the front; a task that is not
-// parked (running, or already queued) needs nothing.
+// wakeJob moves the job's parked task to the front; a task that is queued
+// needs nothing, and one still running (about to park: the callback came
+// while it looked) is tried again for up to 2 s (wake.Task), so that the
+// callback is not left to the next poll.
 func (r *Receiver) wakeJob(ctx context.Context, id string) {
 	if r.wake == nil {
 		return
@@ -201,7 +203,7 @@ func (r *Receiver) wakeJob(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	if err := r.wake.RunTask(job.Queue(), id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err := wake.Task(ctx, r.wake, job.Queue(), id); err != nil {
 		r.log.Debug().Err(err).Str("job_id", id).Msg("wake job (it looks again at its next poll)")
 	}
 }
