@@ -154,6 +154,21 @@ func buildRequest(cmd *cobra.Command, args []string) ([]byte, jobs.Request, erro
 	if id := mustString(cmd, "id"); id != "" {
 		req.ID = id
 	}
+	v, err := schemas.New()
+	if err != nil {
+		return nil, req, fmt.Errorf("load schemas: %w", err)
+	}
+	raw, err := finishRequest(v, &req)
+	if err != nil {
+		return nil, req, usageErr("%v", err)
+	}
+	return raw, req, nil
+}
+
+// finishRequest fills a request's id and requested_by when missing and
+// checks it as the dispatcher will (the JSON Schema, then the domain),
+// returning it encoded; publish and publish --lines both finish theirs so.
+func finishRequest(v *schemas.Validator, req *jobs.Request) ([]byte, error) {
 	if req.ID == "" {
 		req.ID = jobs.NewID(time.Now())
 	}
@@ -162,23 +177,15 @@ func buildRequest(cmd *cobra.Command, args []string) ([]byte, jobs.Request, erro
 	}
 	raw, err := json.Marshal(req)
 	if err != nil {
-		return nil, req, fmt.Errorf("encode request: %w", err)
-	}
-	return raw, req, validateRequest(raw)
-}
-
-func validateRequest(raw []byte) error {
-	v, err := schemas.New()
-	if err != nil {
-		return fmt.Errorf("load schemas: %w", err)
+		return nil, fmt.Errorf("encode request: %w", err)
 	}
 	if err := v.Request(raw); err != nil {
-		return usageErr("invalid request: %v", err)
+		return nil, fmt.Errorf("invalid request: %w", err)
 	}
 	if _, err := jobs.DecodeRequest(raw); err != nil {
-		return usageErr("invalid request: %v", err)
+		return nil, fmt.Errorf("invalid request: %w", err)
 	}
-	return nil
+	return raw, nil
 }
 
 func readFile(cmd *cobra.Command, name string) ([]byte, error) {

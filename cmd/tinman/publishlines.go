@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -94,23 +93,8 @@ func requestLine(v *schemas.Validator, line []byte) (jobs.Request, error) {
 	if err := json.Unmarshal(line, &req); err != nil {
 		return req, fmt.Errorf("not a JSON request: %w", err)
 	}
-	if req.ID == "" {
-		req.ID = jobs.NewID(time.Now())
-	}
-	if req.RequestedBy == "" {
-		req.RequestedBy = os.Getenv("USER")
-	}
-	raw, err := json.Marshal(req)
-	if err != nil {
-		return req, fmt.Errorf("encode request: %w", err)
-	}
-	if err := v.Request(raw); err != nil {
-		return req, fmt.Errorf("invalid request: %w", err)
-	}
-	if _, err := jobs.DecodeRequest(raw); err != nil {
-		return req, fmt.Errorf("invalid request: %w", err)
-	}
-	return req, nil
+	_, err := finishRequest(v, &req)
+	return req, err
 }
 
 // publishRequests publishes reqs, linesInFlight at a time, each waiting for its
