@@ -107,28 +107,12 @@ wait_code() { # wait_code URL CODE SECONDS
 # --- Redis: a database of our own --------------------------------------------
 rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 owner="$$/rolling-restart.sh"
-db=""
-lease_db() { # from 15 down: the tests lease from 1 up
-	for d in $(seq 15 -1 1); do
-		if [[ $(rcli -n 0 SET "tinman:test:lease:$d" "$owner" NX EX 900) == OK ]]; then
-			db=$d
-			return 0
-		fi
-	done
-	return 1
-}
-release_db() {
-	[[ -n "$db" ]] || return 0
-	rcli -n "$db" FLUSHDB >/dev/null || true
-	if [[ $(rcli -n 0 GET "tinman:test:lease:$db") == "$owner" ]]; then
-		rcli -n 0 DEL "tinman:test:lease:$db" >/dev/null || true
-	fi
-	db=""
-}
+# shellcheck source=lib/testdb.sh
+. "$(dirname "$0")/lib/testdb.sh"
 renew_db() { rcli -n 0 EXPIRE "tinman:test:lease:$db" 900 >/dev/null; }
 
 [[ $(rcli PING 2>/dev/null) == PONG ]] || die 3 "no Redis at $REDIS_HOST:$REDIS_PORT (redis-server --bind 127.0.0.1 --daemonize yes)"
-lease_db || die 3 "every Redis database 1-15 is leased (by tests running now?)"
+lease_db 900 || die 3 "every Redis database 1-15 is leased (by tests running now?)"
 rcli -n "$db" FLUSHDB >/dev/null
 redis_url="redis://$REDIS_HOST:$REDIS_PORT/$db"
 

@@ -117,27 +117,12 @@ hwm_mb() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # --- Redis: a database of our own --------------------------------------------
 rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 owner="$$/scale.sh"
-db=""
-lease_db() {
-	local d
-	for d in ${REDIS_DB:-$(seq 15 -1 1)}; do
-		if [[ $(rcli -n 0 SET "tinman:test:lease:$d" "$owner" NX EX 7200) == OK ]]; then
-			db=$d
-			return 0
-		fi
-	done
-	return 1
-}
-release_db() {
-	[[ -n "$db" ]] || return 0
-	rcli -n "$db" FLUSHDB >/dev/null || true
-	[[ $(rcli -n 0 GET "tinman:test:lease:$db") == "$owner" ]] && rcli -n 0 DEL "tinman:test:lease:$db" >/dev/null
-	db=""
-}
+# shellcheck source=lib/testdb.sh
+. "$(dirname "$0")/lib/testdb.sh"
 used_memory() { rcli -n "$db" INFO memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
 
 [[ $(rcli PING 2>/dev/null) == PONG ]] || die 3 "no Redis at $REDIS_HOST:$REDIS_PORT"
-lease_db || die 3 "Redis database ${REDIS_DB:-1-15} is leased by someone else (tests running now?)"
+lease_db 7200 "${REDIS_DB:-}" || die 3 "Redis database ${REDIS_DB:-1-15} is leased by someone else (tests running now?)"
 rcli -n "$db" FLUSHDB >/dev/null
 redis_url="redis://$REDIS_HOST:$REDIS_PORT/$db"
 
