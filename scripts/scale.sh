@@ -155,7 +155,7 @@ mem_empty=$(used_memory)
 
 say "tinman sim: $SERVERS BMCs, enrolled"
 t0=$(now)
-start sim "$tinman" sim --count "$SERVERS" --enroll --redis-url "$redis_url" --secret-key-file "$work/secret.key" \
+start sim "$tinman" sim --log-level "$LOG_LEVEL" --log-format json --count "$SERVERS" --enroll --redis-url "$redis_url" --secret-key-file "$work/secret.key" \
 	--boot-url "$boot" --nats-url "$nats_url" --installer-delay "$INSTALLER_DELAY"
 for _ in $(seq 3000); do grep -q '^# [0-9]* Redfish BMCs' "$work/sim.out" && break; kill -0 "${pid[sim]}" 2>/dev/null || break; sleep 0.1; done
 grep -q '^# [0-9]* Redfish BMCs' "$work/sim.out" || die 3 "tinman sim did not enrol its BMCs: $(tail -5 "$work/sim.log")"

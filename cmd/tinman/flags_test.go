@@ -60,7 +60,7 @@ var serviceCommands = map[string][]string{
 	"tinman dispatcher": serviceFlagSet,
 	"tinman worker":     serviceFlagSet,
 	"tinman dev":        serviceFlagSet,
-	"tinman sim":        {"redis-url", "boot-url", "nats-url", "installer-delay"},
+	"tinman sim":        {"log-level", "log-format", "redis-url", "boot-url", "nats-url", "installer-delay"},
 }
 
 // Each command shows only the flags it uses: every command of the tree is

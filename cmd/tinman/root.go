@@ -40,12 +40,13 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().String("config", "", "YAML file of settings by flag name, shared or per command (flags and TINMAN_* win over it)")
 	root.PersistentFlags().Bool("no-color", false, "no colour, even on a terminal (so does NO_COLOR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%w", err) })
-	services := []*cobra.Command{newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd()}
+	// The services, and the simulator (its installer logs), write logs.
+	services := []*cobra.Command{newDevCmd(), newAPICmd(), newDispatcherCmd(), newWorkerCmd(), newSimCmd()}
 	for _, c := range services {
 		logFlags(c)
 	}
 	root.AddCommand(services...)
-	root.AddCommand(newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newStatusCmd(), newSimCmd(), newVersionCmd())
+	root.AddCommand(newPublishCmd(), newWatchCmd(), newServersCmd(), newImagesCmd(), newJobsCmd(), newDeployCmd(), newStatusCmd(), newVersionCmd())
 	return root
 }
 

@@ -6,6 +6,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tinmanhq/tinman/events"
+	"github.com/tinmanhq/tinman/servicetest"
 )
 
 // tinman sim refuses flags that make no sense with exit 2 naming the flag,
@@ -49,5 +52,22 @@ func TestRaiseFileLimit(t *testing.T) {
 	if !errors.As(err, &exit) || exit.code != exitUsage || !strings.Contains(err.Error(), "--count 99") ||
 		!strings.Contains(err.Error(), "RLIMIT_NOFILE") {
 		t.Errorf("raiseFileLimit(hard+1) = %v, want a usage error naming --count 99 and RLIMIT_NOFILE", err)
+	}
+}
+
+// tinman sim --boot-url starts its fleet and the simulated installer, whose
+// logs follow --log-level (a sim without log flags once refused every
+// --boot-url with `--log-level ""`).
+func TestSimWithBootURLStarts(t *testing.T) {
+	t.Parallel()
+	natsURL := servicetest.NATS(t)
+	_, js := servicetest.JetStream(t, natsURL)
+	if err := events.EnsureStreams(t.Context(), js, events.DefaultStreamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := tinman(t, 3*time.Second, "sim", "--count", "2", "--boot-url", "http://127.0.0.1:9", "--nats-url", natsURL,
+		"--log-level", "warn", "--log-format", "json")
+	if code != exitOK || !strings.Contains(out, "sim-0002 127.0.0.1:") {
+		t.Fatalf("tinman sim --boot-url: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
