@@ -5,10 +5,13 @@ package bmc
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +88,7 @@ func (d *Dialer) Open(ctx context.Context, srv jobs.Server, creds jobs.Credentia
 	var reader *redfishReader
 	switch srv.BMC.Provider {
 	case jobs.ProviderRedfish:
-		opts = append(opts, bmclib.WithRedfishPort(port))
+		opts = append(opts, bmclib.WithRedfishPort(port), bmclib.WithHTTPClient(sessionHTTPClient(d.cfg.CallTimeout)))
 		var roots *x509.CertPool
 		if srv.BMC.VerifyTLS {
 			var err error
@@ -112,6 +115,34 @@ func (d *Dialer) Open(ctx context.Context, srv jobs.Server, creds jobs.Credentia
 		return nil, err
 	}
 	return s, nil
+}
+
+// sessionHTTPClient is the HTTP client of one Redfish session: bmclib's,
+// with TLS session resumption. gofish asks for a new connection for every
+// request of a client it did not build (Connection: close), and bmclib
+// cannot build it otherwise, so each request of a session (log in, the
+// calls, log out: five for a power status) pays a TCP connection and a TLS
+// handshake, most of a short job's CPU on both sides. Resuming the first
+// handshake's session spares the others the certificate, its signature and
+// its verification. The cache is the session's own: nothing of one BMC's
+// TLS is offered to another. Every wait is bounded by timeout, as each
+// call is.
+func sessionHTTPClient(timeout time.Duration) *http.Client {
+	jar, _ := cookiejar.New(nil) // never fails; cookies kept as bmclib's client keeps them
+	return &http.Client{
+		Timeout: timeout,
+		Jar:     jar,
+		Transport: &http.Transport{
+			// As bmclib's: BMCs are mostly self-signed; bmclib.WithSecureTLS
+			// turns verification on for a server that asks for it.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, //nolint:gosec // see above
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)},
+			DisableKeepAlives:     true, // gofish closes each connection anyway
+			DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+			TLSHandshakeTimeout:   timeout,
+			ResponseHeaderTimeout: timeout,
+		},
+	}
 }
 
 func (d *Dialer) logr() logr.Logger {

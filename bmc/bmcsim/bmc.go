@@ -125,6 +125,9 @@ type BMC struct {
 	// asked for (answered or not): a client that closes what it opens asks
 	// for as many logouts as it got sessions.
 	logins, logoutTries atomic.Int64
+	// fullTLS and resumedTLS count the TLS handshakes done in full and by
+	// resuming an earlier session.
+	fullTLS, resumedTLS atomic.Int64
 
 	mu       sync.Mutex // guards everything below, up to lc
 	machine  machine
@@ -288,6 +291,12 @@ func (b *BMC) MaxConcurrentRequests() int { return int(b.maxInFlight.Load()) }
 // Logins returns how many sessions were created; LogoutTries how many
 // logouts were asked for, including those a fault answered with an error.
 func (b *BMC) Logins() int { return int(b.logins.Load()) }
+
+// TLSHandshakes returns how many TLS handshakes the BMC did in full and how
+// many by resuming a session it had given the client before.
+func (b *BMC) TLSHandshakes() (full, resumed int) {
+	return int(b.fullTLS.Load()), int(b.resumedTLS.Load())
+}
 
 // LogoutTries returns how many session logouts were asked for.
 func (b *BMC) LogoutTries() int { return int(b.logoutTries.Load()) }
