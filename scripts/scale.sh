@@ -26,6 +26,9 @@
 # installed and booted, each INSTALLER_DELAY after its boot); peak RSS from
 # /proc/<pid>/status (VmHWM); Redis memory (INFO memory) per server and per
 # power status job. Prints one table. Every wait is bounded (STEP_TIMEOUT).
+# PROFILE=SECONDS (with KEEP_WORK=1) starts the workers with --pprof and keeps
+# a CPU profile of worker 1 over the first SECONDS of the power status and
+# of the deploy (worker1-status.pprof, worker1-deploy.pprof in the work folder).
 # Exit 0 when every step ended, 1 when one failed or timed out, 2 when a tool
 # is missing, 3 when a piece did not start. KEEP_WORK=1 keeps the logs.
 set -euo pipefail
@@ -42,6 +45,7 @@ LOG_LEVEL=${LOG_LEVEL:-warn}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6379}
 REDIS_DB=${REDIS_DB:-}
+PROFILE=${PROFILE:-0}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t tinman-scale-XXXXXX)
@@ -167,7 +171,7 @@ awk '/^sim-/ {print $1}' "$work/sim.out" >"$work/servers.txt"
 start dispatcher "$tinman" dispatcher "${common[@]}" --health-addr "127.0.0.1:$disp_port" --max-batch-size "$(( BATCH > 1000 ? BATCH : 1000 ))"
 for i in $(seq "$WORKERS"); do
 	start "worker$i" "$tinman" worker "${common[@]}" --health-addr "127.0.0.1:${worker_ports[i - 1]}" --secret-key-file "$work/secret.key" \
-		--concurrency "$CONCURRENCY" --bmc-concurrency "$BMC_CONCURRENCY" --redfish-min-interval "$PACING"
+		--concurrency "$CONCURRENCY" --bmc-concurrency "$BMC_CONCURRENCY" --redfish-min-interval "$PACING" $( ((PROFILE > 0)) && echo --pprof)
 done
 ready dispatcher "http://127.0.0.1:$disp_port/readyz"
 for i in $(seq "$WORKERS"); do ready "worker$i" "http://127.0.0.1:${worker_ports[i - 1]}/readyz"; done
@@ -201,6 +205,11 @@ row "GET /v1/servers?selector=fleet=sim ($SERVERS)" "$(list_ms "selector=fleet=s
 row "GET /v1/servers?selector=rack=r1 ($rack_size)" "$(list_ms "selector=rack=r1" "$rack_size") ms" "median of 5; one label set"
 
 # --- a power status of every server ------------------------------------------
+profile() { # profile NAME: with PROFILE, a CPU profile of worker 1 for PROFILE seconds, in the background
+	((PROFILE > 0)) || return 0
+	curl -s --max-time "$((PROFILE + 30))" -o "$work/worker1-$1.pprof" \
+		"http://127.0.0.1:${worker_ports[0]}/debug/pprof/profile?seconds=$PROFILE" &
+}
 metric() { # metric NAME FILTER: the sum over the workers of the series NAME whose labels match FILTER
 	for p in "${worker_ports[@]}"; do curl -s --max-time 10 "http://127.0.0.1:$p/metrics"; done |
 		awk -v n="$1" -v f="$2" '(index($1, n "{") == 1 || $1 == n) && $1 ~ f {s += $2} END {printf "%.6f", s}'
@@ -216,6 +225,7 @@ workers=()
 for i in $(seq "$WORKERS"); do workers+=("${pid[worker$i]}"); done
 cpu_tinman0=$(cpu_s "${workers[@]}" "${pid[dispatcher]}") cpu_sim0=$(cpu_s "${pid[sim]}")
 t0=$(now)
+profile status
 "$tinman" publish --nats-url "$nats_url" --lines "$work/status.jsonl" >/dev/null
 published_in=$(since "$t0")
 deadline=$((SECONDS + STEP_TIMEOUT))
@@ -240,7 +250,9 @@ target=(--selector fleet=sim)
 if ((DEPLOY_SERVERS < SERVERS)); then target=(--servers "$(head -n "$DEPLOY_SERVERS" "$work/servers.txt" | paste -sd,)"); fi
 installer_s=$(awk -v d="$(secs "$INSTALLER_DELAY")" 'BEGIN {print 2 * d}')
 say "deploy of $DEPLOY_SERVERS servers in batches of $BATCH (installer $INSTALLER_DELAY per report)"
+cpu_tinman0=$(cpu_s "${workers[@]}" "${pid[dispatcher]}") cpu_sim0=$(cpu_s "${pid[sim]}")
 t0=$(now)
+profile deploy
 deployed=0
 "$tinman" deploy --image scale "${target[@]}" --batch-size "$BATCH" --max-failures "$DEPLOY_SERVERS" --id scale-deploy \
 	--api-url "$api" --token "$token" --nats-url "$nats_url" --wait --wait-timeout "${STEP_TIMEOUT}s" >"$work/deploy.out" 2>&1 && deployed=1
@@ -253,14 +265,16 @@ jq -r 'select(.data.job_id == "scale-deploy") | [.type, .time, (.data.message //
 awk -F'\t' -v own="$installer_s" '
 	$1 == "tinman.job.progress" && $3 ~ / servers in [0-9]+ batches/ {done[0] = $2}
 	$1 == "tinman.deploy.batch_started" {split($3, w, " "); start[w[2] + 0] = $2}
-	$1 == "tinman.job.progress" && $3 ~ /^batch [0-9]+ done/ {split($3, w, " "); done[w[2] + 0] = $2}
+	$1 == "tinman.job.progress" && $3 ~ /^batch [0-9]+ of [0-9]+ done/ {split($3, w, " "); done[w[2] + 0] = $2}
 	END {for (b = 1; (b in done) && ((b - 1) in done); b++) printf "%d %.1f %.1f %.1f\n", b, done[b] - done[b - 1], start[b] - done[b - 1], done[b] - done[b - 1] - own}
 ' "$work/deploy-times.tsv" >"$work/batches.txt"
-provisioned=$(awk -F'\t' '$3 ~ /^batch [0-9]+ done/ {split($3, w, " "); s += w[4]} END {print s + 0}' "$work/deploy-times.tsv")
+provisioned=$(awk -F'\t' '$3 ~ /^batch [0-9]+ of [0-9]+ done: [0-9]+ succeeded/ {split($3, w, " "); s += w[6]} END {print s + 0}' "$work/deploy-times.tsv")
 row "deploy of $DEPLOY_SERVERS in batches of $BATCH" "${deploy_s} s, $provisioned provisioned$( ((deployed)) || echo ", NOT ENDED: $(tail -1 "$work/deploy.out")")" "installer's own time ${installer_s} s a batch (installed and booted, $INSTALLER_DELAY each)"
 while read -r b took submit over; do
 	row "  batch $b" "${took} s" "overhead ${over} s, $(awk -v o="$over" -v t="$installer_s" 'BEGIN {printf "%.0f", 100 * o / t}') % of the installer's time; ${submit} s of it submitting the batch"
 done <"$work/batches.txt"
+row "CPU per provision" "Tinman $(awk -v a="$(cpu_s "${workers[@]}" "${pid[dispatcher]}")" -v b="$cpu_tinman0" -v n="$DEPLOY_SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms" \
+	"workers and dispatcher, over the deploy; the simulated BMCs and installers $(awk -v a="$(cpu_s "${pid[sim]}")" -v b="$cpu_sim0" -v n="$DEPLOY_SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms"
 peak=0
 for i in $(seq "$WORKERS"); do m=$(hwm_mb "${pid[worker$i]}"); ((m > peak)) && peak=$m; done
 row "peak RSS (VmHWM)" "worker $peak MB (the largest of $WORKERS)" "dispatcher $(hwm_mb "${pid[dispatcher]}") MB, api $(hwm_mb "${pid[api]}") MB, sim $(hwm_mb "${pid[sim]}") MB, nats $(hwm_mb "${pid[nats]}") MB"

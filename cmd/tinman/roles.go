@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -83,6 +84,7 @@ func roleFlags(cmd *cobra.Command) {
 	serviceFlags(cmd)
 	streamFlags(cmd)
 	cmd.Flags().String("health-addr", "", "serve /healthz, /readyz and /metrics on this address (empty: none)")
+	cmd.Flags().Bool("pprof", false, "also serve Go's profiles on --health-addr, under /debug/pprof/ (they show the process's insides: keep that address private)")
 }
 
 // dispatcherSettings are the dispatcher's flags, bound to its Config.
@@ -185,9 +187,11 @@ func roleBackend(cmd *cobra.Command, role string) (*backend, error) {
 		Streams: streamConfig(cmd), Name: role, Logger: log, SecretKey: key})
 }
 
-// healthServer serves /healthz and /readyz on --health-addr, if set.
+// healthServer serves /healthz, /readyz and /metrics on --health-addr, if
+// set, and with --pprof the profiles.
 func (b *backend) healthServer(cmd *cobra.Command) func(context.Context) error {
 	addr := mustString(cmd, "health-addr")
+	profiles, _ := cmd.Flags().GetBool("pprof")
 	return func(ctx context.Context) error {
 		if addr == "" {
 			<-ctx.Done()
@@ -198,6 +202,13 @@ func (b *backend) healthServer(cmd *cobra.Command) func(context.Context) error {
 		mux.HandleFunc("GET /healthz", h.Healthz)
 		mux.HandleFunc("GET /readyz", h.Readyz)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics, promhttp.HandlerOpts{}))
+		if profiles {
+			mux.HandleFunc("GET /debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, ...
+			mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		}
 		return serveHTTP(ctx, addr, mux, h)
 	}
 }
