@@ -205,10 +205,13 @@ row "GET /v1/servers?selector=fleet=sim ($SERVERS)" "$(list_ms "selector=fleet=s
 row "GET /v1/servers?selector=rack=r1 ($rack_size)" "$(list_ms "selector=rack=r1" "$rack_size") ms" "median of 5; one label set"
 
 # --- a power status of every server ------------------------------------------
+profiling=
 profile() { # profile NAME: with PROFILE, a CPU profile of worker 1 for PROFILE seconds, in the background
 	((PROFILE > 0)) || return 0
+	[[ -z "$profiling" ]] || wait "$profiling" || true # one profile at a time: Go refuses a second
 	curl -s --max-time "$((PROFILE + 30))" -o "$work/worker1-$1.pprof" \
 		"http://127.0.0.1:${worker_ports[0]}/debug/pprof/profile?seconds=$PROFILE" &
+	profiling=$!
 }
 metric() { # metric NAME FILTER: the sum over the workers of the series NAME whose labels match FILTER
 	for p in "${worker_ports[@]}"; do curl -s --max-time 10 "http://127.0.0.1:$p/metrics"; done |
