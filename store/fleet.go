@@ -13,5 +13,9 @@ func (s *Store) ServersByID(ctx context.Context, ids []string) ([]jobs.Server, e
 	if len(ids) == 0 {
 		return []jobs.Server{}, nil
 	}
-	return s.serversIn(ctx, ids, nil)
+	found, read, err := s.serversIn(ctx, ids, nil)
+	if err == nil {
+		s.listed.keep(read, false)
+	}
+	return found, err
 }

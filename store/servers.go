@@ -355,7 +355,8 @@ func (s *Store) ServerIDs(ctx context.Context) ([]string, error) {
 // ListServers returns the servers whose labels include every pair of
 // selector (all servers for an empty one), sorted by id in natural order
 // (jobs.CompareIDs: sim-2 before sim-10). Records are read in chunks and
-// decoded on every core: decoding is most of the cost.
+// decoded on every core, each only when it changed since this Store last
+// listed it (listCache): decoding is most of the cost.
 func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error) {
 	ids, err := s.selectIDs(ctx, selector)
 	if err != nil {
@@ -364,6 +365,7 @@ func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]
 	slices.SortFunc(ids, jobs.CompareIDs)
 	chunks := slices.Collect(slices.Chunk(ids, 500))
 	found := make([][]jobs.Server, len(chunks))
+	decoded := make([]map[string]listedServer, len(chunks))
 	errs := make([]error, len(chunks))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -371,13 +373,18 @@ func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], errs[i] = s.serversIn(ctx, chunk, selector)
+			found[i], decoded[i], errs[i] = s.serversIn(ctx, chunk, selector)
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	fresh := make(map[string]listedServer, len(ids))
+	for _, d := range decoded {
+		maps.Copy(fresh, d)
+	}
+	s.listed.keep(fresh, len(selector) == 0)
 	return slices.Concat(found...), nil
 }
 
@@ -398,31 +405,43 @@ func (s *Store) selectIDs(ctx context.Context, selector map[string]string) ([]st
 	return ids, nil
 }
 
-// serversIn reads the records of ids and keeps those that match selector.
-func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string]string) ([]jobs.Server, error) {
+// serversIn reads the records of ids and keeps those that match selector;
+// it also returns, for the cache, every server it read: those it decoded,
+// and those the cache knew unchanged.
+func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string]string) ([]jobs.Server, map[string]listedServer, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = serverKey(id)
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list servers: %w", err)
+		return nil, nil, fmt.Errorf("list servers: %w", err)
 	}
 	out := make([]jobs.Server, 0, len(vals))
+	read := make(map[string]listedServer, len(vals))
 	for i, v := range vals {
 		data, ok := v.(string)
 		if !ok {
 			continue // removed meanwhile
 		}
-		var srv jobs.Server // the listing needs neither inventory nor credentials
-		if err := json.Unmarshal([]byte(data), &srv); err != nil {
-			return nil, fmt.Errorf("decode server %s: %w", ids[i], err)
+		sum := s.listed.sum(data)
+		l, known := s.listed.lookup(ids[i], sum)
+		var srv jobs.Server
+		if known {
+			srv = copyServer(l.srv)
+		} else {
+			// The listing needs neither inventory nor credentials.
+			if err := json.Unmarshal([]byte(data), &srv); err != nil {
+				return nil, nil, fmt.Errorf("decode server %s: %w", ids[i], err)
+			}
+			l = listedServer{sum: sum, srv: copyServer(srv)}
 		}
+		read[ids[i]] = l
 		if matches(srv.Labels, selector) {
 			out = append(out, srv)
 		}
 	}
-	return out, nil
+	return out, read, nil
 }
 
 func matches(labels, selector map[string]string) bool {

@@ -3,11 +3,14 @@ package store_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
+	"github.com/tinmanhq/tinman/store/storetest"
 )
 
 var creds = jobs.Credentials{Username: "bmc-admin", Password: "s3cret-pw"}
@@ -125,5 +128,58 @@ func TestServerIDs(t *testing.T) {
 	slices.Sort(got)
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("ServerIDs() = %v, %v; want %v", got, err, want)
+	}
+}
+
+// A listing reuses what it decoded only while the record is the same: a
+// change made through another Store (another process) shows at the next
+// listing, a server removed is gone, and a caller that changes what it got
+// changes nothing for the next.
+func TestListServersIsAsFreshAsRedis(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := testContext(t)
+	other := storetest.Store(t, e.rdb, e.outbox, store.Config{Source: "/tinman/other"})
+	for _, id := range []string{"srv-1", "srv-2", "srv-10"} {
+		if err := e.store.PutServer(ctx, newServer(id), creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(sel map[string]string) []jobs.Server {
+		t.Helper()
+		got, err := e.store.ListServers(ctx, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	first := list(nil)
+	first[0].Labels["rack"] = "changed-by-caller"
+	first[0].Labels["extra"] = "x"
+	if _, err := other.UpdateServerSettings(ctx, "srv-2", func(srv *jobs.Server) error {
+		srv.Labels = map[string]string{"rack": "r9"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RemoveServer(ctx, "srv-10"); err != nil {
+		t.Fatal(err)
+	}
+	for _, sel := range []map[string]string{nil, {"rack": "r1"}} {
+		got := list(sel)
+		racks := map[string]string{}
+		for _, s := range got {
+			racks[s.ID] = s.Labels["rack"]
+			if len(s.Labels) != 1 {
+				t.Errorf("selector %v: %s has labels %v, want one", sel, s.ID, s.Labels)
+			}
+		}
+		want := map[string]string{"srv-1": "r1", "srv-2": "r9"}
+		if sel != nil {
+			want = map[string]string{"srv-1": "r1"}
+		}
+		if !maps.Equal(racks, want) {
+			t.Errorf("selector %v: listed racks %v, want %v", sel, racks, want)
+		}
 	}
 }

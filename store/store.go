@@ -38,6 +38,7 @@ type Store struct {
 	outbox *Outbox
 	cfg    Config
 	sealer *sealer
+	listed *listCache // the servers ListServers decoded
 }
 
 // New returns a Store on rdb that records events through outbox (nil: a
@@ -68,7 +69,7 @@ func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) (*Store, error) 
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "store").Logger()
-	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl}, nil
+	return &Store{rdb: rdb, outbox: outbox, cfg: cfg, sealer: sl, listed: newListCache()}, nil
 }
 
 // Accept stores a newly requested job together with its queued event (seq 1),
