@@ -13,18 +13,31 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-// index adds an accepted job to the job indexes, newest last, and drops
-// entries older than the job records' life.
+// index adds a job to the job indexes, newest last (indexIn).
 func (s *Store) index(ctx context.Context, job jobs.Job) {
-	score := float64(job.CreatedAt.UnixMilli())
-	old := strconv.FormatInt(time.Now().Add(-s.cfg.JobTTL).UnixMilli(), 10)
 	pipe := s.rdb.Pipeline()
-	for _, key := range s.indexKeys(job) {
-		pipe.ZAdd(ctx, key, redis.Z{Score: score, Member: job.ID})
-		pipe.ZRemRangeByScore(ctx, key, "-inf", "("+old)
-	}
+	s.indexIn(ctx, pipe, job)
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.cfg.Logger.Warn().Err(err).Str("job_id", job.ID).Msg("index job (it is listed once indexed again)")
+	}
+}
+
+// trimEvery is how many index writes go between two trims of an index's
+// old entries: each trim finds few, and the listing skips expired jobs.
+const trimEvery = 64
+
+// indexIn queues, on pipe, the job's addition to the job indexes, newest
+// last, and now and then the removal of the entries older than the job
+// records' life. A job indexed already keeps its place.
+func (s *Store) indexIn(ctx context.Context, pipe redis.Pipeliner, job jobs.Job) {
+	score := float64(job.CreatedAt.UnixMilli())
+	trim := s.indexWrites.Add(1)%trimEvery == 1
+	old := strconv.FormatInt(time.Now().Add(-s.cfg.JobTTL).UnixMilli(), 10)
+	for _, key := range s.indexKeys(job) {
+		pipe.ZAddNX(ctx, key, redis.Z{Score: score, Member: job.ID})
+		if trim {
+			pipe.ZRemRangeByScore(ctx, key, "-inf", "("+old)
+		}
 	}
 }
 

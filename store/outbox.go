@@ -161,13 +161,20 @@ return {n, ahead}`)
 // event came first, and with ErrExists when a Create write's key exists. A
 // single Create write starts the numbering anew: its record is new.
 func (o *Outbox) appendJob(ctx context.Context, jobID string, prev int64, ev events.Event, writes ...Write) (Staged, error) {
-	return o.appendReleasing(ctx, jobID, prev, ev, nil, writes...)
+	return o.appendWith(ctx, jobID, prev, ev, nil, nil, writes...)
 }
 
 // appendReleasing is appendJob that, given a lease, frees it in the same
 // transaction if it is still held as given (a lease lost meanwhile is left
 // to its new holder).
 func (o *Outbox) appendReleasing(ctx context.Context, jobID string, prev int64, ev events.Event, lease *Lease, writes ...Write) (Staged, error) {
+	return o.appendWith(ctx, jobID, prev, ev, lease, nil, writes...)
+}
+
+// appendWith is appendReleasing that, given also, sends the commands also
+// queues in the same round trip, after the append: commands that must be
+// harmless whatever became of it (they run even when it is refused).
+func (o *Outbox) appendWith(ctx context.Context, jobID string, prev int64, ev events.Event, lease *Lease, also func(redis.Pipeliner), writes ...Write) (Staged, error) {
 	entry, err := outboxEntry(ev)
 	if err != nil {
 		return Staged{}, err
@@ -186,7 +193,19 @@ func (o *Outbox) appendReleasing(ctx context.Context, jobID string, prev int64, 
 	if lease != nil {
 		keys, args = append(keys, leaseKey(lease.Server)), append(args, lease.value())
 	}
-	reply, err := appendScript.Run(ctx, o.rdb, keys, args...).Slice()
+	var cmd *redis.Cmd
+	if also == nil {
+		cmd = appendScript.Run(ctx, o.rdb, keys, args...)
+	} else {
+		pipe := o.rdb.Pipeline()
+		cmd = appendScript.EvalSha(ctx, pipe, keys, args...)
+		also(pipe)
+		_, _ = pipe.Exec(ctx)                            // each command's error is its own
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted or flushed its scripts
+			cmd = appendScript.Run(ctx, o.rdb, keys, args...)
+		}
+	}
+	reply, err := cmd.Slice()
 	if err == nil {
 		return staged(stream, entry, reply), nil
 	}

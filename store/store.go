@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,6 +40,8 @@ type Store struct {
 	cfg    Config
 	sealer *sealer
 	listed *listCache // the servers ListServers decoded
+	// indexWrites counts the job index writes, to trim the indexes now and then.
+	indexWrites atomic.Int64
 }
 
 // New returns a Store on rdb that records events through outbox (nil: a
@@ -87,16 +90,24 @@ func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error
 		return job, false, err
 	}
 	write.Create = true
-	staged, err := s.outbox.appendJob(ctx, job.ID, 0, ev, write)
+	// The job is listed in the same round trip, whatever the append's fate:
+	// a job listed already keeps its place, one refused for another reason
+	// is listed without a record, as an expired one is, and left out.
+	staged, err := s.outbox.appendWith(ctx, job.ID, 0, ev, nil, func(pipe redis.Pipeliner) { s.indexIn(ctx, pipe, job) }, write)
 	if errors.Is(err, ErrExists) {
 		stored, err := s.Job(ctx, job.ID)
+		if err == nil && stored.Server != job.Server && job.Server != "" {
+			// A request that reused the id for another server listed it there.
+			if err := s.rdb.ZRem(ctx, serverJobsKey(job.Server), job.ID).Err(); err != nil {
+				return stored, false, fmt.Errorf("unlist job %s from server %s: %w", job.ID, job.Server, err)
+			}
+		}
 		return stored, err == nil && stored.State == jobs.StateQueued, err
 	}
 	if err != nil {
 		return job, false, fmt.Errorf("accept job %s: %w", job.ID, err)
 	}
 	s.send(ctx, staged)
-	s.index(ctx, job)
 	return job, true, nil
 }
 

@@ -35,6 +35,11 @@ func TestAccept(t *testing.T) {
 		!got.CreatedAt.Equal(first.CreatedAt) {
 		t.Errorf("second Accept returned %+v, want the first job", got)
 	}
+	for server, want := range map[string]int{"srv-1": 1, "srv-2": 0} {
+		if list, err := e.store.ListJobs(ctx, store.JobFilter{Server: server}); err != nil || len(list) != want {
+			t.Errorf("jobs of %s: %d, %v; want %d: the second Accept named srv-2, but the job is srv-1's", server, len(list), err, want)
+		}
+	}
 	if read, err := e.store.Job(ctx, "job-1"); err != nil || read.Server != "srv-1" || read.Seq != 1 ||
 		string(read.Params) != `{"action":"cycle"}` {
 		t.Errorf("Job() = %+v, %v", read, err)
@@ -348,4 +353,25 @@ func TestRecordConcurrent(t *testing.T) {
 	if p, err := e.outbox.Pending(ctx); err != nil || p != 0 {
 		t.Errorf("Pending() = %d, %v; want 0", p, err)
 	}
+}
+
+// Accept sends its append and the job's listing in one round trip; when
+// Redis has lost its scripts (restarted, SCRIPT FLUSH) it loads the script
+// and the job is accepted and listed all the same.
+func TestAcceptAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := testContext(t)
+	if err := e.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	job := newJob("job-after-flush")
+	job.Server = "srv-flush"
+	if got, enqueue, err := e.store.Accept(ctx, job); err != nil || !enqueue || got.Seq != 1 {
+		t.Fatalf("Accept after SCRIPT FLUSH = %+v, %t, %v", got, enqueue, err)
+	}
+	if list, err := e.store.ListJobs(ctx, store.JobFilter{Server: "srv-flush"}); err != nil || len(list) != 1 || list[0].ID != job.ID {
+		t.Errorf("jobs of srv-flush = %v, %v; want the job", list, err)
+	}
+	checkPublished(t, e, job.ID, events.JobQueued)
 }

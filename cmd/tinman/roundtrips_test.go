@@ -27,7 +27,7 @@ import (
 // Tinman's own code (the store, the outbox and the dispatcher's enqueue),
 // from the request's arrival to its succeeded event; asynq's worker side
 // (dequeue, done: two round trips) is not counted: it is asynq's.
-const maxRoundTripsPerJob = 11
+const maxRoundTripsPerJob = 10
 
 // TestRoundTripsPerJob counts, with a go-redis hook, the Redis round trips
 // (a command, or a pipeline) that the store and the dispatcher's asynq
