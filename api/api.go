@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -24,6 +25,7 @@ type Store interface {
 	CancelJob(ctx context.Context, id, by string) (jobs.Job, error)
 	Server(ctx context.Context, id string) (jobs.Server, error)
 	ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error)
+	ListServersJSON(ctx context.Context, selector map[string]string) ([]json.RawMessage, error)
 	EnrollServer(ctx context.Context, srv jobs.Server, creds jobs.Credentials) error
 	UpdateServer(ctx context.Context, id string, change store.ServerChange) (jobs.Server, error)
 	UpdateServerSettings(ctx context.Context, id string, change func(srv *jobs.Server) error) (jobs.Server, error)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -85,12 +86,27 @@ func (a *API) listServers(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	list, err := a.cfg.Store.ListServers(r.Context(), sel)
+	// Each server comes encoded, as writeJSON would encode it in a
+	// ServerList, and encoded again only when its record changed: at
+	// 10,000 servers the encoding was most of the answer's time.
+	list, err := a.cfg.Store.ListServersJSON(r.Context(), sel)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ServerList{Servers: list})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.WriteString(`{"servers":[`)
+	for i, raw := range list {
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		_, _ = bw.Write(raw)
+	}
+	_, _ = bw.WriteString("]}\n")
+	_ = bw.Flush()
 }
 
 // ParseSelector parses a label selector "k=v,k2=v2" (empty: every server).

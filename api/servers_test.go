@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -219,4 +221,46 @@ func flatten(h http.Header) []string {
 		out = append(out, k+": "+strings.Join(vs, ","))
 	}
 	return out
+}
+
+// GET /v1/servers answers exactly what encoding the store's listing as a
+// ServerList gives, byte for byte (the servers come encoded from the
+// store's cache), with none, and after a server changed.
+func TestListServersAnswersAsEncoded(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	encoded := func() []byte {
+		t.Helper()
+		list, err := e.store.ListServers(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(ServerList{Servers: list}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	check := func(when string) {
+		t.Helper()
+		a := e.do(t, RoleViewer, "GET", "/v1/servers", "")
+		want(t, a, http.StatusOK)
+		if exp := encoded(); !bytes.Equal(a.body, exp) {
+			t.Errorf("%s: GET /v1/servers answered\n%s\nwant\n%s", when, a.body, exp)
+		}
+		if ct := a.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q", when, ct)
+		}
+	}
+	check("no server")
+	e.enrol(t, "srv-10", map[string]string{"rack": "r1", "note": "a<b&c"})
+	e.enrol(t, "srv-2", nil)
+	check("two servers")
+	if _, err := e.store.UpdateServerSettings(context.Background(), "srv-2", func(srv *jobs.Server) error {
+		srv.Labels = map[string]string{"rack": "r9"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a change")
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -34,19 +35,30 @@ func BenchmarkListServers(b *testing.B) {
 		name     string
 		selector map[string]string
 		want     int
+		json     bool // ListServersJSON, as GET /v1/servers lists
 	}{
-		{"all", nil, 10000},
-		{"selector", map[string]string{"rack": "r07", "role": "db"}, 0},
-		{"half", map[string]string{"role": "web"}, 5000},
+		{"all", nil, 10000, false},
+		{"all-json", nil, 10000, true},
+		{"selector", map[string]string{"rack": "r07", "role": "db"}, 0, false},
+		{"half", map[string]string{"role": "web"}, 5000, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				got, err := st.ListServers(ctx, bc.selector)
+				n, err := 0, error(nil)
+				if bc.json {
+					var got []json.RawMessage
+					got, err = st.ListServersJSON(ctx, bc.selector)
+					n = len(got)
+				} else {
+					var got []jobs.Server
+					got, err = st.ListServers(ctx, bc.selector)
+					n = len(got)
+				}
 				if err != nil {
 					b.Fatal(err)
 				}
-				if bc.selector == nil && len(got) != bc.want {
-					b.Fatalf("%d servers, want %d", len(got), bc.want)
+				if bc.selector == nil && n != bc.want {
+					b.Fatalf("%d servers, want %d", n, bc.want)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/list")

@@ -13,9 +13,14 @@ func (s *Store) ServersByID(ctx context.Context, ids []string) ([]jobs.Server, e
 	if len(ids) == 0 {
 		return []jobs.Server{}, nil
 	}
-	found, read, err := s.serversIn(ctx, ids, nil)
-	if err == nil {
-		s.listed.keep(read, false)
+	found, read, err := s.serversIn(ctx, ids, nil, false)
+	if err != nil {
+		return nil, err
 	}
-	return found, err
+	s.listed.keep(read, false)
+	out := make([]jobs.Server, len(found))
+	for i, l := range found {
+		out[i] = copyServer(l.srv)
+	}
+	return out, nil
 }

@@ -24,6 +24,9 @@ type listCache struct {
 type listedServer struct {
 	sum uint64 // maphash of the record
 	srv jobs.Server
+	// json is srv as the API answers it (json.Marshal), made by the first
+	// ListServersJSON that needs it; shared, never changed.
+	json []byte
 }
 
 func newListCache() *listCache {

@@ -358,14 +358,44 @@ func (s *Store) ServerIDs(ctx context.Context) ([]string, error) {
 // decoded on every core, each only when it changed since this Store last
 // listed it (listCache): decoding is most of the cost.
 func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]jobs.Server, error) {
+	listed, err := s.listServers(ctx, selector, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jobs.Server, len(listed))
+	for i, l := range listed {
+		out[i] = copyServer(l.srv)
+	}
+	return out, nil
+}
+
+// ListServersJSON is ListServers with each server as the JSON the API
+// answers (json.Marshal of the server), encoded only when its record
+// changed since this Store last encoded it. The slices are shared: read
+// them only.
+func (s *Store) ListServersJSON(ctx context.Context, selector map[string]string) ([]json.RawMessage, error) {
+	listed, err := s.listServers(ctx, selector, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(listed))
+	for i, l := range listed {
+		out[i] = l.json
+	}
+	return out, nil
+}
+
+// listServers lists the servers that match selector, in natural id order,
+// each with its JSON when encoded is set, and keeps them in the cache.
+func (s *Store) listServers(ctx context.Context, selector map[string]string, encoded bool) ([]listedServer, error) {
 	ids, err := s.selectIDs(ctx, selector)
 	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(ids, jobs.CompareIDs)
 	chunks := slices.Collect(slices.Chunk(ids, 500))
-	found := make([][]jobs.Server, len(chunks))
-	decoded := make([]map[string]listedServer, len(chunks))
+	found := make([][]listedServer, len(chunks))
+	read := make([]map[string]listedServer, len(chunks))
 	errs := make([]error, len(chunks))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -373,7 +403,7 @@ func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], decoded[i], errs[i] = s.serversIn(ctx, chunk, selector)
+			found[i], read[i], errs[i] = s.serversIn(ctx, chunk, selector, encoded)
 		})
 	}
 	wg.Wait()
@@ -381,8 +411,8 @@ func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]
 		return nil, err
 	}
 	fresh := make(map[string]listedServer, len(ids))
-	for _, d := range decoded {
-		maps.Copy(fresh, d)
+	for _, r := range read {
+		maps.Copy(fresh, r)
 	}
 	s.listed.keep(fresh, len(selector) == 0)
 	return slices.Concat(found...), nil
@@ -405,10 +435,11 @@ func (s *Store) selectIDs(ctx context.Context, selector map[string]string) ([]st
 	return ids, nil
 }
 
-// serversIn reads the records of ids and keeps those that match selector;
-// it also returns, for the cache, every server it read: those it decoded,
-// and those the cache knew unchanged.
-func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string]string) ([]jobs.Server, map[string]listedServer, error) {
+// serversIn reads the records of ids and returns those that match
+// selector, the cache's own (copy their servers to hand them out), each
+// with its JSON when encoded is set; it also returns, for the cache, every
+// server it read: those it decoded, and those the cache knew unchanged.
+func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string]string, encoded bool) ([]listedServer, map[string]listedServer, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = serverKey(id)
@@ -417,7 +448,7 @@ func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string
 	if err != nil {
 		return nil, nil, fmt.Errorf("list servers: %w", err)
 	}
-	out := make([]jobs.Server, 0, len(vals))
+	out := make([]listedServer, 0, len(vals))
 	read := make(map[string]listedServer, len(vals))
 	for i, v := range vals {
 		data, ok := v.(string)
@@ -426,19 +457,22 @@ func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string
 		}
 		sum := s.listed.sum(data)
 		l, known := s.listed.lookup(ids[i], sum)
-		var srv jobs.Server
-		if known {
-			srv = copyServer(l.srv)
-		} else {
+		if !known {
 			// The listing needs neither inventory nor credentials.
+			var srv jobs.Server
 			if err := json.Unmarshal([]byte(data), &srv); err != nil {
 				return nil, nil, fmt.Errorf("decode server %s: %w", ids[i], err)
 			}
-			l = listedServer{sum: sum, srv: copyServer(srv)}
+			l = listedServer{sum: sum, srv: srv}
+		}
+		if encoded && l.json == nil {
+			if l.json, err = json.Marshal(l.srv); err != nil {
+				return nil, nil, fmt.Errorf("encode server %s: %w", ids[i], err)
+			}
 		}
 		read[ids[i]] = l
-		if matches(srv.Labels, selector) {
-			out = append(out, srv)
+		if matches(l.srv.Labels, selector) {
+			out = append(out, l)
 		}
 	}
 	return out, read, nil
