@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,6 +63,61 @@ func (s *Store) CreateSubmitted(ctx context.Context, req jobs.Request) (bool, er
 		s.index(ctx, jobs.Job{ID: req.ID, Server: req.Server, CreatedAt: time.Now()})
 	}
 	return n == 1, nil
+}
+
+// CreateSubmittedAll is CreateSubmitted for many requests in two round
+// trips whatever their number: one for the records, one to list those it
+// made. It reports, per request, whether it made the record, or why not.
+func (s *Store) CreateSubmittedAll(ctx context.Context, reqs []jobs.Request) ([]bool, []error) {
+	created, errs := make([]bool, len(reqs)), make([]error, len(reqs))
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	data := make([][]byte, len(reqs))
+	for i, req := range reqs {
+		if data[i], errs[i] = json.Marshal(req); errs[i] != nil {
+			errs[i] = fmt.Errorf("marshal submitted job %s: %w", req.ID, errs[i])
+		}
+	}
+	send := func() []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(reqs))
+		pipe := s.rdb.Pipeline()
+		for i, req := range reqs {
+			if errs[i] == nil {
+				cmds[i] = createSubmittedScript.EvalSha(ctx, pipe, []string{submittedKey(req.ID)}, data[i], string(jobs.StateSubmitted), at, s.cfg.JobTTL.Milliseconds())
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is its own
+		return cmds
+	}
+	cmds := send()
+	if slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return c != nil && redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
+		if err := createSubmittedScript.Load(ctx, s.rdb).Err(); err != nil { // Redis restarted or flushed its scripts
+			for i := range errs {
+				errs[i] = cmp.Or(errs[i], fmt.Errorf("record submitted job %s: %w", reqs[i].ID, err))
+			}
+			return created, errs
+		}
+		cmds = send()
+	}
+	index := s.rdb.Pipeline()
+	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
+		n, err := c.Int()
+		if err != nil {
+			errs[i] = fmt.Errorf("record submitted job %s: %w", reqs[i].ID, err)
+			continue
+		}
+		if created[i] = n == 1; created[i] { // listed from now on, as jobs are
+			s.indexIn(ctx, index, jobs.Job{ID: reqs[i].ID, Server: reqs[i].Server, CreatedAt: time.Now()})
+		}
+	}
+	if n := index.Len(); n > 0 {
+		if _, err := index.Exec(ctx); err != nil {
+			s.cfg.Logger.Warn().Err(err).Int("commands", n).Msg("index submitted jobs (they are listed once indexed again)")
+		}
+	}
+	return created, errs
 }
 
 // RemoveSubmitted forgets the record of a request that NATS did not take.

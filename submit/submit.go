@@ -46,6 +46,13 @@ type Recorder interface {
 	RemoveSubmitted(ctx context.Context, id string) error
 }
 
+// BatchRecorder writes the submitted records of many requests at once
+// (implemented by *store.Store): per request, whether it made the record,
+// or why not.
+type BatchRecorder interface {
+	CreateSubmittedAll(ctx context.Context, reqs []jobs.Request) ([]bool, []error)
+}
+
 // Config configures a Submitter.
 type Config struct {
 	// Timeout bounds the wait for JetStream's ack (default DefaultTimeout).
@@ -115,6 +122,92 @@ func (s *Submitter) forget(ctx context.Context, id string, created bool) {
 	}
 }
 
+// SubmitAll is Submit, without admission, for many requests at once: their
+// records in one round trip when the Recorder is a BatchRecorder, then
+// every publish sent before the first ack is awaited, all within one
+// Timeout. It returns one error per request (nil: JetStream stored it); a
+// request that failed has the record this call made removed, and its
+// error wraps ErrUnavailable when NATS did not take it.
+func (s *Submitter) SubmitAll(ctx context.Context, reqs []jobs.Request) []error {
+	created, errs := s.recordAll(ctx, reqs)
+	futures := make([]jetstream.PubAckFuture, len(reqs))
+	nc := s.js.Conn()
+	for i, req := range reqs {
+		if errs[i] != nil {
+			continue
+		}
+		if nc != nil && !nc.IsConnected() {
+			errs[i] = fmt.Errorf("publish request %s: NATS is %s: %w", req.ID, nc.Status(), ErrUnavailable)
+			continue
+		}
+		msg, err := requestMsg(req)
+		if err == nil {
+			futures[i], err = s.js.PublishMsgAsync(msg, jetstream.WithMsgID(req.ID), jetstream.WithExpectStream(events.RequestsStream))
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("publish request %s: %w: %w", req.ID, ErrUnavailable, err)
+		}
+	}
+	wait, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	for i, f := range futures {
+		if f != nil {
+			errs[i] = acked(wait, reqs[i].ID, f)
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			s.forget(ctx, reqs[i].ID, created[i])
+		}
+	}
+	return errs
+}
+
+// recordAll writes the submitted records of reqs: in one round trip with a
+// BatchRecorder, one by one with another Recorder, none without.
+func (s *Submitter) recordAll(ctx context.Context, reqs []jobs.Request) ([]bool, []error) {
+	created, errs := make([]bool, len(reqs)), make([]error, len(reqs))
+	switch r := s.cfg.Recorder.(type) {
+	case nil:
+	case BatchRecorder:
+		return r.CreateSubmittedAll(ctx, reqs)
+	default:
+		for i, req := range reqs {
+			created[i], errs[i] = r.CreateSubmitted(ctx, req)
+		}
+	}
+	return created, errs
+}
+
+// acked waits for JetStream's ack of a publish until wait ends; an ack that
+// came is taken even when wait has ended too.
+func acked(wait context.Context, id string, f jetstream.PubAckFuture) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("publish request %s: %w: %w", id, ErrUnavailable, err)
+	case <-wait.Done():
+	}
+	select {
+	case <-f.Ok():
+		return nil
+	default:
+		return fmt.Errorf("publish request %s: no ack: %w: %w", id, ErrUnavailable, wait.Err())
+	}
+}
+
+// requestMsg is req as it is published.
+func requestMsg(req jobs.Request) (*nats.Msg, error) {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("marshal request %s: %w", req.ID, err)
+	}
+	msg := &nats.Msg{Subject: events.RequestSubject(string(req.Type)), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/json")
+	return msg, nil
+}
+
 // Publish sends req and returns once JetStream has stored it, reporting
 // whether JetStream already had it (a duplicate within its window). A
 // connection that is not up fails at once rather than buffering the request
@@ -123,14 +216,12 @@ func (s *Submitter) Publish(ctx context.Context, req jobs.Request) (duplicate bo
 	if nc := s.js.Conn(); nc != nil && !nc.IsConnected() {
 		return false, fmt.Errorf("publish request %s: NATS is %s: %w", req.ID, nc.Status(), ErrUnavailable)
 	}
-	data, err := json.Marshal(req)
+	msg, err := requestMsg(req)
 	if err != nil {
-		return false, fmt.Errorf("marshal request %s: %w", req.ID, err)
+		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: events.RequestSubject(string(req.Type)), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", "application/json")
 	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(req.ID), jetstream.WithExpectStream(events.RequestsStream))
 	if err != nil {
 		return false, fmt.Errorf("publish request %s: %w: %w", req.ID, ErrUnavailable, err)

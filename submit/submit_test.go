@@ -3,10 +3,13 @@ package submit_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/jobs"
@@ -20,6 +23,7 @@ import (
 type env struct {
 	nats  *natsembed.Server
 	js    jetstream.JetStream
+	rdb   redis.UniversalClient
 	store *store.Store
 	sub   *submit.Submitter
 }
@@ -43,7 +47,7 @@ func setup(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{nats: srv, js: js, store: st, sub: sub}
+	return env{nats: srv, js: js, rdb: rdb, store: st, sub: sub}
 }
 
 var powerOn = jobs.Request{ID: "sub-1", Type: jobs.Power, Server: "srv-1", Params: []byte(`{"action":"on"}`)}
@@ -154,4 +158,65 @@ func TestNewRefusesNonsense(t *testing.T) {
 			t.Errorf("%s: New = %v, want ErrInvalidConfig", name, err)
 		}
 	}
+}
+
+// SubmitAll records and publishes many requests at once: each is stored
+// once (one already submitted is a duplicate, not an error), and each has
+// its record, also when Redis had lost its scripts.
+func TestSubmitAll(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	if _, err := e.sub.Submit(ctx, powerOn, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	reqs := []jobs.Request{powerOn}
+	for i := range 300 {
+		req := powerOn
+		req.ID = fmt.Sprintf("sub-all-%03d", i)
+		reqs = append(reqs, req)
+	}
+	for i, err := range e.sub.SubmitAll(ctx, reqs) {
+		if err != nil {
+			t.Errorf("request %s: %v", reqs[i].ID, err)
+		}
+	}
+	if got := requests(t, e.js); len(got) != len(reqs) || !slices.Equal(slices.Sorted(slices.Values(got)), ids(reqs)) {
+		t.Errorf("stored %d requests, want each of the %d once", len(got), len(reqs))
+	}
+	for _, req := range reqs {
+		if rec, err := e.store.SubmittedJob(ctx, req.ID); err != nil || rec.State != jobs.StateSubmitted {
+			t.Fatalf("submitted record of %s: %+v, %v", req.ID, rec, err)
+		}
+	}
+}
+
+// With NATS down SubmitAll accepts nothing: every error wraps
+// ErrUnavailable, and no record it made is left.
+func TestSubmitAllNATSDown(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.nats.Shutdown()
+	ctx := context.Background()
+	reqs := []jobs.Request{powerOn, {ID: "sub-2", Type: jobs.Power, Server: "srv-2", Params: []byte(`{"action":"on"}`)}}
+	for i, err := range e.sub.SubmitAll(ctx, reqs) {
+		if !errors.Is(err, submit.ErrUnavailable) {
+			t.Errorf("request %s with NATS down: %v, want ErrUnavailable", reqs[i].ID, err)
+		}
+		if _, err := e.store.SubmittedJob(ctx, reqs[i].ID); jobs.CodeOf(err) != jobs.CodeNotFound {
+			t.Errorf("submitted record of %s after a failed publish: %v, want none", reqs[i].ID, err)
+		}
+	}
+}
+
+func ids(reqs []jobs.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.ID
+	}
+	slices.Sort(out)
+	return out
 }

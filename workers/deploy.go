@@ -21,6 +21,14 @@ type Submitter interface {
 	Submit(ctx context.Context, req jobs.Request) error
 }
 
+// BatchSubmitter is a Submitter that also submits many requests at once,
+// returning one error per request (nil: accepted). A deploy submits its
+// batches through it when its Submitter is one.
+type BatchSubmitter interface {
+	Submitter
+	SubmitAll(ctx context.Context, reqs []jobs.Request) []error
+}
+
 // deploy re-provisions the servers of a selector or list with a new image,
 // batch by batch: a batch starts when the previous one has ended, and the
 // rollout halts when failures pass max_failures. It holds no worker while a

@@ -34,18 +34,36 @@ func (w *Worker) batchServers(ctx context.Context, id string, plan *DeployPlan, 
 	return servers, err
 }
 
-// submitBatch submits the provision of each server of batch, a few at a time.
+// submitChunk is how many requests a BatchSubmitter is given at once.
+const submitChunk = 256
+
+// submitBatch submits the provision of each server of batch: through a
+// BatchSubmitter, submitChunk at a time, each chunk's records in one round
+// trip and its publishes all in flight; else a few at a time.
 func (w *Worker) submitBatch(ctx context.Context, run *Run, plan *DeployPlan, batch []string) error {
 	params, _ := json.Marshal(jobs.ProvisionParams{Image: plan.Image, Boot: plan.Boot})
-	return inParallel(len(batch), func(i int) error {
-		server := batch[i]
-		req := jobs.Request{ID: childID(run.Job.ID, server), Type: jobs.Provision, Server: server,
+	reqs := make([]jobs.Request, len(batch))
+	for i, server := range batch {
+		reqs[i] = jobs.Request{ID: childID(run.Job.ID, server), Type: jobs.Provision, Server: server,
 			Params: params, Priority: run.Job.Priority, RequestedBy: "deploy:" + run.Job.ID}
-		if err := w.cfg.Submitter.Submit(ctx, req); err != nil {
-			return fmt.Errorf("submit provision of %s: %w", server, err)
+	}
+	failed := func(i int, err error) error {
+		if err == nil {
+			return nil
 		}
-		return nil
-	})
+		return fmt.Errorf("submit provision of %s: %w", batch[i], err)
+	}
+	all, ok := w.cfg.Submitter.(BatchSubmitter)
+	if !ok {
+		return inParallel(len(reqs), func(i int) error { return failed(i, w.cfg.Submitter.Submit(ctx, reqs[i])) })
+	}
+	var errs []error
+	for start := 0; start < len(reqs); start += submitChunk {
+		for j, err := range all.SubmitAll(ctx, reqs[start:min(start+submitChunk, len(reqs))]) {
+			errs = append(errs, failed(start+j, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // readBatch reads the state of every job of the batch.

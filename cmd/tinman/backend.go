@@ -354,6 +354,11 @@ func (r requestSubmitter) Submit(ctx context.Context, req jobs.Request) error {
 	return err
 }
 
+// SubmitAll records and publishes reqs at once; one error per request.
+func (r requestSubmitter) SubmitAll(ctx context.Context, reqs []jobs.Request) []error {
+	return r.s.SubmitAll(ctx, reqs)
+}
+
 // newRegistry is the process's Prometheus registry: the Go runtime, the
 // process, and the depth of the asynq queues.
 func newRegistry(rdb *redis.Client) *prometheus.Registry {
