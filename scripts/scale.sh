@@ -26,6 +26,8 @@
 # installed and booted, each INSTALLER_DELAY after its boot); peak RSS from
 # /proc/<pid>/status (VmHWM); Redis memory (INFO memory) per server and per
 # power status job. Prints one table. Every wait is bounded (STEP_TIMEOUT).
+# Last, unless JOBLIST=0: GET /v1/jobs's store call among 1,000,000 jobs
+# (BenchmarkJobListAtScale, in a Redis database it leases itself; about 30 s).
 # PROFILE=SECONDS (with KEEP_WORK=1) starts the workers with --pprof and keeps
 # a CPU profile of worker 1 over the first SECONDS of the power status and
 # of the deploy (worker1-status.pprof, worker1-deploy.pprof in the work folder).
@@ -46,6 +48,7 @@ REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6379}
 REDIS_DB=${REDIS_DB:-}
 PROFILE=${PROFILE:-0}
+JOBLIST=${JOBLIST:-1}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t tinman-scale-XXXXXX)
@@ -281,5 +284,18 @@ row "CPU per provision" "Tinman $(awk -v a="$(cpu_s "${workers[@]}" "${pid[dispa
 peak=0
 for i in $(seq "$WORKERS"); do m=$(hwm_mb "${pid[worker$i]}"); ((m > peak)) && peak=$m; done
 row "peak RSS (VmHWM)" "worker $peak MB (the largest of $WORKERS)" "dispatcher $(hwm_mb "${pid[dispatcher]}") MB, api $(hwm_mb "${pid[api]}") MB, sim $(hwm_mb "${pid[sim]}") MB, nats $(hwm_mb "${pid[nats]}") MB"
+
+# --- jobs at scale -------------------------------------------------------------
+if ((JOBLIST)); then
+	say "job listing among 1,000,000 jobs (BenchmarkJobListAtScale)"
+	(cd "$root" && TINMAN_TEST_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT" go test -run '^$' -bench JobListAtScale -benchtime 1x ./store/) \
+		>"$work/joblist.out" 2>&1 || true
+	bench() { # bench SUB UNIT: the figure of unit UNIT that sub-benchmark SUB reported
+		awk -v b="/$1-" -v u="$2" 'index($1, b) {for (i = 3; i <= NF; i++) if ($i == u) print $(i - 1)}' "$work/joblist.out" | head -1
+	}
+	row "GET /v1/jobs among 1,000,000 jobs, first page (100)" "$(bench first-page ms/page) ms" \
+		"the store's call (BenchmarkJobListAtScale); $(bench first-page redis-bytes/job) Redis bytes a job"
+	row "  every page by cursor (?after=)" "$(bench cursor-all ms/page) ms a page of 1,000" "$(bench cursor-all s/all) s for all 1,000,000"
+fi
 ((deployed)) || exit 1
 ok=1
