@@ -18,9 +18,5 @@ func (s *Store) ServersByID(ctx context.Context, ids []string) ([]jobs.Server, e
 		return nil, err
 	}
 	s.listed.keep(read, false)
-	out := make([]jobs.Server, len(found))
-	for i, l := range found {
-		out[i] = copyServer(l.srv)
-	}
-	return out, nil
+	return handOut(found), nil
 }

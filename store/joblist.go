@@ -13,15 +13,6 @@ import (
 	"github.com/tinmanhq/tinman/jobs"
 )
 
-// index adds a job to the job indexes, newest last (indexIn).
-func (s *Store) index(ctx context.Context, job jobs.Job) {
-	pipe := s.rdb.Pipeline()
-	s.indexIn(ctx, pipe, job)
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.cfg.Logger.Warn().Err(err).Str("job_id", job.ID).Msg("index job (it is listed once indexed again)")
-	}
-}
-
 // trimEvery is how many index writes go between two trims of an index's
 // old entries: each trim finds few, and the listing skips expired jobs.
 const trimEvery = 64
@@ -32,11 +23,14 @@ const trimEvery = 64
 func (s *Store) indexIn(ctx context.Context, pipe redis.Pipeliner, job jobs.Job) {
 	score := float64(job.CreatedAt.UnixMilli())
 	trim := s.indexWrites.Add(1)%trimEvery == 1
-	old := strconv.FormatInt(time.Now().Add(-s.cfg.JobTTL).UnixMilli(), 10)
+	var old string // what a trim removes: entries older than this
+	if trim {
+		old = "(" + strconv.FormatInt(time.Now().Add(-s.cfg.JobTTL).UnixMilli(), 10)
+	}
 	for _, key := range s.indexKeys(job) {
 		pipe.ZAddNX(ctx, key, redis.Z{Score: score, Member: job.ID})
 		if trim {
-			pipe.ZRemRangeByScore(ctx, key, "-inf", "("+old)
+			pipe.ZRemRangeByScore(ctx, key, "-inf", old)
 		}
 	}
 }

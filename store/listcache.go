@@ -57,6 +57,15 @@ func (c *listCache) keep(decoded map[string]listedServer, every bool) {
 	maps.Copy(c.m, decoded)
 }
 
+// handOut copies the cache's servers of listed, for a caller to keep.
+func handOut(listed []listedServer) []jobs.Server {
+	out := make([]jobs.Server, len(listed))
+	for i, l := range listed {
+		out[i] = copyServer(l.srv)
+	}
+	return out
+}
+
 // copyServer is srv with nothing shared: a caller may change what it gets.
 func copyServer(srv jobs.Server) jobs.Server {
 	srv.Labels = maps.Clone(srv.Labels)

@@ -362,11 +362,7 @@ func (s *Store) ListServers(ctx context.Context, selector map[string]string) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := make([]jobs.Server, len(listed))
-	for i, l := range listed {
-		out[i] = copyServer(l.srv)
-	}
-	return out, nil
+	return handOut(listed), nil
 }
 
 // ListServersJSON is ListServers with each server as the JSON the API

@@ -50,24 +50,13 @@ return 1
 // CreateSubmitted stores the submitted record of req unless one exists; it
 // reports whether it made it.
 func (s *Store) CreateSubmitted(ctx context.Context, req jobs.Request) (bool, error) {
-	data, err := json.Marshal(req)
-	if err != nil {
-		return false, fmt.Errorf("marshal submitted job %s: %w", req.ID, err)
-	}
-	at := time.Now().UTC().Format(time.RFC3339Nano)
-	n, err := createSubmittedScript.Run(ctx, s.rdb, []string{submittedKey(req.ID)}, data, string(jobs.StateSubmitted), at, s.cfg.JobTTL.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("record submitted job %s: %w", req.ID, err)
-	}
-	if n == 1 { // listed from now on, as jobs are
-		s.index(ctx, jobs.Job{ID: req.ID, Server: req.Server, CreatedAt: time.Now()})
-	}
-	return n == 1, nil
+	created, errs := s.CreateSubmittedAll(ctx, []jobs.Request{req})
+	return created[0], errs[0]
 }
 
-// CreateSubmittedAll is CreateSubmitted for many requests in two round
-// trips whatever their number: one for the records, one to list those it
-// made. It reports, per request, whether it made the record, or why not.
+// CreateSubmittedAll stores the submitted record of each request of reqs
+// that has none, in two round trips whatever their number: one for the
+// records, one to list those it made (listed from then on, as jobs are). It reports, per request, whether it made the record, or why not.
 func (s *Store) CreateSubmittedAll(ctx context.Context, reqs []jobs.Request) ([]bool, []error) {
 	created, errs := make([]bool, len(reqs)), make([]error, len(reqs))
 	at := time.Now().UTC().Format(time.RFC3339Nano)
