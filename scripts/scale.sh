@@ -115,6 +115,12 @@ ready() { # ready NAME URL: waits up to 60 s for URL to answer 200
 	die 3 "$1 not ready at $2 within 60 s: $(tail -5 "$work/$1.log")"
 }
 
+# mark_cpu notes the CPU the workers and the dispatcher, and the simulator,
+# have used; tinman_ms_each N, sim_ms_each N: their CPU milliseconds since, per unit of N
+mark_cpu() { cpu_tinman0=$(cpu_s "${workers[@]}" "${pid[dispatcher]}") cpu_sim0=$(cpu_s "${pid[sim]}"); }
+ms_each() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}'; }
+tinman_ms_each() { ms_each "$(cpu_s "${workers[@]}" "${pid[dispatcher]}")" "$cpu_tinman0" "$1"; }
+sim_ms_each() { ms_each "$(cpu_s "${pid[sim]}")" "$cpu_sim0" "$1"; }
 cpu_s() { # cpu_s PID...: the CPU seconds (user and system) the processes have used
 	local p
 	for p in "$@"; do cat "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $14 + $15} END {printf "%.2f", s / hz}'
@@ -229,7 +235,7 @@ calls0=$(metric tinman_bmc_call_seconds_count "") bmc0=$(metric tinman_bmc_call_
 mem_before=$(used_memory)
 workers=()
 for i in $(seq "$WORKERS"); do workers+=("${pid[worker$i]}"); done
-cpu_tinman0=$(cpu_s "${workers[@]}" "${pid[dispatcher]}") cpu_sim0=$(cpu_s "${pid[sim]}")
+mark_cpu
 t0=$(now)
 profile status
 "$tinman" publish --nats-url "$nats_url" --lines "$work/status.jsonl" >/dev/null
@@ -246,8 +252,8 @@ bmc_s=$(awk -v a="$(metric tinman_bmc_call_seconds_sum "")" -v b="$bmc0" 'BEGIN 
 slots=$((WORKERS * (CONCURRENCY < BMC_CONCURRENCY ? CONCURRENCY : BMC_CONCURRENCY)))
 row "power status of $SERVERS (published in ${published_in} s)" "${status_s} s, ${status_ok} succeeded" \
 	"$calls BMC calls, $(awk -v s="$bmc_s" -v n="$calls" 'BEGIN {printf "%.0f", 1000 * s / n}') ms each: BMC time / $slots slots = $(awk -v s="$bmc_s" -v c="$slots" 'BEGIN {printf "%.1f", s / c}') s; pacing floor $(awk -v n="$SERVERS" -v c="$((WORKERS * CONCURRENCY))" -v k="$calls" -v p="$(secs "$PACING")" 'BEGIN {printf "%.1f", int((n + c - 1) / c) * (k / n - 1) * p}') s"
-row "CPU per power status job" "Tinman $(awk -v a="$(cpu_s "${workers[@]}" "${pid[dispatcher]}")" -v b="$cpu_tinman0" -v n="$SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms" \
-	"workers and dispatcher; the simulated BMCs $(awk -v a="$(cpu_s "${pid[sim]}")" -v b="$cpu_sim0" -v n="$SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms (TLS and Redfish, on the same $(nproc) cores)"
+row "CPU per power status job" "Tinman $(tinman_ms_each "$SERVERS") ms" \
+	"workers and dispatcher; the simulated BMCs $(sim_ms_each "$SERVERS") ms (TLS and Redfish, on the same $(nproc) cores)"
 row "Redis memory per power status job" "$((($(used_memory) - mem_before) / SERVERS)) B" "job record, index entries, asynq task kept 2 h"
 
 # --- a deploy, in batches ------------------------------------------------------
@@ -256,7 +262,7 @@ target=(--selector fleet=sim)
 if ((DEPLOY_SERVERS < SERVERS)); then target=(--servers "$(head -n "$DEPLOY_SERVERS" "$work/servers.txt" | paste -sd,)"); fi
 installer_s=$(awk -v d="$(secs "$INSTALLER_DELAY")" 'BEGIN {print 2 * d}')
 say "deploy of $DEPLOY_SERVERS servers in batches of $BATCH (installer $INSTALLER_DELAY per report)"
-cpu_tinman0=$(cpu_s "${workers[@]}" "${pid[dispatcher]}") cpu_sim0=$(cpu_s "${pid[sim]}")
+mark_cpu
 t0=$(now)
 profile deploy
 deployed=0
@@ -279,8 +285,8 @@ row "deploy of $DEPLOY_SERVERS in batches of $BATCH" "${deploy_s} s, $provisione
 while read -r b took submit over; do
 	row "  batch $b" "${took} s" "overhead ${over} s, $(awk -v o="$over" -v t="$installer_s" 'BEGIN {printf "%.0f", 100 * o / t}') % of the installer's time; ${submit} s of it submitting the batch"
 done <"$work/batches.txt"
-row "CPU per provision" "Tinman $(awk -v a="$(cpu_s "${workers[@]}" "${pid[dispatcher]}")" -v b="$cpu_tinman0" -v n="$DEPLOY_SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms" \
-	"workers and dispatcher, over the deploy; the simulated BMCs and installers $(awk -v a="$(cpu_s "${pid[sim]}")" -v b="$cpu_sim0" -v n="$DEPLOY_SERVERS" 'BEGIN {printf "%.1f", 1000 * (a - b) / n}') ms"
+row "CPU per provision" "Tinman $(tinman_ms_each "$DEPLOY_SERVERS") ms" \
+	"workers and dispatcher, over the deploy; the simulated BMCs and installers $(sim_ms_each "$DEPLOY_SERVERS") ms"
 peak=0
 for i in $(seq "$WORKERS"); do m=$(hwm_mb "${pid[worker$i]}"); ((m > peak)) && peak=$m; done
 row "peak RSS (VmHWM)" "worker $peak MB (the largest of $WORKERS)" "dispatcher $(hwm_mb "${pid[dispatcher]}") MB, api $(hwm_mb "${pid[api]}") MB, sim $(hwm_mb "${pid[sim]}") MB, nats $(hwm_mb "${pid[nats]}") MB"
