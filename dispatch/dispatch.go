@@ -1,7 +1,10 @@
 // Package dispatch turns requests into work: a durable pull consumer on
 // TINMAN_REQUESTS, shared by any number of dispatcher processes, validates
 // each request, records the job and its queued event, enqueues the asynq task
-// whose TaskID is the job id, and only then acks. A request that cannot be
+// whose TaskID is the job id, and only then acks. Requests that arrive
+// together are handled together: their servers read in one Redis round
+// trip, their jobs recorded in another, their queued events' acks awaited
+// together. A request that cannot be
 // handled now (Redis or NATS down) is nak'ed with a delay and comes back; an
 // invalid one is rejected with an event that names the field, then terminated.
 package dispatch
@@ -21,6 +24,7 @@ import (
 	"github.com/tinmanhq/tinman/events"
 	"github.com/tinmanhq/tinman/internal/confcheck"
 	"github.com/tinmanhq/tinman/jobs"
+	"github.com/tinmanhq/tinman/store"
 	"github.com/tinmanhq/tinman/workers"
 )
 
@@ -31,6 +35,10 @@ type Config struct {
 	Durable string
 	// Concurrency is how many requests one process handles at once (default 32).
 	Concurrency int
+	// BatchSize is how many of those are handled together, at most
+	// (default 16, and never more than Concurrency): Concurrency/BatchSize
+	// batches run at once.
+	BatchSize int
 	// AckWait is how long a request may stay unacked before redelivery (default 30 s).
 	AckWait time.Duration
 	// NakDelay is the first redelivery delay after a transient failure; it
@@ -60,6 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		Durable:      "tinman-dispatcher",
 		Concurrency:  32,
+		BatchSize:    16,
 		AckWait:      30 * time.Second,
 		NakDelay:     time.Second,
 		MaxNakDelay:  30 * time.Second,
@@ -76,6 +85,7 @@ func (c Config) Validate() error {
 	v := confcheck.For("dispatch.Config")
 	v.Require(c.Durable != "" && !strings.ContainsAny(c.Durable, ".*> \t\r\n"), "Durable", c.Durable, "must be a JetStream consumer name: no spaces, dots, * or >")
 	confcheck.Positive(v, "Concurrency", c.Concurrency)
+	confcheck.Positive(v, "BatchSize", c.BatchSize)
 	confcheck.Positive(v, "AckWait", c.AckWait)
 	confcheck.Positive(v, "NakDelay", c.NakDelay)
 	v.Require(c.MaxNakDelay >= c.NakDelay, "MaxNakDelay", c.MaxNakDelay, "must be NakDelay or more")
@@ -95,8 +105,13 @@ type Validator interface {
 
 // Store records accepted jobs and knows the servers.
 type Store interface {
-	Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error)
-	Server(ctx context.Context, id string) (jobs.Server, error)
+	// AcceptAll records jobs, each with its queued event, and sends the
+	// events; each says whether its job still needs to be enqueued.
+	AcceptAll(ctx context.Context, all []jobs.Job) []store.Accepted
+	// ServersByID reads the servers of ids that are enrolled.
+	ServersByID(ctx context.Context, ids []string) ([]jobs.Server, error)
+	// JobsExist reports, for each of ids, whether its job has a record.
+	JobsExist(ctx context.Context, ids []string) ([]bool, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
 	Image(ctx context.Context, name string) (jobs.Image, error)
@@ -154,12 +169,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err != nil || cons == nil {
 		return err
 	}
-	work := make(chan jetstream.Msg)
+	size := min(d.cfg.BatchSize, d.cfg.Concurrency)
+	work := make(chan jetstream.Msg, size)
 	var wg sync.WaitGroup
-	for range d.cfg.Concurrency {
+	for range d.cfg.Concurrency / size {
 		wg.Go(func() {
-			for msg := range work {
-				d.handle(context.WithoutCancel(ctx), msg)
+			for batch := take(work, size); len(batch) > 0; batch = take(work, size) {
+				d.handle(context.WithoutCancel(ctx), batch)
 			}
 		})
 	}
@@ -204,39 +220,101 @@ func (d *Dispatcher) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 }
 
-// handle takes one request to its end: ack, nak with delay, or terminate.
-func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
-	log := d.cfg.Logger.With().Str("subject", msg.Subject()).Logger()
+// take waits for a request and takes those that came with it, up to
+// size: a batch never waits for more. It returns none once work is closed
+// and empty.
+func take(work <-chan jetstream.Msg, size int) []jetstream.Msg {
+	msg, ok := <-work
+	if !ok {
+		return nil
+	}
+	batch := []jetstream.Msg{msg}
+	for len(batch) < size {
+		select {
+		case msg, ok := <-work:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, msg)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// request is one request of a batch on its way: decoded, then admitted
+// (job set), then recorded; err is set by the first step that fails.
+type request struct {
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	req  jobs.Request
+	log  zerolog.Logger
+	job  jobs.Job
+	// enqueue says the recorded job still needs its task.
+	enqueue bool
+	err     error
+}
+
+// handle takes a batch of requests to their end, each acked, nak'ed with
+// a delay or terminated on its own: decoded one by one, their servers read
+// together, admitted one by one, recorded together, enqueued one by one.
+func (d *Dispatcher) handle(ctx context.Context, batch []jetstream.Msg) {
+	rs := make([]*request, 0, len(batch))
+	for _, msg := range batch {
+		if r := d.open(ctx, msg); r != nil {
+			rs = append(rs, r)
+		}
+	}
+	d.admitAll(ctx, rs)
+	d.acceptAll(ctx, rs)
+	for _, r := range rs {
+		if r.err == nil {
+			r.err = d.enqueue(ctx, r)
+		}
+		d.finish(ctx, r)
+	}
+}
+
+// open reads a request's delivery and decodes it; it returns nil for one
+// that has ended already: without metadata (terminated) or invalid
+// (rejected).
+func (d *Dispatcher) open(ctx context.Context, msg jetstream.Msg) *request {
 	meta, err := msg.Metadata()
 	if err != nil {
-		log.Error().Err(err).Msg("request without metadata")
+		d.cfg.Logger.Error().Err(err).Str("subject", msg.Subject()).Msg("request without metadata")
 		_ = msg.Term()
-		return
+		return nil
 	}
 	d.cfg.Metrics.delivered(meta.NumDelivered)
 	req, err := d.decode(msg, meta)
 	if err != nil {
 		d.reject(ctx, msg, meta, req, err)
+		return nil
+	}
+	log := d.cfg.Logger.With().Str("subject", msg.Subject()).Str("job_id", req.ID).Str("server", req.Server).Str("type", string(req.Type)).Logger()
+	return &request{msg: msg, meta: meta, req: req, log: log}
+}
+
+// finish ends a request as its err says: a refusal rejects it, another
+// failure brings it back later, none acks it.
+func (d *Dispatcher) finish(ctx context.Context, r *request) {
+	if refused := new(jobs.Error); errors.As(r.err, &refused) && !refused.Retryable {
+		d.reject(ctx, r.msg, r.meta, r.req, refused)
 		return
 	}
-	log = log.With().Str("job_id", req.ID).Str("server", req.Server).Str("type", string(req.Type)).Logger()
-	err = d.dispatch(log.WithContext(ctx), req, meta)
-	if refused := new(jobs.Error); errors.As(err, &refused) && !refused.Retryable {
-		d.reject(ctx, msg, meta, req, refused)
-		return
-	}
-	if err != nil {
-		delay := d.nakDelay(meta.NumDelivered)
-		log.Warn().Err(err).Dur("retry_in_ms", delay).Uint64("delivery", meta.NumDelivered).Msg("request not dispatched: will come back")
+	if r.err != nil {
+		delay := d.nakDelay(r.meta.NumDelivered)
+		r.log.Warn().Err(r.err).Dur("retry_in_ms", delay).Uint64("delivery", r.meta.NumDelivered).Msg("request not dispatched: will come back")
 		d.cfg.Metrics.nak(delay)
-		_ = msg.NakWithDelay(delay)
+		_ = r.msg.NakWithDelay(delay)
 		return
 	}
 	d.cfg.Metrics.accept()
 	// A plain ack: waiting for its confirmation would cost a round trip per
 	// request, and a lost ack only brings a redelivery that Accept recognises.
-	if err := msg.Ack(); err != nil {
-		log.Warn().Err(err).Msg("ack request (a redelivery will be recognised as a duplicate)")
+	if err := r.msg.Ack(); err != nil {
+		r.log.Warn().Err(err).Msg("ack request (a redelivery will be recognised as a duplicate)")
 	}
 }
 
@@ -271,76 +349,137 @@ func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (job
 	return req, nil
 }
 
-// dispatch records the job and enqueues its task. A request the system
-// cannot take (unknown server, server in maintenance) is refused with a
-// jobs.Error that is not retryable.
-func (d *Dispatcher) dispatch(ctx context.Context, req jobs.Request, meta *jetstream.MsgMetadata) error {
-	srv, err := d.admit(ctx, req)
+// admitAll admits each request (admit), their servers read in one round
+// trip, and gives each admitted one its job. A request whose job exists
+// already (a redelivery whose ack was lost, the same id published again) is
+// a duplicate: it is not admitted again, as its job's server may have moved
+// on since, and Accept decides whether it still needs its task.
+func (d *Dispatcher) admitAll(ctx context.Context, rs []*request) {
+	if len(rs) == 0 {
+		return
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.req.ID
+	}
+	exist, err := d.store.JobsExist(ctx, ids)
 	if err != nil {
-		return err
+		for _, r := range rs {
+			r.err = err
+		}
+		return
 	}
-	job := jobs.NewJob(req, d.cfg.Retry.MaxAttempts(req.Type), meta.Timestamp)
-	if srv != nil {
-		job.Site = jobs.SiteOf(srv.Site)
+	servers, err := d.servers(ctx, rs)
+	for i, r := range rs {
+		r.job = jobs.NewJob(r.req, d.cfg.Retry.MaxAttempts(r.req.Type), r.meta.Timestamp)
+		if exist[i] {
+			continue
+		}
+		var srv *jobs.Server
+		if r.req.Type.TargetsServer() {
+			if err != nil {
+				r.err = err
+				continue
+			}
+			if s, ok := servers[r.req.Server]; ok {
+				srv = &s
+				r.job.Site = jobs.SiteOf(s.Site)
+			}
+		}
+		r.err = d.admit(ctx, r.req, srv)
 	}
-	stored, enqueue, err := d.store.Accept(ctx, job)
+}
+
+// servers reads the servers the requests target, in one round trip: those
+// enrolled, by id.
+func (d *Dispatcher) servers(ctx context.Context, rs []*request) (map[string]jobs.Server, error) {
+	var ids []string
+	for _, r := range rs {
+		if r.req.Type.TargetsServer() {
+			ids = append(ids, r.req.Server)
+		}
+	}
+	byID := map[string]jobs.Server{}
+	if len(ids) == 0 {
+		return byID, nil
+	}
+	found, err := d.store.ServersByID(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("accept job: %w", err)
+		return nil, fmt.Errorf("read servers: %w", err)
 	}
-	log := zerolog.Ctx(ctx)
-	if !enqueue {
-		log.Info().Str("state", string(stored.State)).Msg("duplicate request: the job exists")
+	for _, srv := range found {
+		byID[srv.ID] = srv
+	}
+	return byID, nil
+}
+
+// acceptAll records the jobs of the admitted requests, in one round trip.
+func (d *Dispatcher) acceptAll(ctx context.Context, rs []*request) {
+	var (
+		admitted []*request
+		all      []jobs.Job
+	)
+	for _, r := range rs {
+		if r.err == nil {
+			admitted, all = append(admitted, r), append(all, r.job)
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	for i, a := range d.store.AcceptAll(ctx, all) {
+		r := admitted[i]
+		if a.Err != nil {
+			r.err = fmt.Errorf("accept job: %w", a.Err)
+			continue
+		}
+		r.job, r.enqueue = a.Job, a.Enqueue
+		if !a.Enqueue {
+			r.log.Info().Str("state", string(a.Job.State)).Msg("duplicate request: the job exists")
+		}
+	}
+}
+
+// enqueue puts a recorded job's task on its queue, unless it needs none.
+func (d *Dispatcher) enqueue(ctx context.Context, r *request) error {
+	if !r.enqueue {
 		return nil
 	}
-	task, err := workers.NewTask(stored, d.cfg.Retry, asynq.Retention(d.cfg.Retention))
+	task, err := workers.NewTask(r.job, d.cfg.Retry, asynq.Retention(d.cfg.Retention))
 	if err != nil {
 		return err
 	}
 	_, err = d.queue.EnqueueContext(ctx, task)
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict):
-		log.Info().Msg("duplicate request: the task is already queued")
+		r.log.Info().Msg("duplicate request: the task is already queued")
 	case err != nil:
 		return fmt.Errorf("enqueue job: %w", err)
 	default:
-		log.Info().Str("queue", stored.Queue()).Msg("job queued")
+		r.log.Info().Str("queue", r.job.Queue()).Msg("job queued")
 	}
 	return nil
 }
 
-// admit checks that the request's server can take it and that the image
-// it names is in the catalogue, then claims the server's lifecycle state;
-// it returns the server (nil for a job on no server).
-func (d *Dispatcher) admit(ctx context.Context, req jobs.Request) (*jobs.Server, error) {
+// admit checks that the request's server (srv: nil when not enrolled) can
+// take it and that the image it names is in the catalogue, then claims the
+// server's lifecycle state. A request the system cannot take (unknown
+// server, server in maintenance) is refused with a jobs.Error that is not
+// retryable.
+func (d *Dispatcher) admit(ctx context.Context, req jobs.Request, srv *jobs.Server) error {
 	if !req.Type.TargetsServer() {
 		if err := jobs.AdmitImageFrom(ctx, req, d.store.Image); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, d.admitDeploy(ctx, req)
-	}
-	srv, err := enrolled(ctx, d.store, req.Server)
-	if err != nil {
-		return nil, err
+		return d.admitDeploy(ctx, req)
 	}
 	if refused := jobs.Admit(req, srv); refused != nil {
-		return nil, refused
+		return refused
 	}
 	if err := jobs.AdmitImageFrom(ctx, req, d.store.Image); err != nil {
-		return nil, err
+		return err
 	}
-	return srv, d.claim(ctx, req)
-}
-
-// enrolled reads server id, or returns nil when it is not enrolled.
-func enrolled(ctx context.Context, st Store, id string) (*jobs.Server, error) {
-	srv, err := st.Server(ctx, id)
-	switch {
-	case jobs.CodeOf(err) == jobs.CodeNotFound:
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read server %s: %w", id, err)
-	}
-	return &srv, nil
+	return d.claim(ctx, req)
 }
 
 // claim moves the server into the job's transitional state, if the job type

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,14 @@ type env struct {
 // setup runs a real dispatcher on real NATS and Redis until the test ends.
 func setup(t *testing.T) *env {
 	t.Helper()
+	e, start := setupStopped(t, dispatch.DefaultConfig())
+	start()
+	return e
+}
+
+// setupStopped is setup with cfg, whose dispatcher runs once start is called.
+func setupStopped(t *testing.T, cfg dispatch.Config) (*env, func()) {
+	t.Helper()
 	_, rdb := servicetest.Redis(t)
 	_, js := servicetest.JetStream(t, servicetest.NATS(t))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -50,22 +59,27 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	q := asynq.NewClientFromRedisClient(rdb)
-	cfg := dispatch.DefaultConfig()
 	cfg.Logger, cfg.NakDelay = log, 50*time.Millisecond
 	d, err := dispatch.New(js, st, q, v, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dispatcher: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dispatcher: %v", err)
+			}
+		default: // never started
 		}
 		_ = q.Close()
 	})
-	return &env{js: js, rdb: rdb, store: st, insp: asynq.NewInspectorFromRedisClient(rdb)}
+	start := func() {
+		go func() { done <- d.Run(ctx) }()
+	}
+	return &env{js: js, rdb: rdb, store: st, insp: asynq.NewInspectorFromRedisClient(rdb)}, start
 }
 
 // task waits for the job's task: the queued event is published before the
@@ -255,5 +269,58 @@ func TestDispatchMarksSubmittedRecordRejected(t *testing.T) {
 	rec, err := e.store.SubmittedJob(ctx, "sub-refused")
 	if err != nil || rec.State != jobs.StateRejected || rec.Error == nil || rec.Error.Field != "server" {
 		t.Fatalf("submitted record after the rejection: %+v, %v; want rejected naming server", rec, err)
+	}
+}
+
+// TestDispatchBatchEndsEachRequestOnItsOwn hands the dispatcher requests
+// waiting together, so that they are handled in one batch: each valid one
+// is queued, each refused one rejected naming its own field, and a job id
+// given twice queued once.
+func TestDispatchBatchEndsEachRequestOnItsOwn(t *testing.T) {
+	t.Parallel()
+	cfg := dispatch.DefaultConfig()
+	cfg.BatchSize = 32
+	e, start := setupStopped(t, cfg)
+	var valid []string
+	for i := range 10 {
+		id := fmt.Sprintf("b-%d", i)
+		valid = append(valid, id)
+		e.publish(t, "tinman.requests.power", "", `{"id":"`+id+`","type":"power","server":"s1","params":{"action":"status"}}`)
+		if i == 4 {
+			e.publish(t, "tinman.requests.power", "", `{"id":"b-unknown","type":"power","server":"s9","params":{"action":"on"}}`)
+			e.publish(t, "tinman.requests.power", "b-bad", `{"id":"b-bad","type":"power","server":"s1","params":{"action":"explode"}}`)
+			e.publish(t, "tinman.requests.power", "", `{"id":"b-twice","type":"power","server":"s1","params":{"action":"on"}}`)
+			e.publish(t, "tinman.requests.power", "", `{"id":"b-twice","type":"power","server":"s1","params":{"action":"on"}}`)
+		}
+	}
+	start()
+	waitTerminated(t, e.js)
+	for _, id := range append(valid, "b-twice") {
+		e.task(t, id)
+		if job, err := e.store.Job(context.Background(), id); err != nil || job.Seq != 1 || job.State != jobs.StateQueued {
+			t.Errorf("job %s: %+v (%v), want queued at seq 1", id, job, err)
+		}
+	}
+	for id, field := range map[string]string{"b-unknown": "server", "b-bad": "params.action"} {
+		ev := e.next(t, events.Filter{Job: id, Type: "request.rejected"})
+		var d events.RejectedData
+		if err := json.Unmarshal(ev.Data, &d); err != nil || d.Error == nil || d.Error.Field != field {
+			t.Errorf("rejection of %s: %s (%v), want field %s", id, ev.Data, err, field)
+		}
+		if _, err := e.insp.GetTaskInfo("default", id); !errors.Is(err, asynq.ErrTaskNotFound) {
+			t.Errorf("refused request %s has a task: %v", id, err)
+		}
+	}
+	queued := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := events.NewWatcher(e.js).Watch(ctx, events.Filter{Type: "job.queued", Since: time.Hour}, func(d events.Delivered) error {
+		if queued++; queued == len(valid)+1 {
+			return events.ErrStopWatching
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%d queued events, want %d: %v", queued, len(valid)+1, err)
 	}
 }

@@ -53,3 +53,54 @@ func TestDispatchChecksTheCatalogue(t *testing.T) {
 	e.publish(t, events.RequestSubject("provision"), "known-image", `{"id":"known-image","type":"provision","server":"s1","params":{"image":"ubuntu-24.04"}}`)
 	e.task(t, "known-image")
 }
+
+// A request delivered again after its job ran and ended (its ack was lost
+// in a NATS failover) is a duplicate: it claims nothing and is not
+// rejected, even though the server has gone back to a state the request
+// could claim. (It used to claim the server again for the ended job and
+// leave it provisioning for good.)
+func TestDispatchRedeliveryOfAnEndedProvisionClaimsNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	if _, err := e.store.UpdateServer(ctx, "s1", func(srv *jobs.Server, _ *jobs.Credentials) error {
+		srv.State, srv.BootMAC = jobs.ServerAvailable, "52:54:00:00:00:51"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img := jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img",
+		ImageURL: "u/disk.img", SHA256: strings.Repeat("aa", 32)}
+	if _, err := e.store.AddImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"id":"prov-once","type":"provision","server":"s1","params":{"image":"ubuntu-24.04"}}`
+	e.publish(t, events.RequestSubject("provision"), "", body)
+	e.task(t, "prov-once")
+	// The job fails and leaves its server; an operator makes it available again.
+	job, err := e.store.Job(ctx, "prov-once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.State = jobs.StateFailed
+	if _, err := e.store.Record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.TransitionServer(ctx, "s1", []jobs.ServerState{jobs.ServerProvisioning}, jobs.ServerAvailable, "", "test: made available"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.insp.DeleteTask("default", "prov-once"); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, events.RequestSubject("provision"), "", body) // no Nats-Msg-Id: JetStream keeps it, as a redelivery
+	waitTerminated(t, e.js)
+	if srv, err := e.store.Server(ctx, "s1"); err != nil || srv.State != jobs.ServerAvailable || srv.Job != "" {
+		t.Errorf("s1 after the duplicate: %s held by %q (%v), want available and held by no job", srv.State, srv.Job, err)
+	}
+	if _, err := e.insp.GetTaskInfo("default", "prov-once"); err == nil {
+		t.Error("the duplicate of an ended job was enqueued again")
+	}
+	if got, err := e.store.Job(ctx, "prov-once"); err != nil || got.State != jobs.StateFailed {
+		t.Errorf("job after the duplicate: %+v (%v), want failed", got, err)
+	}
+}

@@ -48,10 +48,68 @@ func (p *Publisher) PublishRaw(ctx context.Context, subject, id string, data []b
 	}
 	ctx, cancel := context.WithTimeout(ctx, PublishTimeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(EventsStream)); err != nil {
+	if _, err := p.js.PublishMsg(ctx, Raw{subject, id, data}.msg(), jetstream.WithMsgID(id), jetstream.WithExpectStream(EventsStream)); err != nil {
 		return fmt.Errorf("publish event %s on %s: %w", id, subject, err)
 	}
 	return nil
+}
+
+// Raw is an encoded event, as PublishAll publishes it.
+type Raw struct {
+	Subject, ID string
+	Data        []byte
+}
+
+func (r Raw) msg() *nats.Msg {
+	msg := &nats.Msg{Subject: r.Subject, Data: r.Data, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	return msg
+}
+
+// PublishAll publishes evs in their order, every publish sent before the
+// first ack is awaited, and waits for the acks together, at most
+// PublishTimeout: one round trip for the lot. It returns one error per event
+// (nil: JetStream stored it); all fail at once with ErrDisconnected while
+// NATS is away.
+func (p *Publisher) PublishAll(ctx context.Context, evs []Raw) []error {
+	errs := make([]error, len(evs))
+	if nc := p.js.Conn(); nc != nil && !nc.IsConnected() {
+		for i, ev := range evs {
+			errs[i] = fmt.Errorf("publish event %s: NATS is %s: %w", ev.ID, nc.Status(), ErrDisconnected)
+		}
+		return errs
+	}
+	futures := make([]jetstream.PubAckFuture, len(evs))
+	for i, ev := range evs {
+		var err error
+		if futures[i], err = p.js.PublishMsgAsync(ev.msg(), jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(EventsStream)); err != nil {
+			errs[i] = fmt.Errorf("publish event %s on %s: %w", ev.ID, ev.Subject, err)
+		}
+	}
+	wait, cancel := context.WithTimeout(ctx, PublishTimeout)
+	defer cancel()
+	for i, f := range futures {
+		if f != nil {
+			errs[i] = acked(wait, evs[i], f)
+		}
+	}
+	return errs
+}
+
+// acked waits for JetStream's ack of ev until wait ends; an ack that came is
+// taken even when wait has ended too.
+func acked(wait context.Context, ev Raw, f jetstream.PubAckFuture) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("publish event %s on %s: %w", ev.ID, ev.Subject, err)
+	case <-wait.Done():
+	}
+	select {
+	case <-f.Ok():
+		return nil
+	default:
+		return fmt.Errorf("publish event %s on %s: no ack: %w", ev.ID, ev.Subject, wait.Err())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -161,63 +162,137 @@ return {n, ahead}`)
 // event came first, and with ErrExists when a Create write's key exists. A
 // single Create write starts the numbering anew: its record is new.
 func (o *Outbox) appendJob(ctx context.Context, jobID string, prev int64, ev events.Event, writes ...Write) (Staged, error) {
-	return o.appendWith(ctx, jobID, prev, ev, nil, nil, writes...)
+	return o.appendOne(ctx, appendOp{jobID: jobID, prev: prev, ev: ev, writes: writes})
 }
 
 // appendReleasing is appendJob that, given a lease, frees it in the same
 // transaction if it is still held as given (a lease lost meanwhile is left
 // to its new holder).
 func (o *Outbox) appendReleasing(ctx context.Context, jobID string, prev int64, ev events.Event, lease *Lease, writes ...Write) (Staged, error) {
-	return o.appendWith(ctx, jobID, prev, ev, lease, nil, writes...)
+	return o.appendOne(ctx, appendOp{jobID: jobID, prev: prev, ev: ev, lease: lease, writes: writes})
 }
 
-// appendWith is appendReleasing that, given also, sends the commands also
-// queues in the same round trip, after the append: commands that must be
-// harmless whatever became of it (they run even when it is refused).
-func (o *Outbox) appendWith(ctx context.Context, jobID string, prev int64, ev events.Event, lease *Lease, also func(redis.Pipeliner), writes ...Write) (Staged, error) {
-	entry, err := outboxEntry(ev)
-	if err != nil {
-		return Staged{}, err
+// appendOp is one append of appendAll: appendReleasing's arguments, and
+// also, commands sent in the same round trip after the append, that must
+// be harmless whatever became of it (they run even when it is refused, and
+// again when the script had to be loaded).
+type appendOp struct {
+	jobID  string
+	prev   int64
+	ev     events.Event
+	lease  *Lease
+	also   func(redis.Pipeliner)
+	writes []Write
+}
+
+func (o *Outbox) appendOne(ctx context.Context, op appendOp) (Staged, error) {
+	staged, errs := o.appendAll(ctx, []appendOp{op})
+	return staged[0], errs[0]
+}
+
+// appendAll makes every append of ops in one pipelined round trip; each
+// succeeds or fails on its own, as appendJob says.
+func (o *Outbox) appendAll(ctx context.Context, ops []appendOp) ([]Staged, []error) {
+	type call struct {
+		stream outboxStream
+		entry  string
+		keys   []string
+		args   []any
+		cmd    *redis.Cmd
+		also   func(redis.Pipeliner)
+		id     string
+		prev   int64
 	}
-	stream := jobStream(jobID)
-	keys := []string{seqKey(jobID), stream.listKey(), outboxPending}
-	args := []any{prev, entry, string(stream), ttlSeconds(seqTTL(o.cfg.KeyTTL, writes))}
-	for _, w := range writes {
-		create := 0
-		if w.Create {
-			create = 1
+	calls := make([]call, len(ops))
+	out, errs := make([]Staged, len(ops)), make([]error, len(ops))
+	for i, op := range ops {
+		entry, err := outboxEntry(op.ev)
+		if err != nil {
+			errs[i] = err
+			continue
 		}
-		keys = append(keys, w.Key)
-		args = append(args, w.Value, ttlSeconds(w.TTL), create)
+		stream := jobStream(op.jobID)
+		keys := []string{seqKey(op.jobID), stream.listKey(), outboxPending}
+		args := []any{op.prev, entry, string(stream), ttlSeconds(seqTTL(o.cfg.KeyTTL, op.writes))}
+		for _, w := range op.writes {
+			create := 0
+			if w.Create {
+				create = 1
+			}
+			keys = append(keys, w.Key)
+			args = append(args, w.Value, ttlSeconds(w.TTL), create)
+		}
+		if op.lease != nil {
+			keys, args = append(keys, leaseKey(op.lease.Server)), append(args, op.lease.value())
+		}
+		calls[i] = call{stream: stream, entry: entry, keys: keys, args: args, also: op.also, id: op.ev.ID, prev: op.prev}
 	}
-	if lease != nil {
-		keys, args = append(keys, leaseKey(lease.Server)), append(args, lease.value())
-	}
-	var cmd *redis.Cmd
-	if also == nil {
-		cmd = appendScript.Run(ctx, o.rdb, keys, args...)
-	} else {
-		pipe := o.rdb.Pipeline()
-		cmd = appendScript.EvalSha(ctx, pipe, keys, args...)
-		also(pipe)
-		_, _ = pipe.Exec(ctx)                            // each command's error is its own
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted or flushed its scripts
-			cmd = appendScript.Run(ctx, o.rdb, keys, args...)
+	_ = evalAll(ctx, o.rdb, appendScript, func(pipe redis.Pipeliner) { // each append's error is its own
+		for i := range calls {
+			c := &calls[i]
+			if c.keys == nil {
+				continue
+			}
+			c.cmd = appendScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			if c.also != nil {
+				c.also(pipe)
+			}
+		}
+	})
+	for i, c := range calls {
+		if c.cmd == nil {
+			continue
+		}
+		reply, err := c.cmd.Slice()
+		if err == nil {
+			out[i] = staged(c.stream, c.entry, reply)
+			continue
+		}
+		// Redis puts "ERR " before an error reply that has no code of its own.
+		refusal := strings.TrimPrefix(err.Error(), "ERR ")
+		switch {
+		case refusal == "EXISTS":
+			errs[i] = fmt.Errorf("stage %s: %w", c.id, ErrExists)
+		case strings.HasPrefix(refusal, "SEQ "):
+			errs[i] = fmt.Errorf("stage %s after seq %d: %w (now %s)", c.id, c.prev, ErrSeqConflict, strings.TrimPrefix(refusal, "SEQ "))
+		default:
+			errs[i] = fmt.Errorf("stage %s: %w", c.id, err)
 		}
 	}
-	reply, err := cmd.Slice()
-	if err == nil {
-		return staged(stream, entry, reply), nil
+	return out, errs
+}
+
+// evalAll sends the commands queue puts in a pipeline, among them EvalSha
+// calls of script, in one round trip; each command's error is its own, and
+// evalAll returns the first (redis.Nil aside). When Redis does not know the
+// script (it restarted, or its scripts were flushed), it loads it and sends
+// them all again: the commands must be harmless when repeated, as a script
+// refused with NOSCRIPT never ran.
+func evalAll(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, queue func(redis.Pipeliner)) error {
+	send := func() ([]redis.Cmder, error) {
+		pipe := rdb.Pipeline()
+		queue(pipe)
+		cmds, err := pipe.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		return cmds, err
 	}
-	// Redis puts "ERR " before an error reply that has no code of its own.
-	refusal := strings.TrimPrefix(err.Error(), "ERR ")
-	switch {
-	case refusal == "EXISTS":
-		return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, ErrExists)
-	case strings.HasPrefix(refusal, "SEQ "):
-		return Staged{}, fmt.Errorf("stage %s after seq %d: %w (now %s)", ev.ID, prev, ErrSeqConflict, strings.TrimPrefix(refusal, "SEQ "))
+	cmds, err := send()
+	if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
+		return err
 	}
-	return Staged{}, fmt.Errorf("stage %s: %w", ev.ID, err)
+	if err := script.Load(ctx, rdb).Err(); err != nil {
+		err = fmt.Errorf("load script %s: %w", script.Hash(), err)
+		for _, c := range cmds {
+			if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+				c.SetErr(err)
+			}
+		}
+		return err
+	}
+	_, err = send()
+	return err
 }
 
 // ttlSeconds is d in whole seconds, at least 1; 0 (no expiry) stays 0.
@@ -258,15 +333,53 @@ func (o *Outbox) stage(ctx context.Context, pipe redis.Pipeliner, stream outboxS
 // yet: the common case, as removals are batched); else by flushing the list
 // in order.
 func (o *Outbox) send(ctx context.Context, s Staged) error {
+	return o.sendAll(ctx, []Staged{s})[0]
+}
+
+// sendAll is send for many staged events at once: those that may go at
+// once are published together, their acks awaited together (one round trip
+// to NATS for all), the others' streams flushed. It returns one error per
+// event.
+func (o *Outbox) sendAll(ctx context.Context, all []Staged) []error {
+	errs := make([]error, len(all))
 	if o.pub == nil {
-		return nil // staged only: the sweep of a process with a publisher sends it
+		return errs // staged only: the sweep of a process with a publisher sends them
 	}
-	if s.depth != 1 && (int64(len(s.ahead)) != s.depth-1 || !o.published.all(s.ahead)) {
-		return o.flush(ctx, s.stream)
+	var (
+		direct []int
+		raws   []events.Raw
+	)
+	for i, s := range all {
+		if s.depth != 1 && (int64(len(s.ahead)) != s.depth-1 || !o.published.all(s.ahead)) {
+			errs[i] = o.flush(ctx, s.stream)
+			continue
+		}
+		raw, err := parseEntry(s.entry)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		direct, raws = append(direct, i), append(raws, raw)
 	}
-	if err := o.publishEntry(ctx, s.entry); err != nil {
-		return err
+	if len(raws) == 1 { // alone: a plain publish costs less than an async one
+		errs[direct[0]] = o.published.publish(ctx, o.pub.PublishRaw, raws[0], o.cfg.Published)
+	} else if len(raws) > 1 {
+		for j, err := range o.pub.PublishAll(ctx, raws) {
+			o.published.done(raws[j].ID, err, o.cfg.Published)
+			errs[direct[j]] = err
+		}
 	}
+	for _, i := range direct {
+		if errs[i] == nil {
+			errs[i] = o.remove(ctx, all[i])
+		}
+	}
+	return errs
+}
+
+// remove takes a published event out of its stream's list: in the next
+// batch while Run runs, at once otherwise.
+func (o *Outbox) remove(ctx context.Context, s Staged) error {
 	if pops := o.pops.Load(); pops != nil {
 		select {
 		case *pops <- sent{s.stream, s.entry}:
@@ -351,20 +464,22 @@ func outboxEntry(ev events.Event) (string, error) {
 	return ev.NATSSubject() + " " + ev.ID + "\n" + string(data), nil
 }
 
-func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
+// parseEntry reads an outbox entry back (outboxEntry).
+func parseEntry(entry string) (events.Raw, error) {
 	head, data, ok := strings.Cut(entry, "\n")
 	subject, id, ok2 := strings.Cut(head, " ")
 	if !ok || !ok2 {
-		return fmt.Errorf("outbox entry %.40q: %w", entry, errors.New("malformed"))
+		return events.Raw{}, fmt.Errorf("outbox entry %.40q: %w", entry, errors.New("malformed"))
 	}
-	err := o.pub.PublishRaw(ctx, subject, id, []byte(data))
-	if o.cfg.Published != nil {
-		o.cfg.Published(err)
+	return events.Raw{Subject: subject, ID: id, Data: []byte(data)}, nil
+}
+
+func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
+	raw, err := parseEntry(entry)
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		o.published.add(id)
-	}
-	return err
+	return o.published.publish(ctx, o.pub.PublishRaw, raw, o.cfg.Published)
 }
 
 // Run sweeps the pending streams every SweepInterval, and removes sent
@@ -392,29 +507,31 @@ func (o *Outbox) Run(ctx context.Context) error {
 }
 
 // popBatch removes first and up to 255 more sent entries in one pipelined
-// round trip. (Eval, not EvalSha: a pipeline cannot load a missing script.)
+// round trip.
 func (o *Outbox) popBatch(ctx context.Context, first *sent, pops chan sent) {
-	pipe := o.rdb.Pipeline()
-	add := func(p sent) {
-		popHead.Eval(ctx, pipe, []string{p.stream.listKey(), outboxPending}, p.entry, string(p.stream))
-	}
+	batch := make([]sent, 0, 256)
 	if first != nil {
-		add(*first)
+		batch = append(batch, *first)
 	}
-	for range 255 {
+	for len(batch) < 256 {
 		select {
 		case p := <-pops:
-			add(p)
+			batch = append(batch, p)
 			continue
 		default:
 		}
 		break
 	}
-	if pipe.Len() == 0 {
+	if len(batch) == 0 {
 		return
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		o.cfg.Logger.Warn().Err(err).Msg("remove sent events from the outbox (a sweep sends them again, deduplicated)")
+	err := evalAll(ctx, o.rdb, popHead, func(pipe redis.Pipeliner) {
+		for _, p := range batch {
+			popHead.EvalSha(ctx, pipe, []string{p.stream.listKey(), outboxPending}, p.entry, string(p.stream))
+		}
+	})
+	if err != nil {
+		o.cfg.Logger.Warn().Err(err).Int("events", len(batch)).Msg("remove sent events from the outbox (a sweep sends them again, deduplicated)")
 	}
 }
 

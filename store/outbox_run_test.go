@@ -191,10 +191,10 @@ func sendUntilBatched(t *testing.T, e env, ob *Outbox) int {
 	return 0
 }
 
-// scriptHook counts pipelines of scripts (the outbox pipelines only Run's
-// batched removals; go-redis pipelines a connection's setup, which is let
-// through); with fail, it refuses every script, alone or pipelined, so that
-// nothing sent is ever removed.
+// scriptHook counts pipelines of removals (popHead: Run's batches; appends
+// are pipelined too, and go-redis pipelines a connection's setup); with
+// fail, it refuses every script, alone or pipelined, so that nothing sent
+// is ever removed.
 type scriptHook struct {
 	fail      bool
 	pipelines atomic.Int64
@@ -204,6 +204,12 @@ var errRefused = errors.New("refused by the test")
 
 func isScript(cmd redis.Cmder) bool { return cmd.Name() == "eval" || cmd.Name() == "evalsha" }
 
+// isPop reports whether cmd runs popHead.
+func isPop(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	return cmd.Name() == "evalsha" && len(args) > 1 && args[1] == popHead.Hash()
+}
+
 func (h *scriptHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -211,7 +217,9 @@ func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		if !slices.ContainsFunc(cmds, isScript) {
 			return next(ctx, cmds)
 		}
-		h.pipelines.Add(1)
+		if slices.ContainsFunc(cmds, isPop) {
+			h.pipelines.Add(1)
+		}
 		if h.fail {
 			for _, cmd := range cmds {
 				cmd.SetErr(errRefused)
@@ -230,4 +238,28 @@ func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return next(ctx, cmd)
 	}
+}
+
+// Run's batched removals load popHead again when Redis lost its scripts
+// (restarted, SCRIPT FLUSH): the sent events still leave Redis.
+func TestOutboxRunRemovesSentAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := eventstest.Context(t)
+	ob := newOutbox(t, e.rdb, e.pub, OutboxConfig{SweepInterval: time.Hour})
+	startRun(t, ob)
+	for seq := int64(1); seq <= 3; seq++ {
+		s := mustAppend(ctx, t, ob, "job-flush", seq)
+		if err := e.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.send(ctx, s); err != nil {
+			t.Fatalf("send %d: %v", seq, err)
+		}
+	}
+	waitPending(t, ob, 0, 10*time.Second)
+	if l := stagedLen(t, e.rdb, "job-flush"); l != 0 {
+		t.Errorf("%d events of job-flush left staged", l)
+	}
+	checkSeqs(t, ofJob(eventstest.Stored(t, e.js), "job-flush"), "job-flush", 3)
 }

@@ -80,35 +80,72 @@ func New(rdb redis.UniversalClient, outbox *Outbox, cfg Config) (*Store, error) 
 // whether it still needs to be enqueued: false when the id belongs to a job
 // that already got past the queue. Accepting the same job again is safe.
 func (s *Store) Accept(ctx context.Context, job jobs.Job) (jobs.Job, bool, error) {
-	job.Seq = 1
-	ev, err := events.NewJobEvent(s.cfg.Source, events.JobQueued, job, job.Seq, events.Detail{})
-	if err != nil {
-		return job, false, err
-	}
-	write, err := s.jobWrite(job)
-	if err != nil {
-		return job, false, err
-	}
-	write.Create = true
-	// The job is listed in the same round trip, whatever the append's fate:
-	// a job listed already keeps its place, one refused for another reason
-	// is listed without a record, as an expired one is, and left out.
-	staged, err := s.outbox.appendWith(ctx, job.ID, 0, ev, nil, func(pipe redis.Pipeliner) { s.indexIn(ctx, pipe, job) }, write)
-	if errors.Is(err, ErrExists) {
-		stored, err := s.Job(ctx, job.ID)
-		if err == nil && stored.Server != job.Server && job.Server != "" {
-			// A request that reused the id for another server listed it there.
-			if err := s.rdb.ZRem(ctx, serverJobsKey(job.Server), job.ID).Err(); err != nil {
-				return stored, false, fmt.Errorf("unlist job %s from server %s: %w", job.ID, job.Server, err)
-			}
+	a := s.AcceptAll(ctx, []jobs.Job{job})[0]
+	return a.Job, a.Enqueue, a.Err
+}
+
+// Accepted is what AcceptAll made of one job: Accept's three results.
+type Accepted struct {
+	Job     jobs.Job
+	Enqueue bool
+	Err     error
+}
+
+// AcceptAll is Accept for many jobs at once: their records and queued
+// events in one round trip, the events' acks awaited together.
+func (s *Store) AcceptAll(ctx context.Context, all []jobs.Job) []Accepted {
+	out := make([]Accepted, len(all))
+	ops := make([]appendOp, 0, len(all))
+	at := make([]int, 0, len(all)) // ops[k] accepts all[at[k]]
+	for i, job := range all {
+		job.Seq = 1
+		out[i].Job = job
+		ev, err := events.NewJobEvent(s.cfg.Source, events.JobQueued, job, job.Seq, events.Detail{})
+		var write Write
+		if err == nil {
+			write, err = s.jobWrite(job)
 		}
-		return stored, err == nil && stored.State == jobs.StateQueued, err
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		write.Create = true
+		// The job is listed in the same round trip, whatever the append's fate:
+		// a job listed already keeps its place, one refused for another reason
+		// is listed without a record, as an expired one is, and left out.
+		ops = append(ops, appendOp{jobID: job.ID, ev: ev, writes: []Write{write},
+			also: func(pipe redis.Pipeliner) { s.indexIn(ctx, pipe, job) }})
+		at = append(at, i)
 	}
-	if err != nil {
-		return job, false, fmt.Errorf("accept job %s: %w", job.ID, err)
+	staged, errs := s.outbox.appendAll(ctx, ops)
+	var sends []Staged
+	for k, err := range errs {
+		a := &out[at[k]]
+		switch {
+		case errors.Is(err, ErrExists):
+			a.Job, a.Enqueue, a.Err = s.acceptedBefore(ctx, a.Job)
+		case err != nil:
+			a.Err = fmt.Errorf("accept job %s: %w", a.Job.ID, err)
+		default:
+			a.Enqueue = true
+			sends = append(sends, staged[k])
+		}
 	}
-	s.send(ctx, staged)
-	return job, true, nil
+	s.sendAll(ctx, sends)
+	return out
+}
+
+// acceptedBefore is Accept's answer for a job whose record exists: the
+// stored job, to be enqueued (again) while it is still queued.
+func (s *Store) acceptedBefore(ctx context.Context, job jobs.Job) (jobs.Job, bool, error) {
+	stored, err := s.Job(ctx, job.ID)
+	if err == nil && stored.Server != job.Server && job.Server != "" {
+		// A request that reused the id for another server listed it there.
+		if err := s.rdb.ZRem(ctx, serverJobsKey(job.Server), job.ID).Err(); err != nil {
+			return stored, false, fmt.Errorf("unlist job %s from server %s: %w", job.ID, job.Server, err)
+		}
+	}
+	return stored, err == nil && stored.State == jobs.StateQueued, err
 }
 
 func (s *Store) jobWrite(job jobs.Job) (Write, error) {
@@ -122,8 +159,18 @@ func (s *Store) jobWrite(job jobs.Job) (Write, error) {
 // send publishes a staged event. A failure is logged, not returned: the event
 // is durable, and the outbox sweep sends it when NATS is back.
 func (s *Store) send(ctx context.Context, staged Staged) {
-	if err := s.outbox.send(ctx, staged); err != nil {
-		s.cfg.Logger.Warn().Err(err).Stringer("stream", staged.stream).Msg("event staged, publish deferred to the outbox sweep")
+	s.sendAll(ctx, []Staged{staged})
+}
+
+// sendAll is send for many events, published together.
+func (s *Store) sendAll(ctx context.Context, all []Staged) {
+	if len(all) == 0 {
+		return
+	}
+	for i, err := range s.outbox.sendAll(ctx, all) {
+		if err != nil {
+			s.cfg.Logger.Warn().Err(err).Stringer("stream", all[i].stream).Msg("event staged, publish deferred to the outbox sweep")
+		}
 	}
 }
 
@@ -200,3 +247,21 @@ func Unreachable(err error) bool {
 }
 
 func jsonUnmarshal(data string, v any) error { return json.Unmarshal([]byte(data), v) }
+
+// JobsExist reports, for each of ids, whether its job has a record, in one
+// round trip.
+func (s *Store) JobsExist(ctx context.Context, ids []string) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.Exists(ctx, jobKey(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d job records: %w", len(ids), err)
+	}
+	exist := make([]bool, len(ids))
+	for i, c := range cmds {
+		exist[i] = c.Val() == 1
+	}
+	return exist, nil
+}

@@ -1,12 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,27 +64,14 @@ func (s *Store) CreateSubmittedAll(ctx context.Context, reqs []jobs.Request) ([]
 			errs[i] = fmt.Errorf("marshal submitted job %s: %w", req.ID, errs[i])
 		}
 	}
-	send := func() []*redis.Cmd {
-		cmds := make([]*redis.Cmd, len(reqs))
-		pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(reqs))
+	_ = evalAll(ctx, s.rdb, createSubmittedScript, func(pipe redis.Pipeliner) { // each record's error is its own
 		for i, req := range reqs {
 			if errs[i] == nil {
 				cmds[i] = createSubmittedScript.EvalSha(ctx, pipe, []string{submittedKey(req.ID)}, data[i], string(jobs.StateSubmitted), at, s.cfg.JobTTL.Milliseconds())
 			}
 		}
-		_, _ = pipe.Exec(ctx) // each command's error is its own
-		return cmds
-	}
-	cmds := send()
-	if slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return c != nil && redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
-		if err := createSubmittedScript.Load(ctx, s.rdb).Err(); err != nil { // Redis restarted or flushed its scripts
-			for i := range errs {
-				errs[i] = cmp.Or(errs[i], fmt.Errorf("record submitted job %s: %w", reqs[i].ID, err))
-			}
-			return created, errs
-		}
-		cmds = send()
-	}
+	})
 	index := s.rdb.Pipeline()
 	for i, c := range cmds {
 		if c == nil {

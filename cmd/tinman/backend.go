@@ -77,7 +77,9 @@ func openBackend(ctx context.Context, cfg backendConfig) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	// An async publish whose ack never comes fails after the publish
+	// timeout, rather than waiting in the client for good.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(events.PublishTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
