@@ -108,10 +108,9 @@ type Store interface {
 	// AcceptAll records jobs, each with its queued event, and sends the
 	// events; each says whether its job still needs to be enqueued.
 	AcceptAll(ctx context.Context, all []jobs.Job) []store.Accepted
-	// ServersByID reads the servers of ids that are enrolled.
-	ServersByID(ctx context.Context, ids []string) ([]jobs.Server, error)
-	// JobsExist reports, for each of ids, whether its job has a record.
-	JobsExist(ctx context.Context, ids []string) ([]bool, error)
+	// ForAdmission reads whether each of jobIDs has a job record, and the
+	// servers of serverIDs that are enrolled.
+	ForAdmission(ctx context.Context, jobIDs, serverIDs []string) ([]bool, []jobs.Server, error)
 	TransitionServer(ctx context.Context, id string, from []jobs.ServerState, to jobs.ServerState, jobID, reason string) (jobs.Server, error)
 	RejectSubmitted(ctx context.Context, id string, cause *jobs.Error) error
 	Image(ctx context.Context, name string) (jobs.Image, error)
@@ -349,7 +348,7 @@ func (d *Dispatcher) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (job
 	return req, nil
 }
 
-// admitAll admits each request (admit), their servers read in one round
+// admitAll admits each request (admit), what they need read in one round
 // trip, and gives each admitted one its job. A request whose job exists
 // already (a redelivery whose ack was lost, the same id published again) is
 // a duplicate: it is not admitted again, as its job's server may have moved
@@ -359,58 +358,36 @@ func (d *Dispatcher) admitAll(ctx context.Context, rs []*request) {
 		return
 	}
 	ids := make([]string, len(rs))
+	var serverIDs []string
 	for i, r := range rs {
 		ids[i] = r.req.ID
+		if r.req.Type.TargetsServer() {
+			serverIDs = append(serverIDs, r.req.Server)
+		}
 	}
-	exist, err := d.store.JobsExist(ctx, ids)
+	exist, found, err := d.store.ForAdmission(ctx, ids, serverIDs)
 	if err != nil {
 		for _, r := range rs {
-			r.err = err
+			r.err = fmt.Errorf("read for admission: %w", err)
 		}
 		return
 	}
-	servers, err := d.servers(ctx, rs)
+	servers := make(map[string]jobs.Server, len(found))
+	for _, srv := range found {
+		servers[srv.ID] = srv
+	}
 	for i, r := range rs {
 		r.job = jobs.NewJob(r.req, d.cfg.Retry.MaxAttempts(r.req.Type), r.meta.Timestamp)
 		if exist[i] {
 			continue
 		}
 		var srv *jobs.Server
-		if r.req.Type.TargetsServer() {
-			if err != nil {
-				r.err = err
-				continue
-			}
-			if s, ok := servers[r.req.Server]; ok {
-				srv = &s
-				r.job.Site = jobs.SiteOf(s.Site)
-			}
+		if s, ok := servers[r.req.Server]; ok && r.req.Type.TargetsServer() {
+			srv = &s
+			r.job.Site = jobs.SiteOf(s.Site)
 		}
 		r.err = d.admit(ctx, r.req, srv)
 	}
-}
-
-// servers reads the servers the requests target, in one round trip: those
-// enrolled, by id.
-func (d *Dispatcher) servers(ctx context.Context, rs []*request) (map[string]jobs.Server, error) {
-	var ids []string
-	for _, r := range rs {
-		if r.req.Type.TargetsServer() {
-			ids = append(ids, r.req.Server)
-		}
-	}
-	byID := map[string]jobs.Server{}
-	if len(ids) == 0 {
-		return byID, nil
-	}
-	found, err := d.store.ServersByID(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read servers: %w", err)
-	}
-	for _, srv := range found {
-		byID[srv.ID] = srv
-	}
-	return byID, nil
 }
 
 // acceptAll records the jobs of the admitted requests, in one round trip.

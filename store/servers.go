@@ -436,14 +436,25 @@ func (s *Store) selectIDs(ctx context.Context, selector map[string]string) ([]st
 // with its JSON when encoded is set; it also returns, for the cache, every
 // server it read: those it decoded, and those the cache knew unchanged.
 func (s *Store) serversIn(ctx context.Context, ids []string, selector map[string]string, encoded bool) ([]listedServer, map[string]listedServer, error) {
+	vals, err := s.rdb.MGet(ctx, serverKeys(ids)...).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list servers: %w", err)
+	}
+	return s.decodeServers(ids, vals, selector, encoded)
+}
+
+func serverKeys(ids []string) []string {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = serverKey(id)
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, nil, fmt.Errorf("list servers: %w", err)
-	}
+	return keys
+}
+
+// decodeServers reads the records vals of the servers ids (MGET's answer),
+// through the listing cache.
+func (s *Store) decodeServers(ids []string, vals []any, selector map[string]string, encoded bool) ([]listedServer, map[string]listedServer, error) {
+	var err error
 	out := make([]listedServer, 0, len(vals))
 	read := make(map[string]listedServer, len(vals))
 	for i, v := range vals {

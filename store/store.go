@@ -248,20 +248,32 @@ func Unreachable(err error) bool {
 
 func jsonUnmarshal(data string, v any) error { return json.Unmarshal([]byte(data), v) }
 
-// JobsExist reports, for each of ids, whether its job has a record, in one
-// round trip.
-func (s *Store) JobsExist(ctx context.Context, ids []string) ([]bool, error) {
+// ForAdmission reads, in one round trip, whether each of jobIDs has a job
+// record, and the servers of serverIDs that are enrolled.
+func (s *Store) ForAdmission(ctx context.Context, jobIDs, serverIDs []string) ([]bool, []jobs.Server, error) {
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(ids))
-	for i, id := range ids {
+	cmds := make([]*redis.IntCmd, len(jobIDs))
+	for i, id := range jobIDs {
 		cmds[i] = pipe.Exists(ctx, jobKey(id))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read %d job records: %w", len(ids), err)
+	var mget *redis.SliceCmd
+	if len(serverIDs) > 0 {
+		mget = pipe.MGet(ctx, serverKeys(serverIDs)...)
 	}
-	exist := make([]bool, len(ids))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("read %d job records and %d servers: %w", len(jobIDs), len(serverIDs), err)
+	}
+	exist := make([]bool, len(jobIDs))
 	for i, c := range cmds {
 		exist[i] = c.Val() == 1
 	}
-	return exist, nil
+	if mget == nil {
+		return exist, nil, nil
+	}
+	found, read, err := s.decodeServers(serverIDs, mget.Val(), nil, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.listed.keep(read, false)
+	return exist, handOut(found), nil
 }
