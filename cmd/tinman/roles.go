@@ -125,7 +125,7 @@ func workerFlags(cmd *cobra.Command) *workerSettings {
 	s := &workerSettings{settings: newSettings(cmd.Flags()), worker: workers.DefaultConfig(), bmc: bmc.DefaultConfig()}
 	s.ipmiGap = s.worker.MinCommandInterval[jobs.ProviderIPMI]
 	s.redfishGap = s.worker.MinCommandInterval[jobs.ProviderRedfish]
-	s.intVar(&s.worker.Concurrency, wc, "Concurrency", "concurrency", "jobs run at once by this worker")
+	s.intVar(&s.worker.Concurrency, wc, "Concurrency", "concurrency", "jobs on servers run at once by this worker (deploys run beside them, 4 at a time)")
 	s.durationVar(&s.worker.TaskCheckInterval, wc, "TaskCheckInterval", "task-check-interval", "how often an idle worker looks for work")
 	s.durationVar(&s.worker.ShutdownTimeout, wc, "ShutdownTimeout", "shutdown-timeout", "how long running jobs get to finish on shutdown")
 	s.durationVar(&s.bmc.CallTimeout, bc, "CallTimeout", "bmc-timeout", "deadline of each BMC call")
