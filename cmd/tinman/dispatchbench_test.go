@@ -25,7 +25,7 @@ import (
 //
 //	TINMAN_TEST_REDIS_URL=redis://127.0.0.1:6379 go test -run '^$' -bench Dispatch -benchtime 10000x -count 3 ./cmd/tinman/
 func BenchmarkDispatch(b *testing.B) {
-	for _, size := range []int{1, 4, 8, 16, 32} {
+	for _, size := range []int{1, 16} {
 		b.Run(fmt.Sprintf("batch-%d", size), func(b *testing.B) {
 			cfg := dispatch.DefaultConfig()
 			cfg.BatchSize = size
