@@ -98,6 +98,24 @@ func (e *env) task(t *testing.T, id string) *asynq.TaskInfo {
 	return nil
 }
 
+// end records job id's end, in state with its event of type typ, as a
+// worker would, and takes its task off the queue.
+func (e *env) end(t *testing.T, id string, state jobs.State, typ events.Type) {
+	t.Helper()
+	ctx := context.Background()
+	job, err := e.store.Job(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.State = state
+	if _, err := e.store.Record(ctx, &job, typ, events.Detail{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.insp.DeleteTask("default", id); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (e *env) publish(t *testing.T, subject, msgID, body string) {
 	t.Helper()
 	msg := &nats.Msg{Subject: subject, Data: []byte(body), Header: nats.Header{}}
@@ -233,18 +251,7 @@ func TestDispatchDuplicateAfterTheJobRan(t *testing.T) {
 	e.next(t, events.Filter{Job: "ran", Type: "job.queued"})
 	e.task(t, "ran")
 	// The job ran to its end; its task is gone from the queue.
-	ctx := context.Background()
-	job, err := e.store.Job(ctx, "ran")
-	if err != nil {
-		t.Fatal(err)
-	}
-	job.State = jobs.StateSucceeded
-	if _, err := e.store.Record(ctx, &job, events.JobSucceeded, events.Detail{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.insp.DeleteTask("default", "ran"); err != nil {
-		t.Fatal(err)
-	}
+	e.end(t, "ran", jobs.StateSucceeded, events.JobSucceeded)
 	e.publish(t, "tinman.requests.power", "", body)
 	waitTerminated(t, e.js)
 	if _, err := e.insp.GetTaskInfo("default", "ran"); !errors.Is(err, asynq.ErrTaskNotFound) {

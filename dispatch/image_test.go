@@ -17,17 +17,7 @@ func TestDispatchChecksTheCatalogue(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	if _, err := e.store.UpdateServer(ctx, "s1", func(srv *jobs.Server, _ *jobs.Credentials) error {
-		srv.State, srv.BootMAC = jobs.ServerAvailable, "52:54:00:00:00:51"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	img := jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img", ISOURL: "u/installer.iso",
-		ImageURL: "u/disk.img", SHA256: strings.Repeat("aa", 32)}
-	if _, err := e.store.AddImage(ctx, img); err != nil {
-		t.Fatal(err)
-	}
+	provisionable(t, e)
 	for _, c := range []struct {
 		id, typ, body string
 		code          jobs.Code
@@ -63,33 +53,13 @@ func TestDispatchRedeliveryOfAnEndedProvisionClaimsNothing(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	if _, err := e.store.UpdateServer(ctx, "s1", func(srv *jobs.Server, _ *jobs.Credentials) error {
-		srv.State, srv.BootMAC = jobs.ServerAvailable, "52:54:00:00:00:51"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	img := jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img",
-		ImageURL: "u/disk.img", SHA256: strings.Repeat("aa", 32)}
-	if _, err := e.store.AddImage(ctx, img); err != nil {
-		t.Fatal(err)
-	}
+	provisionable(t, e)
 	body := `{"id":"prov-once","type":"provision","server":"s1","params":{"image":"ubuntu-24.04"}}`
 	e.publish(t, events.RequestSubject("provision"), "", body)
 	e.task(t, "prov-once")
 	// The job fails and leaves its server; an operator makes it available again.
-	job, err := e.store.Job(ctx, "prov-once")
-	if err != nil {
-		t.Fatal(err)
-	}
-	job.State = jobs.StateFailed
-	if _, err := e.store.Record(ctx, &job, events.JobFailed, events.Detail{}); err != nil {
-		t.Fatal(err)
-	}
+	e.end(t, "prov-once", jobs.StateFailed, events.JobFailed)
 	if _, err := e.store.TransitionServer(ctx, "s1", []jobs.ServerState{jobs.ServerProvisioning}, jobs.ServerAvailable, "", "test: made available"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.insp.DeleteTask("default", "prov-once"); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(t, events.RequestSubject("provision"), "", body) // no Nats-Msg-Id: JetStream keeps it, as a redelivery
@@ -102,5 +72,23 @@ func TestDispatchRedeliveryOfAnEndedProvisionClaimsNothing(t *testing.T) {
 	}
 	if got, err := e.store.Job(ctx, "prov-once"); err != nil || got.State != jobs.StateFailed {
 		t.Errorf("job after the duplicate: %+v (%v), want failed", got, err)
+	}
+}
+
+// provisionable makes s1 available with a boot MAC and puts ubuntu-24.04
+// in the catalogue.
+func provisionable(t *testing.T, e *env) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.store.UpdateServer(ctx, "s1", func(srv *jobs.Server, _ *jobs.Credentials) error {
+		srv.State, srv.BootMAC = jobs.ServerAvailable, "52:54:00:00:00:51"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img := jobs.Image{Name: "ubuntu-24.04", KernelURL: "u/vmlinuz", InitrdURL: "u/initrd.img", ISOURL: "u/installer.iso",
+		ImageURL: "u/disk.img", SHA256: strings.Repeat("aa", 32)}
+	if _, err := e.store.AddImage(ctx, img); err != nil {
+		t.Fatal(err)
 	}
 }

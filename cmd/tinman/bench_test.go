@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/bmc"
@@ -121,22 +122,9 @@ const benchServers = 100
 // benchPipeline runs b.N power-status requests through the whole system;
 // rate paces publishing (0: as fast as possible).
 func benchPipeline(b *testing.B, rate float64) result {
-	redisURL, rdb := servicetest.Redis(b)
-	natsURL := servicetest.NATS(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := zerolog.New(io.Discard)
-	be, err := openBackend(ctx, backendConfig{NATS: natsTarget{URLs: natsURL}, RedisURL: redisURL, Streams: events.DefaultStreamConfig(), Name: "bench", Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer be.Close()
-	for i := range benchServers {
-		srv := jobs.Server{ID: fmt.Sprintf("bench-%03d", i), BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}}
-		if err := be.store.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	be, natsURL, rdb := benchBackend(ctx, b)
 	disp, q, err := be.dispatcher(dispatch.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -172,6 +160,27 @@ func benchPipeline(b *testing.B, rate float64) result {
 	r := result{rate: float64(b.N) / elapsed.Seconds(), lat: track.latencies()}
 	r.cpu, r.redisCPU = cpu.perJob(b, b.N)
 	return r
+}
+
+// benchBackend opens a backend on a Redis database and an embedded NATS of
+// the benchmark's own (closed when it ends), with benchServers servers
+// enrolled; it returns the NATS URL and the Redis client too.
+func benchBackend(ctx context.Context, b *testing.B) (*backend, string, redis.UniversalClient) {
+	b.Helper()
+	redisURL, rdb := servicetest.Redis(b)
+	natsURL := servicetest.NATS(b)
+	be, err := openBackend(ctx, backendConfig{NATS: natsTarget{URLs: natsURL}, RedisURL: redisURL, Streams: events.DefaultStreamConfig(), Name: "bench", Logger: zerolog.New(io.Discard)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(be.Close)
+	for i := range benchServers {
+		srv := jobs.Server{ID: fmt.Sprintf("bench-%03d", i), BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}}
+		if err := be.store.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return be, natsURL, rdb
 }
 
 func publishAll(b *testing.B, js jetstream.JetStream, n int, rate float64, track *tracker) {

@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/rs/zerolog"
 
 	"github.com/tinmanhq/tinman/dispatch"
-	"github.com/tinmanhq/tinman/events"
-	"github.com/tinmanhq/tinman/jobs"
 	"github.com/tinmanhq/tinman/servicetest"
 )
 
@@ -35,21 +31,9 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func benchDispatch(b *testing.B, cfg dispatch.Config) {
-	redisURL, rdb := servicetest.Redis(b)
-	natsURL := servicetest.NATS(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	be, err := openBackend(ctx, backendConfig{NATS: natsTarget{URLs: natsURL}, RedisURL: redisURL, Streams: events.DefaultStreamConfig(), Name: "bench", Logger: zerolog.New(io.Discard)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer be.Close()
-	for i := range benchServers {
-		srv := jobs.Server{ID: fmt.Sprintf("bench-%03d", i), BMC: jobs.BMC{Address: "127.0.0.1:1", Provider: jobs.ProviderRedfish}}
-		if err := be.store.PutServer(ctx, srv, jobs.Credentials{Username: "u", Password: "p"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	be, natsURL, rdb := benchBackend(ctx, b)
 	_, js := servicetest.JetStream(b, natsURL)
 	publishAll(b, js, b.N, 0, newTracker(b.N))
 	disp, q, err := be.dispatcher(cfg)
