@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -27,6 +28,22 @@ type natsCluster struct {
 
 func startNATSCluster(t *testing.T, n int) *natsCluster {
 	t.Helper()
+	var err error
+	for range 3 { // a port found free may be taken by another test before a node listens on it
+		var c *natsCluster
+		if c, err = tryNATSCluster(t, n); err == nil {
+			return c
+		}
+		t.Logf("NATS cluster did not start, trying other ports: %v", err)
+	}
+	t.Fatal(err)
+	return nil
+}
+
+// tryNATSCluster starts n nodes on ports found free; when one does not
+// start, it stops the others and says why.
+func tryNATSCluster(t *testing.T, n int) (*natsCluster, error) {
+	t.Helper()
 	c := &natsCluster{nodes: make([]*natsembed.Server, n), cfgs: make([]natsembed.Config, n)}
 	routePorts := make([]int, n)
 	for i := range n {
@@ -48,10 +65,13 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 		wg.Go(func() { c.nodes[i], errs[i] = natsembed.Start(c.cfgs[i]) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	if err := errors.Join(errs...); err != nil {
+		for _, s := range c.nodes {
+			if s != nil {
+				s.Shutdown()
+			}
 		}
+		return nil, err
 	}
 	t.Cleanup(func() {
 		for _, s := range c.nodes {
@@ -60,7 +80,7 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 			}
 		}
 	})
-	return c
+	return c, nil
 }
 
 // URLs is the client URL list of every node, as --nats-url takes it.
