@@ -96,20 +96,29 @@ func (p *Publisher) PublishAll(ctx context.Context, evs []Raw) []error {
 	return errs
 }
 
-// acked waits for JetStream's ack of ev until wait ends; an ack that came is
-// taken even when wait has ended too.
+// acked is AwaitAck of ev's publish, its error naming ev.
 func acked(wait context.Context, ev Raw, f jetstream.PubAckFuture) error {
+	if err := AwaitAck(wait, f); err != nil {
+		return fmt.Errorf("publish event %s on %s: %w", ev.ID, ev.Subject, err)
+	}
+	return nil
+}
+
+// AwaitAck waits for JetStream's ack of an async publish until wait ends;
+// an ack that came is taken even when wait has ended too. It returns the
+// publish's error, or one that says no ack came.
+func AwaitAck(wait context.Context, f jetstream.PubAckFuture) error {
 	select {
 	case <-f.Ok():
 		return nil
 	case err := <-f.Err():
-		return fmt.Errorf("publish event %s on %s: %w", ev.ID, ev.Subject, err)
+		return err
 	case <-wait.Done():
 	}
 	select {
 	case <-f.Ok():
 		return nil
 	default:
-		return fmt.Errorf("publish event %s on %s: no ack: %w", ev.ID, ev.Subject, wait.Err())
+		return fmt.Errorf("no ack: %w", wait.Err())
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tinmanhq/tinman/jobs"
 )
@@ -13,7 +14,17 @@ func (s *Store) ServersByID(ctx context.Context, ids []string) ([]jobs.Server, e
 	if len(ids) == 0 {
 		return []jobs.Server{}, nil
 	}
-	found, read, err := s.serversIn(ctx, ids, nil, false)
+	vals, err := s.rdb.MGet(ctx, serverKeys(ids)...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list servers: %w", err)
+	}
+	return s.serversFrom(ids, vals)
+}
+
+// serversFrom hands out the servers of ids whose records MGET read as vals
+// (those enrolled), decoded through the listing cache, which keeps them.
+func (s *Store) serversFrom(ids []string, vals []any) ([]jobs.Server, error) {
+	found, read, err := s.decodeServers(ids, vals, nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -193,15 +193,12 @@ func (o *Outbox) appendOne(ctx context.Context, op appendOp) (Staged, error) {
 // appendAll makes every append of ops in one pipelined round trip; each
 // succeeds or fails on its own, as appendJob says.
 func (o *Outbox) appendAll(ctx context.Context, ops []appendOp) ([]Staged, []error) {
-	type call struct {
+	type call struct { // what ops[i] sends
 		stream outboxStream
 		entry  string
 		keys   []string
 		args   []any
 		cmd    *redis.Cmd
-		also   func(redis.Pipeliner)
-		id     string
-		prev   int64
 	}
 	calls := make([]call, len(ops))
 	out, errs := make([]Staged, len(ops)), make([]error, len(ops))
@@ -225,7 +222,7 @@ func (o *Outbox) appendAll(ctx context.Context, ops []appendOp) ([]Staged, []err
 		if op.lease != nil {
 			keys, args = append(keys, leaseKey(op.lease.Server)), append(args, op.lease.value())
 		}
-		calls[i] = call{stream: stream, entry: entry, keys: keys, args: args, also: op.also, id: op.ev.ID, prev: op.prev}
+		calls[i] = call{stream: stream, entry: entry, keys: keys, args: args}
 	}
 	_ = evalAll(ctx, o.rdb, appendScript, func(pipe redis.Pipeliner) { // each append's error is its own
 		for i := range calls {
@@ -234,8 +231,8 @@ func (o *Outbox) appendAll(ctx context.Context, ops []appendOp) ([]Staged, []err
 				continue
 			}
 			c.cmd = appendScript.EvalSha(ctx, pipe, c.keys, c.args...)
-			if c.also != nil {
-				c.also(pipe)
+			if also := ops[i].also; also != nil {
+				also(pipe)
 			}
 		}
 	})
@@ -252,11 +249,11 @@ func (o *Outbox) appendAll(ctx context.Context, ops []appendOp) ([]Staged, []err
 		refusal := strings.TrimPrefix(err.Error(), "ERR ")
 		switch {
 		case refusal == "EXISTS":
-			errs[i] = fmt.Errorf("stage %s: %w", c.id, ErrExists)
+			errs[i] = fmt.Errorf("stage %s: %w", ops[i].ev.ID, ErrExists)
 		case strings.HasPrefix(refusal, "SEQ "):
-			errs[i] = fmt.Errorf("stage %s after seq %d: %w (now %s)", c.id, c.prev, ErrSeqConflict, strings.TrimPrefix(refusal, "SEQ "))
+			errs[i] = fmt.Errorf("stage %s after seq %d: %w (now %s)", ops[i].ev.ID, ops[i].prev, ErrSeqConflict, strings.TrimPrefix(refusal, "SEQ "))
 		default:
-			errs[i] = fmt.Errorf("stage %s: %w", c.id, err)
+			errs[i] = fmt.Errorf("stage %s: %w", ops[i].ev.ID, err)
 		}
 	}
 	return out, errs
@@ -362,10 +359,10 @@ func (o *Outbox) sendAll(ctx context.Context, all []Staged) []error {
 		direct, raws = append(direct, i), append(raws, raw)
 	}
 	if len(raws) == 1 { // alone: a plain publish costs less than an async one
-		errs[direct[0]] = o.published.publish(ctx, o.pub.PublishRaw, raws[0], o.cfg.Published)
+		errs[direct[0]] = o.publishRaw(ctx, raws[0])
 	} else if len(raws) > 1 {
 		for j, err := range o.pub.PublishAll(ctx, raws) {
-			o.published.done(raws[j].ID, err, o.cfg.Published)
+			o.outcome(raws[j].ID, err)
 			errs[direct[j]] = err
 		}
 	}
@@ -479,7 +476,24 @@ func (o *Outbox) publishEntry(ctx context.Context, entry string) error {
 	if err != nil {
 		return err
 	}
-	return o.published.publish(ctx, o.pub.PublishRaw, raw, o.cfg.Published)
+	return o.publishRaw(ctx, raw)
+}
+
+func (o *Outbox) publishRaw(ctx context.Context, raw events.Raw) error {
+	err := o.pub.PublishRaw(ctx, raw.Subject, raw.ID, raw.Data)
+	o.outcome(raw.ID, err)
+	return err
+}
+
+// outcome records how event id's publish went: Published is told, and an
+// event that went is remembered.
+func (o *Outbox) outcome(id string, err error) {
+	if o.cfg.Published != nil {
+		o.cfg.Published(err)
+	}
+	if err == nil {
+		o.published.add(id)
+	}
 }
 
 // Run sweeps the pending streams every SweepInterval, and removes sent

@@ -1,11 +1,6 @@
 package store
 
-import (
-	"context"
-	"sync"
-
-	"github.com/tinmanhq/tinman/events"
-)
+import "sync"
 
 // publishedMemory is how many of the last event ids published an Outbox
 // remembers: far more than the events staged but not yet removed at once.
@@ -49,22 +44,4 @@ func (p *published) all(ids []string) bool {
 		}
 	}
 	return true
-}
-
-// publish publishes raw with publishRaw and remembers it when it went;
-// report, if set, is told the outcome.
-func (p *published) publish(ctx context.Context, publishRaw func(context.Context, string, string, []byte) error, raw events.Raw, report func(error)) error {
-	err := publishRaw(ctx, raw.Subject, raw.ID, raw.Data)
-	p.done(raw.ID, err, report)
-	return err
-}
-
-// done records the outcome of event id's publish.
-func (p *published) done(id string, err error, report func(error)) {
-	if report != nil {
-		report(err)
-	}
-	if err == nil {
-		p.add(id)
-	}
 }

@@ -270,10 +270,6 @@ func (s *Store) ForAdmission(ctx context.Context, jobIDs, serverIDs []string) ([
 	if mget == nil {
 		return exist, nil, nil
 	}
-	found, read, err := s.decodeServers(serverIDs, mget.Val(), nil, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.listed.keep(read, false)
-	return exist, handOut(found), nil
+	servers, err := s.serversFrom(serverIDs, mget.Val())
+	return exist, servers, err
 }

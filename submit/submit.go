@@ -179,22 +179,13 @@ func (s *Submitter) recordAll(ctx context.Context, reqs []jobs.Request) ([]bool,
 	return created, errs
 }
 
-// acked waits for JetStream's ack of a publish until wait ends; an ack that
-// came is taken even when wait has ended too.
+// acked waits for JetStream's ack of request id's publish until wait ends
+// (events.AwaitAck).
 func acked(wait context.Context, id string, f jetstream.PubAckFuture) error {
-	select {
-	case <-f.Ok():
-		return nil
-	case err := <-f.Err():
+	if err := events.AwaitAck(wait, f); err != nil {
 		return fmt.Errorf("publish request %s: %w: %w", id, ErrUnavailable, err)
-	case <-wait.Done():
 	}
-	select {
-	case <-f.Ok():
-		return nil
-	default:
-		return fmt.Errorf("publish request %s: no ack: %w: %w", id, ErrUnavailable, wait.Err())
-	}
+	return nil
 }
 
 // requestMsg is req as it is published.
